@@ -1,0 +1,70 @@
+"""One settings object for every process (API, worker, CLI), read from the environment.
+
+Names are the public contract of API.md. Placeholder secrets ("changeme", "xxx", ...) are
+refused at start-up: a controller would rather see the process fail than run with them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = {"changeme", "changethis", "secret", "password", "xxx", "todo", "token", "test"}
+STATE_DIR = Path(".disputeflow")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str = f"sqlite:///./{STATE_DIR}/disputeflow.db"
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "disputes"
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    temporal_tls_ca: str | None = None
+    temporal_api_key: str | None = None
+
+    disputeflow_api_port: int = 8000
+    disputeflow_public_url: str | None = None
+    disputeflow_admin_token: str | None = None
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_managers_channel: str | None = None
+
+    # How long the API waits for a worker to take a workflow Update before answering 503.
+    disputeflow_update_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Units billed vs delivered within this fraction are reported as within tolerance.
+    disputeflow_delivery_tolerance: Decimal = Field(default=Decimal("0.03"), ge=0, lt=1)
+    # Largest request body the API accepts (bytes); larger is 413.
+    disputeflow_max_body_bytes: int = Field(default=1_048_576, gt=1024)
+    # Worker workflow cache bound, so thousands of waiting disputes do not all sit in memory.
+    disputeflow_max_cached_workflows: int = Field(default=500, ge=0)
+
+    @field_validator("disputeflow_admin_token", "slack_bot_token", "slack_signing_secret")
+    @classmethod
+    def _no_placeholder(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() in PLACEHOLDERS:
+            raise ValueError("is a placeholder; set a real secret or leave it unset")
+        if value is not None and not value.strip():
+            return None
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def public_url(self) -> str:
+        return self.disputeflow_public_url or f"http://localhost:{self.disputeflow_api_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,255 @@
+"""The relational schema: users, billing data, the dispute read model, the ledger, audit.
+
+Temporal holds the truth of a running dispute; these tables are the read model written by
+activities (so reads work when no worker runs), the embedded connectors' data, and the
+append-only audit chain. Every table is created by Alembic migrations, never create_all.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from db.types import ExactDecimal, UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: ExactDecimal(), dict[str, Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Delegation(Base):
+    __tablename__ = "delegations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    delegate_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    period: Mapped[str] = mapped_column(String(7))
+    issued_on: Mapped[date] = mapped_column(Date)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    invoice_number: Mapped[str] = mapped_column(ForeignKey("invoices.number"), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    product: Mapped[str] = mapped_column(String(100))
+    campaign_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    units: Mapped[int] = mapped_column(BigInteger)
+    unit: Mapped[str] = mapped_column(String(40))
+    rate: Mapped[Decimal]
+    rate_basis: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    makegood: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Contract(Base):
+    __tablename__ = "contracts"
+    __table_args__ = (UniqueConstraint("account_id", "campaign_id", "valid_from"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    rate: Mapped[Decimal]
+    rate_basis: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date] = mapped_column(Date)
+
+
+class Delivery(Base):
+    __tablename__ = "delivery"
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    units: Mapped[int] = mapped_column(BigInteger)
+    makegood_units: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FxRate(Base):
+    __tablename__ = "fx_rates"
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    base: Mapped[str] = mapped_column(String(3), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    rate: Mapped[Decimal]
+
+
+class ClosedPeriod(Base):
+    __tablename__ = "closed_periods"
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+
+
+class PolicyVersion(Base):
+    __tablename__ = "policy_versions"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    effective_from: Mapped[datetime]
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    user_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    dispute_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class Dispute(Base):
+    """The read model of one dispute: indexed columns to filter on, plus the full view."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        Index("ix_disputes_status_opened", "status", "opened_at", "id"),
+        Index("ix_disputes_account_opened", "account_id", "opened_at", "id"),
+        Index("ix_disputes_opened", "opened_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    account_id: Mapped[str] = mapped_column(String(64))
+    invoice_number: Mapped[str] = mapped_column(String(64), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    disputed_minor: Mapped[int] = mapped_column(BigInteger)
+    reason_code: Mapped[str] = mapped_column(String(40))
+    opened_by: Mapped[str] = mapped_column(String(40))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    root_cause: Mapped[str | None] = mapped_column(String(40))
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    view: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CreditMemo(Base):
+    __tablename__ = "credit_memos"
+    __table_args__ = (Index("ix_credit_memos_account_created", "account_id", "created_at"),)
+    number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), index=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    invoice_number: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    base_currency: Mapped[str] = mapped_column(String(3))
+    base_total_minor: Mapped[int] = mapped_column(BigInteger)
+    fx_rate: Mapped[Decimal]
+    fx_as_of: Mapped[date] = mapped_column(Date)
+    prior_period: Mapped[bool] = mapped_column(Boolean)
+    preparer_id: Mapped[str] = mapped_column(String(40))
+    policy_version: Mapped[int] = mapped_column(Integer)
+    tier_min: Mapped[Decimal]
+    chain: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    posted_at: Mapped[datetime | None]
+
+
+class CreditMemoLine(Base):
+    __tablename__ = "credit_memo_lines"
+    memo_number: Mapped[str] = mapped_column(ForeignKey("credit_memos.number"), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invoice_number: Mapped[str] = mapped_column(String(64), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApprovalLevel(Base):
+    __tablename__ = "approval_levels"
+    __table_args__ = (Index("ix_approval_levels_role_status", "role", "status"),)
+    memo_number: Mapped[str] = mapped_column(ForeignKey("credit_memos.number"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dispute_id: Mapped[str] = mapped_column(String(40), index=True)
+    role: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    approver_id: Mapped[str | None] = mapped_column(String(40))
+    delegate_of: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(10))
+    comment: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None]
+    sod_checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class LedgerPosting(Base):
+    """The embedded ledger connector's book: one row per idempotency key, never two."""
+
+    __tablename__ = "ledger_postings"
+    idempotency_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    memo_number: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[str] = mapped_column(String(64))
+    invoice_number: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    posted_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """The pluggable notifier's log: what would be (or was) sent, to whom, once per key."""
+
+    __tablename__ = "notifications"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    dispute_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained: each row's hash covers its content and the previous hash."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_subject_seq", "subject", "seq"),)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(80))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idem_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,25 @@
+"""Closed vocabularies of the public contract (API.md)."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+ReasonCode = Literal[
+    "rate_mismatch", "delivery_shortfall", "duplicate_billing", "makegood_not_applied",
+    "tax_error", "invalid_traffic", "contract_terms", "other",
+]
+RootCause = Literal[
+    "contract_setup", "rate_card", "delivery_data", "billing_system", "manual_error",
+    "duplicate", "customer_misunderstanding", "other",
+]
+Resolution = Literal["full_credit", "partial_credit", "rebill", "deny"]
+DisputeStatus = Literal["investigating", "pending_approval", "resolved", "denied", "withdrawn"]
+ApprovalStatus = Literal["waiting", "pending", "approved", "rejected", "escalated", "voided"]
+MemoStatus = Literal["pending_approval", "approved", "posted", "rejected", "voided"]
+Channel = Literal["api", "slack", "web"]
+Decision = Literal["approve", "reject"]
+
+BUILTIN_ROLES = ("client_services", "analyst", "manager", "auditor", "admin")
+TERMINAL_STATUSES: tuple[str, ...] = ("resolved", "denied", "withdrawn")
+REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
+ROOT_CAUSES: tuple[str, ...] = get_args(RootCause)
