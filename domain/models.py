@@ -140,6 +140,7 @@ class DisputeState(BaseModel):
     status: DisputeStatus = "investigating"
     revision: int = 0
     policy: PolicyRef | None = None
+    memo_policy: PolicyRef | None = None
     findings: list[Finding] | None = None
     investigation: Investigation | None = None
     credit_memo: CreditMemo | None = None

@@ -1,0 +1,42 @@
+"""Activities that write the read model and audit trail, and read the policy in force."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.context import ActivityContext
+from db import disputes, policies
+from db.session import session_scope
+from domain.models import Notify, PolicyRef, RecordSnapshot
+
+
+class ReadModelActivities:
+    def __init__(self, ctx: ActivityContext) -> None:
+        self.ctx = ctx
+
+    @activity.defn(name="record_snapshot")
+    def record_snapshot(self, request: RecordSnapshot) -> bool:
+        """Idempotent: a retry of an already-written revision changes nothing."""
+        with session_scope(self.ctx.db_url) as s:
+            return disputes.save_snapshot(s, state=request.state, events=request.events)
+
+    @activity.defn(name="load_policy")
+    def load_policy(self) -> PolicyRef:
+        with session_scope(self.ctx.db_url) as s:
+            row = policies.current(s)
+            return PolicyRef(version=row.version, document=row.document)
+
+    @activity.defn(name="notify")
+    def notify(self, request: Notify) -> bool:
+        """The pluggable notifier's default: a log table, one row per key."""
+        from datetime import UTC, datetime
+
+        from db.models import Notification
+
+        with session_scope(self.ctx.db_url) as s:
+            if s.get(Notification, request.key) is not None:
+                return False
+            s.add(Notification(key=request.key, dispute_id=request.dispute_id,
+                               recipient=request.recipient, channel="log",
+                               message=request.message, created_at=datetime.now(UTC)))
+            return True

@@ -1,0 +1,212 @@
+"""Billing data: import by upsert (re-importing changes nothing) and the reads the
+embedded connectors, intake validation and credit-memo preparation need."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db import audit
+from db.models import (
+    Account,
+    ClosedPeriod,
+    Contract,
+    CreditMemo,
+    CreditMemoLine,
+    Delivery,
+    FxRate,
+    Invoice,
+    InvoiceLine,
+)
+from domain.billing import ContractTerm, DeliveryRecord, InvoiceData, InvoiceLineData
+from domain.billing_doc import BillingDocument
+from domain.money import from_minor, to_minor
+
+# Credit memos that take money off an invoice (or are about to).
+COMMITTED = ("approved", "posted")
+IN_FLIGHT = ("pending_approval", "approved", "posted")
+
+
+class ImportProblem(ValueError):
+    """The document refers to something that does not exist; nothing was written."""
+
+
+def import_document(session: Session, doc: BillingDocument, *, actor: str) -> dict[str, int]:
+    """Upsert every record by its natural key; returns how many records were new or changed."""
+    known_accounts = {a.id for a in doc.accounts}
+    missing = {i.account_id for i in doc.invoices} - known_accounts
+    missing -= set(session.scalars(select(Account.id).where(Account.id.in_(missing))))
+    if missing:
+        raise ImportProblem(f"invoices refer to unknown accounts: {', '.join(sorted(missing))}")
+    changed = {"accounts": 0, "invoices": 0, "contracts": 0, "delivery": 0, "fx_rates": 0,
+               "closed_periods": 0}
+
+    for a in doc.accounts:
+        row = session.get(Account, a.id)
+        values = {"type": a.type, "name": a.name, "currency": a.currency}
+        if row is None:
+            session.add(Account(id=a.id, **values))
+            changed["accounts"] += 1
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(row, k, v)
+            changed["accounts"] += 1
+
+    for inv in doc.invoices:
+        row = session.get(Invoice, inv.number)
+        values = {"account_id": inv.account_id, "currency": inv.currency, "period": inv.period,
+                  "issued_on": inv.issued_on, "total_minor": to_minor(inv.total, inv.currency)}
+        lines = [
+            InvoiceLine(invoice_number=inv.number, line_id=ln.id, position=i, product=ln.product,
+                        campaign_id=ln.campaign_id, units=ln.units, unit=ln.unit, rate=ln.rate,
+                        rate_basis=ln.rate_basis, amount_minor=to_minor(ln.amount, inv.currency),
+                        makegood=ln.makegood)
+            for i, ln in enumerate(inv.lines)
+        ]
+        if row is None:
+            session.add(Invoice(number=inv.number, **values))
+            session.flush()
+            session.add_all(lines)
+            changed["invoices"] += 1
+            continue
+        existing = {ln.line_id: ln for ln in session.scalars(
+            select(InvoiceLine).where(InvoiceLine.invoice_number == inv.number))}
+        cols = ("position", "product", "campaign_id", "units", "unit", "rate", "rate_basis",
+                "amount_minor", "makegood")
+        same = (all(getattr(row, k) == v for k, v in values.items())
+                and set(existing) == {ln.line_id for ln in lines}
+                and all(all(getattr(existing[ln.line_id], c) == getattr(ln, c) for c in cols)
+                        for ln in lines))
+        if same:
+            continue
+        if session.scalar(select(func.count()).select_from(CreditMemo)
+                          .where(CreditMemo.invoice_number == inv.number)):
+            raise ImportProblem(
+                f"invoice {inv.number} already has credit memos; its lines cannot be replaced")
+        for k, v in values.items():
+            setattr(row, k, v)
+        for old in existing.values():
+            session.delete(old)
+        session.flush()
+        session.add_all(lines)
+        changed["invoices"] += 1
+
+    for c in doc.contracts:
+        row = session.scalar(select(Contract).where(
+            Contract.account_id == c.account_id, Contract.campaign_id == c.campaign_id,
+            Contract.valid_from == c.valid_from))
+        values = {"rate": c.rate, "rate_basis": c.rate_basis, "valid_to": c.valid_to}
+        if row is None:
+            session.add(Contract(account_id=c.account_id, campaign_id=c.campaign_id,
+                                 valid_from=c.valid_from, **values))
+            changed["contracts"] += 1
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(row, k, v)
+            changed["contracts"] += 1
+
+    for d in doc.delivery:
+        drow = session.get(Delivery, (d.campaign_id, d.period))
+        if drow is None:
+            session.add(Delivery(campaign_id=d.campaign_id, period=d.period, units=d.units,
+                                 makegood_units=d.makegood_units))
+            changed["delivery"] += 1
+        elif (drow.units, drow.makegood_units) != (d.units, d.makegood_units):
+            drow.units, drow.makegood_units = d.units, d.makegood_units
+            changed["delivery"] += 1
+
+    for fx in doc.fx_rates:
+        frow = session.get(FxRate, (fx.currency, fx.base, fx.as_of))
+        if frow is None:
+            session.add(FxRate(currency=fx.currency, base=fx.base, as_of=fx.as_of, rate=fx.rate))
+            changed["fx_rates"] += 1
+        elif frow.rate != fx.rate:
+            frow.rate = fx.rate
+            changed["fx_rates"] += 1
+
+    for period in doc.closed_periods:
+        if session.get(ClosedPeriod, period) is None:
+            session.add(ClosedPeriod(period=period))
+            changed["closed_periods"] += 1
+
+    session.flush()
+    if any(changed.values()):
+        audit.append(session, [audit.NewEvent(
+            actor=actor, action="billing_data.imported", subject="billing-data",
+            message="Billing data imported: " + ", ".join(f"{v} {k}" for k, v in changed.items()),
+            data={"changed": changed},
+        )])
+    return changed
+
+
+def load_invoice(session: Session, number: str) -> InvoiceData | None:
+    inv = session.get(Invoice, number)
+    if inv is None:
+        return None
+    lines = session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_number == number)
+                            .order_by(InvoiceLine.position))
+    return InvoiceData(
+        number=inv.number, account_id=inv.account_id, currency=inv.currency, period=inv.period,
+        issued_on=inv.issued_on, total=from_minor(inv.total_minor, inv.currency),
+        lines=tuple(InvoiceLineData(
+            id=ln.line_id, product=ln.product, campaign_id=ln.campaign_id, units=ln.units,
+            unit=ln.unit, rate=ln.rate, rate_basis=ln.rate_basis,
+            amount=from_minor(ln.amount_minor, inv.currency), makegood=ln.makegood)
+            for ln in lines),
+    )
+
+
+def invoices_for_period(session: Session, account_id: str, period: str) -> list[InvoiceData]:
+    numbers = session.scalars(select(Invoice.number).where(
+        Invoice.account_id == account_id, Invoice.period == period))
+    return [inv for n in numbers if (inv := load_invoice(session, n)) is not None]
+
+
+def contracts_for(session: Session, account_id: str, campaign_ids: Sequence[str]) -> list[ContractTerm]:
+    rows = session.scalars(select(Contract).where(
+        Contract.account_id == account_id, Contract.campaign_id.in_(list(campaign_ids))))
+    return [ContractTerm(r.account_id, r.campaign_id, r.rate, r.rate_basis, r.valid_from,
+                         r.valid_to) for r in rows]
+
+
+def delivery_for(session: Session, campaign_ids: Sequence[str], period: str) -> list[DeliveryRecord]:
+    rows = session.scalars(select(Delivery).where(
+        Delivery.campaign_id.in_(list(campaign_ids)), Delivery.period == period))
+    return [DeliveryRecord(r.campaign_id, r.period, r.units, r.makegood_units) for r in rows]
+
+
+def fx_rate(session: Session, currency: str, base: str, on: date) -> tuple[Decimal, date] | None:
+    """The rate in force on ``on``: the latest published on or before that date."""
+    if currency == base:
+        return Decimal(1), on
+    row = session.scalar(select(FxRate).where(
+        FxRate.currency == currency, FxRate.base == base, FxRate.as_of <= on)
+        .order_by(FxRate.as_of.desc()).limit(1))
+    return (row.rate, row.as_of) if row else None
+
+
+def is_closed(session: Session, period: str) -> bool:
+    return session.get(ClosedPeriod, period) is not None
+
+
+def credited_on_invoice(session: Session, number: str, statuses: Sequence[str] = COMMITTED) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(CreditMemo.total_minor), 0)).where(
+        CreditMemo.invoice_number == number, CreditMemo.status.in_(list(statuses)))) or 0)
+
+
+def credited_per_line(
+    session: Session, number: str, *, exclude_dispute: str | None = None,
+    statuses: Sequence[str] = IN_FLIGHT,
+) -> dict[str, int]:
+    query = (select(CreditMemoLine.line_id, func.sum(CreditMemoLine.amount_minor))
+             .join(CreditMemo, CreditMemo.number == CreditMemoLine.memo_number)
+             .where(CreditMemoLine.invoice_number == number,
+                    CreditMemo.status.in_(list(statuses)))
+             .group_by(CreditMemoLine.line_id))
+    if exclude_dispute:
+        query = query.where(CreditMemo.dispute_id != exclude_dispute)
+    return {line: int(total) for line, total in session.execute(query)}

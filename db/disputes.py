@@ -1,0 +1,176 @@
+"""The dispute read model: intake rows, idempotency keys, snapshots from the workflow,
+and the queries behind GET and list."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from db import audit
+from db.models import ApprovalLevel, AuditEvent, CreditMemo, CreditMemoLine, Dispute, IdempotencyKey
+from domain.models import AuditEntry, DisputeState
+from domain.money import to_minor
+from domain.views import dispute_view
+
+
+def find_idempotency(session: Session, *, user_id: str, key: str) -> IdempotencyKey | None:
+    return session.get(IdempotencyKey, (user_id, key))
+
+
+def insert_intake(
+    session: Session, *, state: DisputeState, idempotency: tuple[str, str, str] | None
+) -> None:
+    """The row the API writes before the workflow's first snapshot, so GET works at once."""
+    o = state.opened
+    session.add(Dispute(
+        id=o.dispute_id, status=state.status, account_id=o.account_id,
+        invoice_number=o.invoice_number, currency=o.currency,
+        disputed_minor=to_minor(o.disputed_amount, o.currency), reason_code=o.reason_code,
+        opened_by=o.opened_by, opened_at=o.opened_at, closed_at=None, breached=False,
+        root_cause=None, revision=0, view=dispute_view(state),
+    ))
+    if idempotency:
+        user_id, key, request_hash = idempotency
+        session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=request_hash,
+                                   dispute_id=o.dispute_id, created_at=datetime.now(UTC)))
+    session.flush()
+
+
+def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[AuditEntry]) -> bool:
+    """Write the workflow's state if it is newer than what is stored; idempotent on retry."""
+    o = state.opened
+    row = session.get(Dispute, o.dispute_id, with_for_update=True)
+    if row is not None and row.revision >= state.revision:
+        return False
+    view = dispute_view(state)
+    values: dict[str, Any] = {
+        "status": state.status, "account_id": o.account_id, "invoice_number": o.invoice_number,
+        "currency": o.currency, "disputed_minor": to_minor(o.disputed_amount, o.currency),
+        "reason_code": o.reason_code, "opened_by": o.opened_by, "opened_at": o.opened_at,
+        "closed_at": state.closed_at,
+        "breached": any(c.breached for c in state.sla.values()),
+        "root_cause": state.investigation.root_cause if state.investigation else None,
+        "revision": state.revision, "view": view,
+    }
+    if row is None:
+        session.add(Dispute(id=o.dispute_id, **values))
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    session.flush()
+    for memo in [*state.past_memos, *([state.credit_memo] if state.credit_memo else [])]:
+        _save_memo(session, state, memo)
+    audit.append(session, [
+        audit.NewEvent(actor=e.actor, action=e.action, subject=o.dispute_id, message=e.message,
+                       data=e.data, at=e.at, idem_key=f"{o.dispute_id}:{state.revision}:{i}")
+        for i, e in enumerate(events)
+    ])
+    return True
+
+
+def _save_memo(session: Session, state: DisputeState, memo: Any) -> None:
+    o = state.opened
+    row = session.get(CreditMemo, memo.number)
+    values = {
+        "dispute_id": o.dispute_id, "account_id": o.account_id,
+        "invoice_number": o.invoice_number, "status": memo.status, "currency": memo.currency,
+        "total_minor": to_minor(memo.total, memo.currency), "base_currency": memo.base_currency,
+        "base_total_minor": to_minor(memo.base_total, memo.base_currency),
+        "fx_rate": memo.fx_rate, "fx_as_of": memo.fx_as_of, "prior_period": memo.prior_period,
+        "preparer_id": memo.preparer_id, "policy_version": memo.policy_version,
+        "tier_min": memo.tier_min,
+        "chain": {"reasons": memo.chain_reasons, "closed_periods": memo.closed_periods,
+                  "window_total_base": str(memo.window_total_base),
+                  "levels": [lv.role for lv in memo.levels]},
+        "created_at": memo.created_at, "posted_at": memo.posted_at,
+    }
+    if row is None:
+        session.add(CreditMemo(number=memo.number, **values))
+        session.flush()
+        session.add_all(
+            CreditMemoLine(memo_number=memo.number, line_id=ln.line_id,
+                           invoice_number=o.invoice_number,
+                           amount_minor=to_minor(ln.amount, memo.currency))
+            for ln in memo.lines)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    for lv in memo.levels:
+        lrow = session.get(ApprovalLevel, (memo.number, lv.level))
+        lvalues = {"dispute_id": o.dispute_id, "role": lv.role, "status": lv.status,
+                   "approver_id": lv.approver_id, "delegate_of": lv.delegate_of,
+                   "decided_at": lv.decided_at, "channel": lv.channel, "comment": lv.comment,
+                   "due_at": lv.due_at, "sod_checks": lv.sod_checks}
+        if lrow is None:
+            session.add(ApprovalLevel(memo_number=memo.number, level=lv.level, **lvalues))
+        else:
+            for key, value in lvalues.items():
+                setattr(lrow, key, value)
+    session.flush()
+
+
+def timeline(session: Session, dispute_id: str) -> list[dict[str, Any]]:
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.subject == dispute_id)
+                           .order_by(AuditEvent.seq))
+    return [{"seq": r.seq, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
+             "message": r.message} for r in rows]
+
+
+def get_view(session: Session, dispute_id: str) -> dict[str, Any] | None:
+    row = session.get(Dispute, dispute_id)
+    if row is None:
+        return None
+    return {**row.view, "timeline": timeline(session, dispute_id)}
+
+
+@dataclass
+class ListFilter:
+    status: str | None = None
+    account_id: str | None = None
+    breached: bool | None = None
+    reason_code: str | None = None
+
+
+def encode_cursor(row: Dispute) -> str:
+    raw = f"{row.opened_at.isoformat()}|{row.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ValueError for a cursor we did not issue."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    at, _, ident = base64.urlsafe_b64decode(padded.encode()).decode().partition("|")
+    parsed = datetime.fromisoformat(at)
+    if not ident or parsed.tzinfo is None:
+        raise ValueError("malformed cursor")
+    return parsed, ident
+
+
+def list_views(
+    session: Session, *, filters: ListFilter, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, keyset-paginated on (opened_at, id) so pages stay fast and stable."""
+    query: Select[tuple[Dispute]] = select(Dispute)
+    if filters.status:
+        query = query.where(Dispute.status == filters.status)
+    if filters.account_id:
+        query = query.where(Dispute.account_id == filters.account_id)
+    if filters.breached is not None:
+        query = query.where(Dispute.breached.is_(filters.breached))
+    if filters.reason_code:
+        query = query.where(Dispute.reason_code == filters.reason_code)
+    if cursor:
+        at, ident = decode_cursor(cursor)
+        query = query.where(or_(Dispute.opened_at < at,
+                                and_(Dispute.opened_at == at, Dispute.id < ident)))
+    rows = list(session.scalars(
+        query.order_by(Dispute.opened_at.desc(), Dispute.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [r.view for r in rows], (encode_cursor(rows[-1]) if more and rows else None)

@@ -1,0 +1,121 @@
+"""Users, roles, bearer tokens (stored only as SHA-256) and delegations."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import audit
+from db.models import Delegation, User
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "dfl_" + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a stored user, or the bootstrap admin of DISPUTEFLOW_ADMIN_TOKEN."""
+
+    id: str
+    name: str
+    roles: tuple[str, ...]
+    slack_user_id: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+BOOTSTRAP_ADMIN = Principal(id="admin", name="Bootstrap admin", roles=("admin",))
+
+
+def to_principal(user: User) -> Principal:
+    return Principal(user.id, user.name, tuple(user.roles), user.slack_user_id)
+
+
+def authenticate(session: Session, *, token: str, admin_token: str | None) -> Principal | None:
+    if admin_token and secrets.compare_digest(token, admin_token):
+        return BOOTSTRAP_ADMIN
+    user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
+    if user is None or not user.active:
+        return None
+    return to_principal(user)
+
+
+def create_user(
+    session: Session,
+    *,
+    name: str,
+    email: str,
+    roles: list[str],
+    slack_user_id: str | None,
+    created_by: str,
+) -> tuple[User, str]:
+    """Create a user and return it with its token (shown once, stored hashed)."""
+    token = new_token()
+    user = User(
+        id="U-" + uuid.uuid4().hex[:12].upper(),
+        name=name,
+        email=email.lower(),
+        roles=sorted(set(roles)),
+        slack_user_id=slack_user_id,
+        token_hash=hash_token(token),
+        active=True,
+        created_at=datetime.now(UTC),
+    )
+    session.add(user)
+    session.flush()
+    audit.append(session, [audit.NewEvent(
+        actor=created_by, action="user.created", subject=user.id,
+        message=f"User {name} <{user.email}> created with roles {', '.join(user.roles)}.",
+        data={"after": {"name": name, "email": user.email, "roles": user.roles,
+                        "slack_user_id": slack_user_id}},
+    )])
+    return user, token
+
+
+def email_taken(session: Session, email: str) -> bool:
+    return session.scalar(select(User.id).where(User.email == email.lower())) is not None
+
+
+def slack_id_taken(session: Session, slack_user_id: str) -> bool:
+    return session.scalar(select(User.id).where(User.slack_user_id == slack_user_id)) is not None
+
+
+def add_delegation(
+    session: Session, *, user_id: str, delegate_id: str, starts_at: datetime, ends_at: datetime,
+    created_by: str,
+) -> Delegation:
+    row = Delegation(user_id=user_id, delegate_id=delegate_id, starts_at=starts_at,
+                     ends_at=ends_at, created_by=created_by, created_at=datetime.now(UTC))
+    session.add(row)
+    session.flush()
+    audit.append(session, [audit.NewEvent(
+        actor=created_by, action="delegation.created", subject=user_id,
+        message=f"{user_id} delegates approval authority to {delegate_id} "
+                f"from {starts_at.isoformat()} to {ends_at.isoformat()}.",
+        data={"after": {"delegate_id": delegate_id, "starts_at": starts_at.isoformat(),
+                        "ends_at": ends_at.isoformat()}},
+    )])
+    return row
+
+
+def delegations_to(session: Session, *, delegate_id: str, at: datetime) -> list[tuple[Delegation, User]]:
+    """Delegations to ``delegate_id`` whose window contains ``at``, with the delegating user."""
+    rows = session.execute(
+        select(Delegation, User)
+        .join(User, User.id == Delegation.user_id)
+        .where(Delegation.delegate_id == delegate_id, Delegation.starts_at <= at,
+               Delegation.ends_at > at, User.active.is_(True))
+    ).all()
+    return [(d, u) for d, u in rows]

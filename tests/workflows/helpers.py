@@ -1,0 +1,44 @@
+"""Driving a dispute workflow in tests: start it the way the API does, run a worker with
+the real activities against the test database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from config.settings import Settings
+from domain.models import DisputeOpened, WorkflowInput
+from worker import build_worker
+from workflows import DisputeWorkflow
+
+
+@asynccontextmanager
+async def running_worker(client: Client, db_url: str) -> AsyncIterator[str]:
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    settings = Settings(database_url=db_url)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        worker: Worker = build_worker(client, settings, pool, task_queue=queue)
+        async with worker:
+            yield queue
+
+
+async def open_dispute(
+    client: Client, queue: str, *, opened_by: str, amount: str = "250.00",
+    invoice: str = "INV-1001", account: str = "ADV-1", currency: str = "USD",
+    line_ids: list[str] | None = None,
+) -> WorkflowHandle:
+    dispute_id = "DSP-" + uuid.uuid4().hex[:12].upper()
+    opened = DisputeOpened(
+        dispute_id=dispute_id, account_id=account, invoice_number=invoice, currency=currency,
+        disputed_amount=Decimal(amount), reason_code="rate_mismatch",
+        description="rate above contract", line_ids=line_ids or [], opened_by=opened_by,
+        opened_at=datetime.now(UTC))
+    return await client.start_workflow(
+        DisputeWorkflow.run, WorkflowInput(opened=opened), id=dispute_id, task_queue=queue)

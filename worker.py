@@ -1,0 +1,65 @@
+"""The Temporal worker: runs dispute workflows and their activities.
+
+Stateless apart from a bounded workflow cache, so production runs as many as it needs
+against one Temporal cluster and one PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import all_activities
+from activities.context import ActivityContext
+from config.settings import Settings, get_settings
+from config.temporal import connect
+from workflows import WORKFLOWS
+
+log = logging.getLogger("disputeflow.worker")
+
+
+def build_worker(
+    client: Client, settings: Settings, executor: ThreadPoolExecutor, *,
+    task_queue: str | None = None,
+) -> Worker:
+    ctx = ActivityContext(db_url=settings.database_url,
+                          delivery_tolerance=settings.disputeflow_delivery_tolerance)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=all_activities(ctx),
+        activity_executor=executor,
+        max_concurrent_activities=getattr(executor, "_max_workers", 16),
+        max_cached_workflows=settings.disputeflow_max_cached_workflows,
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
+        worker = build_worker(client, settings, executor)
+        log.info("worker polling task queue %s on %s", settings.temporal_task_queue,
+                 settings.temporal_address)
+        async with worker:
+            await stop.wait()
+        log.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run_worker())
+
+
+if __name__ == "__main__":
+    main()

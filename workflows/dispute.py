@@ -1,0 +1,449 @@
+"""One durable workflow per dispute (workflow id = dispute id).
+
+The workflow is the single writer of a dispute's state. Analysts and approvers change it
+only through Updates whose validators refuse at once what the state or the SOX policy does
+not allow (wrong state, missing role, segregation of duties); every accepted change is
+written to the read model and the audit trail by an idempotent activity before the Update
+returns, so the API answers with the new state.
+
+Deterministic only: time from ``workflow.now()``, all I/O in activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from approvals.sod import DecisionContext, Delegation, check_decision
+    from business_calendar import BusinessCalendar
+    from domain.models import (
+        ApprovalLevel,
+        AuditEntry,
+        DecideLevel,
+        DisputeState,
+        Finding,
+        GatherFindings,
+        Notify,
+        PolicyRef,
+        PostCreditMemo,
+        Posted,
+        PreparedCreditMemo,
+        PrepareCreditMemo,
+        RecordSnapshot,
+        SlaClock,
+        SubmitInvestigation,
+        UpdateResult,
+        Withdraw,
+        WorkflowInput,
+    )
+    from domain.models import Investigation as InvestigationRecord
+    from domain.money import fmt
+
+# Database writes and connector reads retry until they succeed: an outage delays a dispute,
+# it never fails it. Validation refusals are non-retryable ApplicationErrors.
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                    maximum_interval=timedelta(seconds=30))
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Interactive steps (an analyst waiting on a submission) give up sooner and say so.
+INTERACTIVE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200),
+                                maximum_interval=timedelta(seconds=2), maximum_attempts=5)
+FINAL_APPROVAL_WAIT = timedelta(seconds=15)
+OPEN = ("investigating", "pending_approval")
+
+
+def _refuse(code: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=code, non_retryable=True)
+
+
+@workflow.defn(name="DisputeWorkflow")
+class DisputeWorkflow:
+    @workflow.init
+    def __init__(self, inp: WorkflowInput) -> None:
+        self.state: DisputeState = inp.state or DisputeState(opened=inp.opened)
+        self._events: list[AuditEntry] = []
+        self._persist_lock = asyncio.Lock()
+        self._submitting = False
+
+    # --- the main line ------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: WorkflowInput) -> UpdateResult:
+        if self.state.revision == 0:
+            await self._open()
+        while True:
+            await workflow.wait_condition(
+                lambda: self._needs_posting()
+                or self.state.status not in OPEN
+                or workflow.info().is_continue_as_new_suggested()
+            )
+            if self._needs_posting():
+                await self._post()
+            elif self.state.status not in OPEN:
+                break
+            elif workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(WorkflowInput(opened=self.state.opened, state=self.state))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return UpdateResult(status=self.state.status, revision=self.state.revision,
+                            message=self.state.close_reason or self.state.status)
+
+    async def _open(self) -> None:
+        o = self.state.opened
+        policy = await workflow.execute_activity(
+            "load_policy", start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            result_type=PolicyRef)
+        self.state.policy = policy
+        sla = policy.document.get("sla", {})
+        for clock in ("acknowledge", "investigate", "resolve"):
+            if clock in sla:
+                self._start_clock(clock, str(sla[clock]), policy)
+        self._event(o.opened_by, "dispute.opened",
+                    f"Dispute opened for {fmt(o.disputed_amount, o.currency)} on invoice "
+                    f"{o.invoice_number} ({o.reason_code}).",
+                    {"after": {"status": "investigating"}, "policy_version": policy.version})
+        await self._persist()
+        findings = await workflow.execute_activity(
+            "gather_findings",
+            GatherFindings(dispute_id=o.dispute_id, account_id=o.account_id,
+                           invoice_number=o.invoice_number, line_ids=o.line_ids),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            result_type=list[Finding])
+        self.state.findings = findings
+        implied = sum((f.implied_credit for f in findings), start=o.disputed_amount * 0)
+        issues = [f for f in findings if f.status == "discrepancy"]
+        self._event("system", "findings.recorded",
+                    f"Automatic investigation: {len(issues)} discrepancies found, implying "
+                    f"{fmt(implied, o.currency)} of credit.",
+                    {"findings": len(findings), "discrepancies": len(issues)})
+        await self._persist()
+
+    # --- updates ------------------------------------------------------------------------
+
+    @workflow.update(name="submit_investigation")
+    async def submit_investigation(self, req: SubmitInvestigation) -> UpdateResult:
+        self._check_investigation(req)
+        self._submitting = True
+        try:
+            return await self._apply_investigation(req)
+        finally:
+            self._submitting = False
+
+    @submit_investigation.validator
+    def _validate_investigation(self, req: SubmitInvestigation) -> None:
+        self._check_investigation(req)
+
+    def _check_investigation(self, req: SubmitInvestigation) -> None:
+        if self.state.status != "investigating":
+            raise _refuse("wrong_state", f"The dispute is {self.state.status.replace('_', ' ')}; "
+                          "an investigation can only be submitted while it is investigating.")
+        if self._submitting:
+            raise _refuse("wrong_state", "Another investigation for this dispute is being "
+                          "submitted right now; reload the dispute and try again.")
+        if "analyst" not in req.actor.roles:
+            raise _refuse("forbidden", "Only an analyst can submit the investigation.")
+        if req.resolution == "deny" and req.credit_lines:
+            raise _refuse("validation_error", "A denial carries no credit lines; remove them or "
+                          "choose a credit resolution.")
+        if req.resolution != "deny" and not req.credit_lines:
+            raise _refuse("validation_error", f"The resolution {req.resolution} needs credit "
+                          "lines (line_id and amount).")
+
+    async def _apply_investigation(self, req: SubmitInvestigation) -> UpdateResult:
+        o = self.state.opened
+        now = workflow.now()
+        record = InvestigationRecord(
+            root_cause=req.root_cause, resolution=req.resolution, credit_lines=req.credit_lines,
+            prior_period=req.prior_period, note=req.note, submitted_by=req.actor.id,
+            submitted_at=now)
+        self._acknowledge(req.actor.id)
+        if req.resolution == "deny":
+            self.state.investigation = record
+            self._stop_clock("investigate", now)
+            self._close("denied", f"Denied by {req.actor.id}: {req.note or req.root_cause}.")
+            self._event(req.actor.id, "investigation.submitted",
+                        f"Investigation submitted: root cause {req.root_cause}, resolution deny.",
+                        {"root_cause": req.root_cause, "resolution": "deny", "note": req.note})
+            await self._persist()
+            await self._notify_opener("denied", f"Dispute {o.dispute_id} was denied: "
+                                      f"{req.note or req.root_cause}.")
+            return self._result("The dispute is denied.")
+
+        number = f"CM-{o.dispute_id.removeprefix('DSP-')}-{self.state.memo_count + 1}"
+        try:
+            prepared = await workflow.execute_activity(
+                "prepare_credit_memo",
+                PrepareCreditMemo(
+                    dispute_id=o.dispute_id, account_id=o.account_id,
+                    invoice_number=o.invoice_number, currency=o.currency,
+                    disputed_amount=o.disputed_amount, resolution=req.resolution,
+                    credit_lines=req.credit_lines, prior_period=req.prior_period,
+                    memo_number=number, preparer_id=req.actor.id, at=now),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=INTERACTIVE_RETRY,
+                result_type=PreparedCreditMemo)
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type:
+                raise _refuse(cause.type, cause.message) from None
+            raise _refuse("database_unavailable", "The credit memo could not be prepared "
+                          "because the database did not answer; try again shortly.") from None
+        if self.state.status != "investigating":  # withdrawn while we were preparing
+            raise _refuse("wrong_state", f"The dispute became {self.state.status} meanwhile.")
+
+        memo = prepared.memo
+        self.state.memo_count += 1
+        if self.state.credit_memo is not None:
+            self.state.past_memos.append(self.state.credit_memo)
+        self.state.investigation = record
+        self.state.credit_memo = memo
+        self.state.memo_policy = prepared.policy
+        self._stop_clock("investigate", now)
+        self._event(req.actor.id, "investigation.submitted",
+                    f"Investigation submitted: root cause {req.root_cause}, resolution "
+                    f"{req.resolution}, credit memo {memo.number} for "
+                    f"{fmt(memo.total, memo.currency)}.",
+                    {"root_cause": req.root_cause, "resolution": req.resolution,
+                     "credit_memo": memo.number, "total": str(memo.total), "note": req.note})
+        chain = ", ".join(lv.role for lv in memo.levels) or "none (auto-approved)"
+        self._event("system", "approval.chain_selected",
+                    f"Approval chain under policy v{memo.policy_version}: {chain}. "
+                    + " ".join(memo.chain_reasons),
+                    {"policy_version": memo.policy_version, "tier_min": str(memo.tier_min),
+                     "levels": [lv.role for lv in memo.levels],
+                     "base_total": str(memo.base_total), "fx_rate": str(memo.fx_rate),
+                     "fx_as_of": memo.fx_as_of.isoformat(),
+                     "window_total_base": str(memo.window_total_base)})
+        if memo.levels:
+            self.state.status = "pending_approval"
+            self._activate_level(memo.levels[0], now)
+        await self._persist()
+        return self._result(f"Credit memo {memo.number} is waiting for approval.")
+
+    @workflow.update(name="decide")
+    async def decide(self, req: DecideLevel) -> UpdateResult:
+        level, verdict = self._check_decision(req)
+        memo = self.state.credit_memo
+        assert memo is not None
+        now = workflow.now()
+        level.status = "approved" if req.decision == "approve" else "rejected"
+        level.approver_id = req.actor.id
+        level.delegate_of = verdict.delegate_of
+        level.acting_role = verdict.acting_role
+        level.decided_at = now
+        level.channel = req.channel
+        level.comment = req.comment or None
+        level.sod_checks = [c.model_dump() for c in verdict.checks]
+        self._acknowledge(req.actor.id)
+        self._stop_clock(f"approval_{memo.number}_{level.level}", now)
+        who = req.actor.id + (f" (delegate of {verdict.delegate_of})" if verdict.delegate_of
+                              else "")
+        if req.decision == "reject":
+            memo.status = "rejected"
+            for other in memo.levels:
+                if other.status == "waiting":
+                    other.status = "voided"
+            self.state.status = "investigating"
+            self.state.rejections += 1
+            self._event(req.actor.id, "approval.rejected",
+                        f"Level {level.level} ({level.role}) rejected credit memo {memo.number} "
+                        f"by {who} via {req.channel}: {req.comment}",
+                        {"level": level.level, "role": level.role, "comment": req.comment,
+                         "channel": req.channel, "delegate_of": verdict.delegate_of,
+                         "after": {"status": "investigating"}})
+            await self._persist()
+            return self._result(f"Rejected; the dispute is back with the analyst: {req.comment}")
+
+        self._event(req.actor.id, "approval.approved",
+                    f"Level {level.level} of {len(memo.levels)} ({level.role}) approved credit "
+                    f"memo {memo.number} by {who} via {req.channel}."
+                    + (f" Comment: {req.comment}" if req.comment else ""),
+                    {"level": level.level, "role": level.role, "comment": req.comment,
+                     "channel": req.channel, "delegate_of": verdict.delegate_of,
+                     "sod_checks": level.sod_checks})
+        following = [lv for lv in memo.levels if lv.status == "waiting"]
+        if following:
+            self._activate_level(following[0], now)
+            await self._persist()
+            return self._result(f"Approved; level {following[0].level} ({following[0].role}) "
+                                "is next.")
+        memo.status = "approved"
+        self._event("system", "credit_memo.approved",
+                    f"Credit memo {memo.number} fully approved; posting to the ledger.",
+                    {"credit_memo": memo.number})
+        await self._persist()
+        # Answer with the resolved dispute when posting is quick; never hold the caller long.
+        try:
+            await workflow.wait_condition(lambda: self.state.status != "pending_approval",
+                                          timeout=FINAL_APPROVAL_WAIT)
+        except TimeoutError:
+            pass
+        return self._result("Approved; the credit memo is posted." if
+                            self.state.status == "resolved" else
+                            "Approved; the credit memo is being posted.")
+
+    @decide.validator
+    def _validate_decision(self, req: DecideLevel) -> None:
+        self._check_decision(req)
+
+    def _check_decision(self, req: DecideLevel) -> tuple[ApprovalLevel, object]:
+        memo = self.state.credit_memo
+        if self.state.status != "pending_approval" or memo is None:
+            raise _refuse("wrong_state", f"The dispute is {self.state.status.replace('_', ' ')};"
+                          " there is no approval waiting for a decision.")
+        if req.level is not None:
+            asked = next((lv for lv in memo.levels if lv.level == req.level), None)
+            if asked is None or asked.status not in ("pending", "escalated"):
+                if asked is not None and asked.approver_id:
+                    raise _refuse("wrong_state", f"Level {asked.level} was already "
+                                  f"{asked.status} by {asked.approver_id}.")
+                raise _refuse("wrong_state", f"Level {req.level} is not waiting for a decision.")
+        level = next(lv for lv in memo.levels if lv.status in ("pending", "escalated"))
+        if req.decision == "reject" and not req.comment.strip():
+            raise _refuse("validation_error", "A rejection needs a reason in the comment.")
+        prior = [lv.approver_id for lv in memo.levels
+                 if lv.level < level.level and lv.approver_id]
+        verdict = check_decision(DecisionContext(
+            actor_id=req.actor.id, actor_roles=req.actor.roles,
+            delegations=[Delegation(principal_id=d.principal_id,
+                                    principal_roles=d.principal_roles,
+                                    starts_at=d.starts_at, ends_at=d.ends_at)
+                         for d in req.delegations],
+            at=workflow.now(), level_role=level.role,
+            escalation_roles=[level.escalate_to] if level.status == "escalated"
+            and level.escalate_to else [],
+            preparer_id=memo.preparer_id, opener_id=self.state.opened.opened_by,
+            prior_approver_ids=prior, decision=req.decision,
+        ))
+        if not verdict.allowed:
+            raise _refuse(verdict.code or "forbidden", verdict.message or "Not allowed.")
+        return level, verdict
+
+    @workflow.update(name="withdraw")
+    async def withdraw(self, req: Withdraw) -> UpdateResult:
+        self._check_withdraw(req)
+        memo = self.state.credit_memo
+        if memo is not None and memo.status == "pending_approval":
+            memo.status = "voided"
+            for lv in memo.levels:
+                if lv.status in ("waiting", "pending", "escalated"):
+                    lv.status = "voided"
+        self._close("withdrawn", f"Withdrawn by {req.actor.id}: {req.comment or 'no comment'}.")
+        self._event(req.actor.id, "dispute.withdrawn",
+                    f"Dispute withdrawn by {req.actor.id}."
+                    + (f" Comment: {req.comment}" if req.comment else ""),
+                    {"comment": req.comment, "after": {"status": "withdrawn"}})
+        await self._persist()
+        return self._result("The dispute is withdrawn.")
+
+    @withdraw.validator
+    def _validate_withdraw(self, req: Withdraw) -> None:
+        self._check_withdraw(req)
+
+    def _check_withdraw(self, req: Withdraw) -> None:
+        if self.state.status not in OPEN or self._needs_posting():
+            raise _refuse("wrong_state", f"The dispute is {self.state.status.replace('_', ' ')}"
+                          " and can no longer be withdrawn.")
+        if self._submitting:
+            raise _refuse("wrong_state", "An investigation is being submitted right now; "
+                          "try again in a moment.")
+
+    @workflow.query(name="state")
+    def get_state(self) -> DisputeState:
+        return self.state
+
+    # --- posting ------------------------------------------------------------------------
+
+    def _needs_posting(self) -> bool:
+        memo = self.state.credit_memo
+        return memo is not None and memo.status == "approved" and self.state.status in OPEN
+
+    async def _post(self) -> None:
+        o = self.state.opened
+        memo = self.state.credit_memo
+        assert memo is not None
+        posted = await workflow.execute_activity(
+            "post_credit_memo",
+            PostCreditMemo(dispute_id=o.dispute_id, memo_number=memo.number,
+                           account_id=o.account_id, invoice_number=o.invoice_number,
+                           currency=memo.currency, total=memo.total),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, result_type=Posted)
+        memo.status = "posted"
+        memo.posted_at = posted.posted_at
+        memo.ledger_reference = posted.reference
+        self._event("system", "credit_memo.posted",
+                    f"Credit memo {memo.number} posted to the ledger as {posted.reference} "
+                    f"for {fmt(memo.total, memo.currency)}.",
+                    {"credit_memo": memo.number, "reference": posted.reference,
+                     "total": str(memo.total)})
+        self._close("resolved", f"Resolved with credit memo {memo.number}.")
+        await self._persist()
+        await self._notify_opener("resolved", f"Dispute {o.dispute_id} is resolved: credit memo "
+                                  f"{memo.number} for {fmt(memo.total, memo.currency)} posted.")
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _calendar(self, policy: PolicyRef | None) -> BusinessCalendar:
+        spec = policy.document.get("calendar") if policy else None
+        return BusinessCalendar.from_spec(spec)
+
+    def _start_clock(self, name: str, duration: str, policy: PolicyRef | None) -> None:
+        now = workflow.now()
+        due = self._calendar(policy).add(now, duration)
+        self.state.sla[name] = SlaClock(started_at=now, due_at=due, duration=duration)
+
+    def _stop_clock(self, name: str, at: datetime) -> None:
+        clock = self.state.sla.get(name)
+        if clock is not None and clock.stopped_at is None:
+            clock.stopped_at = at
+
+    def _activate_level(self, level: ApprovalLevel, now: datetime) -> None:
+        level.status = "pending"
+        if level.sla:
+            name = f"approval_{self.state.credit_memo.number}_{level.level}"  # type: ignore[union-attr]
+            self._start_clock(name, level.sla, self.state.memo_policy)
+            level.due_at = self.state.sla[name].due_at
+
+    def _acknowledge(self, actor: str) -> None:
+        if self.state.acknowledged_by is None:
+            self.state.acknowledged_by = actor
+            self._stop_clock("acknowledge", workflow.now())
+
+    def _close(self, status: str, reason: str) -> None:
+        now = workflow.now()
+        self.state.status = status  # type: ignore[assignment]
+        self.state.closed_at = now
+        self.state.close_reason = reason
+        for clock in self.state.sla.values():
+            if clock.stopped_at is None:
+                clock.stopped_at = now
+
+    def _event(self, actor: str, action: str, message: str, data: dict | None = None) -> None:
+        self._events.append(AuditEntry(actor=actor, action=action, message=message,
+                                       data=data or {}, at=workflow.now()))
+
+    async def _persist(self) -> None:
+        """Write state and pending audit events; serialized so revisions only go up."""
+        async with self._persist_lock:
+            self.state.revision += 1
+            events, self._events = self._events, []
+            await workflow.execute_activity(
+                "record_snapshot", RecordSnapshot(state=self.state, events=events),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+
+    async def _notify_opener(self, kind: str, message: str) -> None:
+        o = self.state.opened
+        await workflow.execute_activity(
+            "notify", Notify(key=f"{o.dispute_id}:{kind}", dispute_id=o.dispute_id,
+                             recipient=o.opened_by, message=message),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+
+    def _result(self, message: str) -> UpdateResult:
+        return UpdateResult(status=self.state.status, revision=self.state.revision,
+                            message=message)
+
+
+__all__ = ["DisputeWorkflow"]
