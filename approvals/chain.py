@@ -39,8 +39,9 @@ class ChainDecision(BaseModel):
 def format_amount(amount: Decimal) -> str:
     """``4000`` -> ``4,000.00``: thousands separators, at least two decimals, never rounded."""
     exponent = amount.as_tuple().exponent
-    shown = amount if isinstance(exponent, int) and exponent < -2 else amount.quantize(
-        Decimal("0.01"))
+    shown = (
+        amount if isinstance(exponent, int) and exponent < -2 else amount.quantize(Decimal("0.01"))
+    )
     return f"{shown:,f}"
 
 

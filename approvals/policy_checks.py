@@ -29,7 +29,10 @@ TOP_KEYS: dict[str, bool] = {  # key -> required
 LEVEL_KEYS: dict[str, bool] = {"sla": True, "escalate_to": False}
 TIER_KEYS: dict[str, bool] = {"min": True, "levels": True}
 SLA_KEYS: dict[str, bool] = {
-    "acknowledge": False, "investigate": False, "resolve": False, "remind_at": False,
+    "acknowledge": False,
+    "investigate": False,
+    "resolve": False,
+    "remind_at": False,
 }
 CALENDAR_KEYS: dict[str, bool] = {"timezone": False, "workdays": False, "holidays": False}
 
@@ -85,9 +88,10 @@ def collect_problems(document: object) -> list[PolicyProblem]:
     if "tiers" in doc:
         _check_tiers(check, doc["tiers"], roles)
     prior = doc.get("prior_period_requires")
-    if prior is not None and check.value("prior_period_requires", prior, rules.check_role_name):
-        if roles is not None and prior not in roles:
-            check.add("prior_period_requires", _unknown_role(prior))
+    if prior is not None:
+        named = check.value("prior_period_requires", prior, rules.check_role_name)
+        if named is not None and roles is not None and named not in roles:
+            check.add("prior_period_requires", _unknown_role(named))
     if "sla" in doc:
         _check_sla(check, doc["sla"])
     if "calendar" in doc:
@@ -96,7 +100,9 @@ def collect_problems(document: object) -> list[PolicyProblem]:
 
 
 def _unknown_role(role: str) -> str:
-    return f"names the role {role!r}, which is not defined under levels; add it there or fix the name"
+    return (
+        f"names the role {role!r}, which is not defined under levels; add it there or fix the name"
+    )
 
 
 def _check_levels(check: _Checker, raw: object) -> set[str] | None:
@@ -128,7 +134,7 @@ def _check_levels(check: _Checker, raw: object) -> set[str] | None:
     for loop in escalation_loops(edges):
         field = f"levels.{loop[0]}.escalate_to"
         if len(loop) == 1:
-            check.add(field, f"{loop[0]} escalates to itself; escalate to another role or remove it")
+            check.add(field, f"{loop[0]} escalates to itself; name another role or remove it")
         else:
             path = " -> ".join([*loop, loop[0]])
             check.add(
@@ -152,7 +158,7 @@ def escalation_loops(edges: Mapping[str, str]) -> list[list[str]]:
             path.append(node)
             node = edges[node]
         if node in position:
-            loops.append(path[position[node]:])
+            loops.append(path[position[node] :])
         done.update(path)
     return loops
 
@@ -163,7 +169,7 @@ def _check_tiers(check: _Checker, raw: object, roles: set[str] | None) -> None:
         check.add("tiers", "tiers must be a list of {min, levels}, lowest first")
         return
     if not raw:
-        check.add("tiers", "tiers is empty; at least one tier with min \"0\" is needed")
+        check.add("tiers", 'tiers is empty; at least one tier with min "0" is needed')
         return
     previous_min: Decimal | None = None
     previous_count: int | None = None
@@ -172,22 +178,41 @@ def _check_tiers(check: _Checker, raw: object, roles: set[str] | None) -> None:
         tier = check.mapping(field, tier_raw, TIER_KEYS, "a tier")
         if tier is None:
             continue
-        minimum = check.value(f"{field}.min", tier["min"], rules.coerce_amount) if (
-            "min" in tier) else None
+        minimum = (
+            check.value(f"{field}.min", tier["min"], rules.coerce_amount)
+            if ("min" in tier)
+            else None
+        )
         if minimum is not None:
             if index == 0 and minimum != 0:
-                check.add(f"{field}.min", f"the first tier must start at \"0\", not {minimum}, "
-                          "so that every credit falls in a tier")
+                check.add(
+                    f"{field}.min",
+                    f'the first tier must start at "0", not {minimum}, '
+                    "so that every credit falls in a tier",
+                )
             if previous_min is not None and minimum <= previous_min:
-                check.add(f"{field}.min", f"{minimum} is not above the previous tier's "
-                          f"{previous_min}; list tiers in strictly ascending order of min")
+                check.add(
+                    f"{field}.min",
+                    f"{minimum} is not above the previous tier's "
+                    f"{previous_min}; list tiers in strictly ascending order of min",
+                )
             previous_min = minimum
-        count = _check_tier_levels(check, field, tier.get("levels"), roles, index) if (
-            "levels" in tier) else None
-        if count is not None and count > 0 and previous_count is not None and (
-                count < previous_count):
-            check.add(f"{field}.levels", f"requires {count} approval level(s), fewer than the "
-                      f"{previous_count} of the tier below; a larger credit must not need fewer")
+        count = (
+            _check_tier_levels(check, field, tier.get("levels"), roles, index)
+            if ("levels" in tier)
+            else None
+        )
+        if (
+            count is not None
+            and count > 0
+            and previous_count is not None
+            and (count < previous_count)
+        ):
+            check.add(
+                f"{field}.levels",
+                f"requires {count} approval level(s), fewer than the "
+                f"{previous_count} of the tier below; a larger credit must not need fewer",
+            )
         if count is not None:
             previous_count = count
 
@@ -201,8 +226,11 @@ def _check_tier_levels(
         check.add(field, "levels must be a list of roles in approval order, e.g. [billing_manager]")
         return None
     if not raw and index > 0:
-        check.add(field, "tier without levels: only the lowest tier (min \"0\") may have no "
-                  "approval levels, as a de-minimis tier that is auto-approved")
+        check.add(
+            field,
+            'tier without levels: only the lowest tier (min "0") may have no '
+            "approval levels, as a de-minimis tier that is auto-approved",
+        )
     seen: set[str] = set()
     for position, role in enumerate(raw):
         if not isinstance(role, str):
@@ -230,8 +258,11 @@ def _check_sla(check: _Checker, raw: object) -> None:
 def _check_calendar(check: _Checker, raw: object) -> None:
     if isinstance(raw, str):
         if raw != rules.ALWAYS:
-            check.add("calendar", f"{raw!r} is not a calendar; write \"always\" (24/7) or a "
-                      "mapping with timezone, workdays and holidays")
+            check.add(
+                "calendar",
+                f'{raw!r} is not a calendar; write "always" (24/7) or a '
+                "mapping with timezone, workdays and holidays",
+            )
         return
     calendar = check.mapping("calendar", raw, CALENDAR_KEYS, "calendar")
     if calendar is None:
@@ -243,15 +274,17 @@ def _check_calendar(check: _Checker, raw: object) -> None:
         if not isinstance(days, list):
             check.add("calendar.workdays", "workdays must be a list such as [mon, tue, wed]")
         else:
-            valid = [check.value(f"calendar.workdays[{i}]", day, rules.check_weekday)
-                     for i, day in enumerate(days)]
+            valid = [
+                check.value(f"calendar.workdays[{i}]", day, rules.check_weekday)
+                for i, day in enumerate(days)
+            ]
             known = [day for day in valid if day is not None]
             if known or not days:  # duplicates among valid days; emptiness of the whole list
                 check.value("calendar.workdays", known, rules.check_workday_set)
     if "holidays" in calendar:
         holidays = calendar["holidays"]
         if not isinstance(holidays, list):
-            check.add("calendar.holidays", "holidays must be a list of \"YYYY-MM-DD\" dates")
+            check.add("calendar.holidays", 'holidays must be a list of "YYYY-MM-DD" dates')
         else:
             for i, day in enumerate(holidays):
                 check.value(f"calendar.holidays[{i}]", day, rules.check_holiday)

@@ -26,16 +26,17 @@ ALWAYS = "always"
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _ROLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NOT_AMOUNT = '{value!r} is not an amount; write it as a quoted string such as "5000"'
 
 
 def coerce_amount(value: object) -> Decimal:
     """A non-negative money amount; floats are refused because they cannot hold cents exactly."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not an amount; write it as a quoted string such as \"5000\"")
+        raise ValueError(_NOT_AMOUNT.format(value=value))
     if isinstance(value, float):
         raise ValueError(
             f"{value!r} is a floating-point number, which cannot hold money exactly; "
-            f"quote it as a string, e.g. \"{value}\""
+            f'quote it as a string, e.g. "{value}"'
         )
     if isinstance(value, Decimal):
         amount = value
@@ -47,10 +48,10 @@ def coerce_amount(value: object) -> Decimal:
         except InvalidOperation:
             raise ValueError(
                 f"{value!r} is not a decimal amount; write digits with an optional "
-                "decimal point, such as \"5000\" or \"2500.50\" (no thousands separators)"
+                'decimal point, such as "5000" or "2500.50" (no thousands separators)'
             ) from None
     else:
-        raise ValueError(f"{value!r} is not an amount; write it as a quoted string such as \"5000\"")
+        raise ValueError(_NOT_AMOUNT.format(value=value))
     if not amount.is_finite():
         raise ValueError(f"{value!r} is not a finite amount")
     if amount < 0:
@@ -61,7 +62,7 @@ def coerce_amount(value: object) -> Decimal:
 def check_duration(value: object) -> str:
     """An ISO 8601 duration string (``P2D``, ``PT8H``); the text is kept as written."""
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a duration; write an ISO 8601 string such as \"P2D\"")
+        raise ValueError(f'{value!r} is not a duration; write an ISO 8601 string such as "P2D"')
     parse_duration(value)  # DurationError is a ValueError that already says what is wrong
     return value
 
@@ -96,7 +97,9 @@ def coerce_remind_at(value: object) -> Decimal:
 def check_currency(value: object) -> str:
     """An ISO 4217 code: three upper-case letters."""
     if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
-        raise ValueError(f"{value!r} is not a currency code; write three capital letters such as USD")
+        raise ValueError(
+            f"{value!r} is not a currency code; write three capital letters such as USD"
+        )
     return value
 
 
@@ -105,7 +108,9 @@ def check_window_days(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{value!r} is not a whole number of days")
     if not 0 <= value <= MAX_WINDOW_DAYS:
-        raise ValueError(f"{value} is out of range; write a number of days from 0 to {MAX_WINDOW_DAYS}")
+        raise ValueError(
+            f"{value} is out of range; write a number of days from 0 to {MAX_WINDOW_DAYS}"
+        )
     return value
 
 
@@ -113,8 +118,7 @@ def check_role_name(value: object) -> str:
     """A role as users hold it: letters, digits, '_' or '-' (no dots, so field paths stay clear)."""
     if not isinstance(value, str) or not _ROLE.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a role name; use letters, digits, '_' or '-', "
-            "e.g. billing_manager"
+            f"{value!r} is not a role name; use letters, digits, '_' or '-', e.g. billing_manager"
         )
     return value
 
@@ -160,4 +164,4 @@ def check_holiday(value: object) -> str:
         except ValueError:
             raise ValueError(f"{value!r} is not a real calendar date") from None
         return value
-    raise ValueError(f"{value!r} is not a date; write it as \"YYYY-MM-DD\", e.g. \"2026-12-25\"")
+    raise ValueError(f'{value!r} is not a date; write it as "YYYY-MM-DD", e.g. "2026-12-25"')
