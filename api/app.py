@@ -1,0 +1,41 @@
+"""The FastAPI application: routes, error shapes, limits, one Temporal client per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.limits import BodyLimit
+from api.routes import billing, disputes, health, policy, users
+from api.temporal_gateway import TemporalGateway
+from config.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway = TemporalGateway(settings)
+        app.state.temporal = gateway
+        try:
+            await gateway.client()
+        except errors.AppError:
+            pass  # the API still serves reads; writes say temporal_unavailable until it is up
+        yield
+
+    app = FastAPI(
+        title="Disputeflow",
+        version="1.0",
+        description="Billing disputes and credit memos with SOX approval controls.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    for module in (health, users, billing, policy, disputes):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.disputeflow_max_body_bytes)
+    return app

@@ -1,0 +1,105 @@
+"""FastAPI dependencies as ``Annotated`` aliases: settings, database session, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import AppError
+from api.temporal_gateway import TemporalGateway
+from config.settings import Settings
+from db.session import session_scope
+from db.users import Principal, authenticate
+
+T = TypeVar("T")
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_session(settings: SettingsDep) -> Iterator[Session]:
+    with session_scope(settings.database_url) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_gateway(request: Request) -> TemporalGateway:
+    gateway: TemporalGateway = request.app.state.temporal
+    return gateway
+
+
+GatewayDep = Annotated[TemporalGateway, Depends(get_gateway)]
+
+
+async def in_db(settings: Settings, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """Run ``fn(session, **kwargs)`` in one transaction on a worker thread (async routes)."""
+
+    def call() -> T:
+        with session_scope(settings.database_url) as session:
+            return fn(session, **kwargs)
+
+    return await run_in_threadpool(call)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def current_principal(request: Request, settings: SettingsDep) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise AppError("unauthenticated", "Send your API token as 'Authorization: Bearer "
+                       "<token>'. An admin can create one for you.")
+    if len(token) > 200:
+        raise AppError("unauthenticated", "That token is not valid.")
+    with session_scope(settings.database_url) as session:
+        principal = authenticate(session, token=token,
+                                 admin_token=settings.disputeflow_admin_token)
+    if principal is None:
+        raise AppError("unauthenticated", "That token is not valid or was revoked; ask an admin "
+                       "for a new one.")
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+ANY_ROLE = "*"
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency that admits only callers holding one of ``roles`` (``*``: any role)."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if ANY_ROLE in roles or principal.has(*roles):
+            return principal
+        raise AppError("forbidden", f"This needs the role {' or '.join(roles)}; you hold "
+                       f"{', '.join(principal.roles) or 'no role'}.")
+
+    check.roles = roles  # type: ignore[attr-defined]  # read by the authorization matrix
+    return check
+
+
+def role_dep(*roles: str) -> Any:
+    return Annotated[Principal, Depends(require(*roles))]
+
+
+AdminDep = role_dep("admin")
+ClientServicesDep = role_dep("client_services")
+AnalystDep = role_dep("analyst")
+ReaderDep = role_dep(ANY_ROLE)

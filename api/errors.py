@@ -1,0 +1,114 @@
+"""Every refusal as ``{"error": {"code", "message", "details"?}}`` with the right status.
+
+Codes and statuses are the contract of API.md. Messages are written for the person who
+made the request: what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("disputeflow.api")
+
+STATUS = {
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "sod_violation": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "wrong_state": 409,
+    "idempotency_conflict": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "validation_error": 422,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "temporal_unavailable": 503,
+    "worker_unavailable": 503,
+    "database_unavailable": 503,
+}
+
+
+class AppError(Exception):
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def status(self) -> int:
+        return STATUS.get(self.code, 400)
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
+
+
+def error_response(err: AppError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if err.code == "unauthenticated" else None
+    return JSONResponse(error_body(err.code, err.message, err.details), status_code=err.status,
+                        headers=headers)
+
+
+def _describe(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    details = []
+    for e in errors[:20]:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or "body"
+        msg = e.get("msg", "is invalid")
+        if e.get("type") == "json_invalid":
+            field, msg = "body", "is not valid JSON"
+        elif e.get("type") == "missing":
+            msg = "is required"
+        details.append({"field": field, "message": msg})
+    first = details[0] if details else {"field": "body", "message": "is invalid"}
+    text = f"{first['field']}: {first['message']}"
+    if len(details) > 1:
+        text += f" (and {len(details) - 1} more problem{'s' if len(details) > 2 else ''})"
+    return text, details
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, details = _describe(list(exc.errors()))
+        return error_response(AppError("validation_error", message, details))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthenticated", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 413: "payload_too_large",
+                415: "unsupported_media_type"}.get(exc.status_code, "validation_error")
+        message = {404: "No such resource; check the path.",
+                   405: "This method is not allowed on this path."}.get(
+            exc.status_code, str(exc.detail))
+        return JSONResponse(error_body(code, message), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+        if isinstance(exc, OperationalError | PoolTimeout):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return error_response(AppError(
+                "database_unavailable",
+                "The database is not answering; nothing was changed. Try again shortly."))
+        log.exception("unexpected error")
+        return error_response(AppError("internal_error", "Something went wrong on our side; "
+                                       "nothing was changed. Try again, and report it if it "
+                                       "persists."))

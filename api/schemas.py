@@ -1,0 +1,144 @@
+"""Request and response bodies of the public API (API.md). Bounded strings everywhere, so
+a huge or malformed field is a 422 that names it, never a 500."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.codes import ReasonCode, Resolution, RootCause
+
+Text = Annotated[str, StringConstraints(max_length=4000)]
+ShortId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Amount = Annotated[str, StringConstraints(min_length=1, max_length=40,
+                                          pattern=r"^-?\d+(\.\d+)?$")]
+RoleName = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                            pattern=r"^[a-z][a-z0-9_-]*$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class EvidenceIn(_In):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
+    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class DisputeCreate(_In):
+    account_id: ShortId
+    invoice_number: ShortId
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    disputed_amount: Amount = Field(description="Decimal string in the currency's minor units")
+    reason_code: ReasonCode
+    description: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    line_ids: Annotated[list[ShortId], Field(max_length=500)] = Field(default_factory=list)
+    evidence: Annotated[list[EvidenceIn], Field(max_length=50)] = Field(default_factory=list)
+
+
+class CreditLineIn(_In):
+    line_id: ShortId
+    amount: Amount
+
+
+class InvestigationIn(_In):
+    root_cause: RootCause
+    resolution: Resolution
+    credit_lines: Annotated[list[CreditLineIn], Field(max_length=500)] = Field(
+        default_factory=list)
+    prior_period: bool = False
+    note: Text = ""
+
+
+class DecisionIn(_In):
+    decision: Literal["approve", "reject"]
+    comment: Text = ""
+
+
+class WithdrawIn(_In):
+    comment: Text = ""
+
+
+class UserCreate(_In):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    email: Annotated[str, StringConstraints(max_length=320,
+                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    roles: Annotated[list[RoleName], Field(min_length=1, max_length=20)]
+    slack_user_id: Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")] | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    roles: list[str]
+    slack_user_id: str | None
+
+
+class UserCreated(UserOut):
+    token: str = Field(description="Shown once; stored only as a hash")
+
+
+class DelegationCreate(_In):
+    delegate_id: ShortId
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class DelegationOut(BaseModel):
+    id: int
+    user_id: str
+    delegate_id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class DisputeOut(BaseModel):
+    """A dispute as API.md describes it (extra fields may be added, never removed)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    status: str
+    account_id: str
+    invoice_number: str
+    currency: str
+    disputed_amount: str
+    reason_code: str
+    opened_by: str
+    opened_at: str
+    findings: list[dict[str, Any]]
+    investigation: dict[str, Any] | None
+    credit_memo: dict[str, Any] | None
+    approvals: list[dict[str, Any]]
+    policy_version: int | None
+    sla: dict[str, Any]
+    timeline: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class DisputePage(BaseModel):
+    items: list[DisputeOut]
+    next_cursor: str | None
+
+
+class PolicyOut(BaseModel):
+    version: int
+    created_by: str
+    created_at: datetime
+    document: dict[str, Any]
+
+
+class PolicyVersions(BaseModel):
+    items: list[PolicyOut]
+
+
+class ImportResult(BaseModel):
+    changed: dict[str, int]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    temporal: str
