@@ -68,6 +68,7 @@ class DisputeWorkflow:
         self._events: list[AuditEntry] = []
         self._persist_lock = asyncio.Lock()
         self._submitting = False
+        self._persisted = self.state.revision  # highest revision the read model has
 
     # --- the main line ------------------------------------------------------------------
 
@@ -277,8 +278,10 @@ class DisputeWorkflow:
         await self._persist()
         # Answer with the resolved dispute when posting is quick; never hold the caller long.
         try:
-            await workflow.wait_condition(lambda: self.state.status != "pending_approval",
-                                          timeout=FINAL_APPROVAL_WAIT)
+            await workflow.wait_condition(
+                lambda: self.state.status != "pending_approval"
+                and self._persisted >= self.state.revision,
+                timeout=FINAL_APPROVAL_WAIT)
         except TimeoutError:
             pass
         return self._result("Approved; the credit memo is posted." if
@@ -429,10 +432,12 @@ class DisputeWorkflow:
         """Write state and pending audit events; serialized so revisions only go up."""
         async with self._persist_lock:
             self.state.revision += 1
+            revision = self.state.revision
             events, self._events = self._events, []
             await workflow.execute_activity(
                 "record_snapshot", RecordSnapshot(state=self.state, events=events),
                 start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            self._persisted = revision
 
     async def _notify_opener(self, kind: str, message: str) -> None:
         o = self.state.opened

@@ -1,0 +1,208 @@
+"""The ``disputeflow`` command line: run the stack or a part of it, and administer it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from config.settings import get_settings
+
+
+def _session() -> Any:
+    from db.session import session_scope
+
+    return session_scope(get_settings().database_url)
+
+
+def cmd_up(_: argparse.Namespace) -> int:
+    from cli.stack import run_up
+
+    return run_up(get_settings())
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    import worker
+
+    worker.main()
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from api.app import create_app
+
+    logging.basicConfig(level=logging.INFO)
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=args.host, port=settings.disputeflow_api_port,
+                log_level="warning", proxy_headers=True)
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from db.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print("Database is at the latest migration.")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from db import users
+
+    with _session() as s:
+        if users.email_taken(s, args.email):
+            print(f"A user with email {args.email} exists already.", file=sys.stderr)
+            return 1
+        user, token = users.create_user(s, name=args.name, email=args.email, roles=args.role,
+                                        slack_user_id=args.slack_id, created_by="cli")
+    print(f"Created {user.id} ({', '.join(user.roles)}). Token (shown once): {token}")
+    return 0
+
+
+def cmd_users_list(_: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from db.models import User
+
+    with _session() as s:
+        for u in s.scalars(select(User).order_by(User.created_at)):
+            print(f"{u.id}\t{u.name}\t{u.email}\t{','.join(u.roles)}\t{u.slack_user_id or ''}")
+    return 0
+
+
+def _load_file(path: str) -> Any:
+    text = Path(path).read_text()
+    if path.endswith((".yaml", ".yml")):
+        import yaml
+
+        return yaml.safe_load(text)
+    return json.loads(text)
+
+
+def cmd_policy_apply(args: argparse.Namespace) -> int:
+    from approvals.policy_problems import PolicyError
+    from db import policies
+
+    try:
+        with _session() as s:
+            row = policies.apply(s, document=_load_file(args.file), actor="cli")
+    except PolicyError as exc:
+        print(f"Policy refused:\n{exc}", file=sys.stderr)
+        return 1
+    print(f"Policy version {row.version} is now in force.")
+    return 0
+
+
+def cmd_policy_show(_: argparse.Namespace) -> int:
+    from db import policies
+
+    with _session() as s:
+        row = policies.current(s)
+        print(json.dumps({"version": row.version, "document": row.document}, indent=2))
+    return 0
+
+
+def _import(document: Any, actor: str) -> int:
+    from pydantic import ValidationError
+
+    from db import billing
+    from domain.billing_doc import BillingDocument
+
+    try:
+        doc = BillingDocument.model_validate(document)
+        with _session() as s:
+            changed = billing.import_document(s, doc, actor=actor)
+    except (ValidationError, billing.ImportProblem) as exc:
+        print(f"Import refused; nothing was written:\n{exc}", file=sys.stderr)
+        return 1
+    print("Imported: " + ", ".join(f"{v} {k}" for k, v in changed.items()))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    return _import(_load_file(args.file), "cli")
+
+
+def cmd_load_demo(args: argparse.Namespace) -> int:
+    from cli.demo import DEMO_USERS, document
+    from db import users
+
+    code = _import(document(), "load-demo")
+    if code or args.no_users:
+        return code
+    with _session() as s:
+        for name, email, roles in DEMO_USERS:
+            if users.email_taken(s, email):
+                print(f"  {email}: exists already (token was shown when it was created)")
+                continue
+            user, token = users.create_user(s, name=name, email=email, roles=roles,
+                                            slack_user_id=None, created_by="load-demo")
+            print(f"  {name:<16} {','.join(roles):<24} token {token}")
+    return 0
+
+
+def cmd_audit_verify(_: argparse.Namespace) -> int:
+    from db import audit
+
+    with _session() as s:
+        result = audit.verify(s)
+    if result.ok:
+        print(f"Audit chain intact: {result.events} events verified.")
+        return 0
+    print(f"Audit chain BROKEN at event {result.first_bad_event}: {result.problem} "
+          f"({result.events} events read).", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="disputeflow", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run the embedded stack in the foreground").set_defaults(f=cmd_up)
+    sub.add_parser("worker", help="run a Temporal worker").set_defaults(f=cmd_worker)
+    api = sub.add_parser("api", help="run the HTTP API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.set_defaults(f=cmd_api)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(f=cmd_migrate)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="sub", required=True)
+    add = users.add_parser("add", help="create a user and print its token")
+    add.add_argument("name")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", action="append", required=True)
+    add.add_argument("--slack-id")
+    add.set_defaults(f=cmd_users_add)
+    users.add_parser("list").set_defaults(f=cmd_users_list)
+
+    pol = sub.add_parser("policy", help="approval policy").add_subparsers(dest="sub",
+                                                                           required=True)
+    apply = pol.add_parser("apply", help="apply a policy file (YAML or JSON) as a new version")
+    apply.add_argument("file")
+    apply.set_defaults(f=cmd_policy_apply)
+    pol.add_parser("show").set_defaults(f=cmd_policy_show)
+
+    imp = sub.add_parser("import", help="import a billing-data JSON document")
+    imp.add_argument("file")
+    imp.set_defaults(f=cmd_import)
+    demo = sub.add_parser("load-demo", help="load the demo billing data and demo users")
+    demo.add_argument("--no-users", action="store_true")
+    demo.set_defaults(f=cmd_load_demo)
+
+    aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="sub", required=True)
+    aud.add_parser("verify", help="verify the hash chain; exit 1 if broken").set_defaults(
+        f=cmd_audit_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.f(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
