@@ -14,8 +14,8 @@ from typing import Protocol
 from db import billing, ledger
 from db.session import session_scope
 from domain.billing import ContractTerm, DeliveryRecord, InvoiceData
-from domain.money import to_minor
 from domain.models import PostCreditMemo, Posted
+from domain.money import to_minor
 
 
 class BillingConnector(Protocol):

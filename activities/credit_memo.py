@@ -24,8 +24,8 @@ from domain.models import (
     ApprovalLevel,
     CreditMemo,
     PolicyRef,
-    PreparedCreditMemo,
     PrepareCreditMemo,
+    PreparedCreditMemo,
 )
 from domain.money import fmt, from_minor, minor_units, quantize, to_minor
 
@@ -105,7 +105,7 @@ class CreditMemoActivities:
                              closed_periods_hit=closed)
         levels = [
             ApprovalLevel(level=i + 1, role=role, status="waiting", sla=policy.level_sla(role),
-                          escalate_to=(policy.escalation_roles(role) or [None])[0])
+                          escalate_to=next(iter(policy.escalation_roles(role)), None))
             for i, role in enumerate(chain.levels)
         ]
         memo = CreditMemo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,10 +22,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway = TemporalGateway(settings)
         app.state.temporal = gateway
-        try:
+        # If Temporal is down the API still serves reads; writes say temporal_unavailable.
+        with contextlib.suppress(errors.AppError):
             await gateway.client()
-        except errors.AppError:
-            pass  # the API still serves reads; writes say temporal_unavailable until it is up
         yield
 
     app = FastAPI(

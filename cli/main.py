@@ -141,8 +141,8 @@ def cmd_load_demo(args: argparse.Namespace) -> int:
             if users.email_taken(s, email):
                 print(f"  {email}: exists already (token was shown when it was created)")
                 continue
-            user, token = users.create_user(s, name=name, email=email, roles=roles,
-                                            slack_user_id=None, created_by="load-demo")
+            _, token = users.create_user(s, name=name, email=email, roles=roles,
+                                         slack_user_id=None, created_by="load-demo")
             print(f"  {name:<16} {','.join(roles):<24} token {token}")
     return 0
 

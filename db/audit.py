@@ -42,7 +42,9 @@ def _iso(at: datetime) -> str:
 
 def canonical(event: AuditEvent | dict[str, Any]) -> bytes:
     """The exact bytes that are hashed: stable key order, no whitespace, UTC times."""
-    get = event.get if isinstance(event, dict) else lambda k: getattr(event, k)
+    def get(key: str) -> Any:
+        return event[key] if isinstance(event, dict) else getattr(event, key)
+
     body = {
         "seq": int(get("seq")),
         "at": _iso(get("at")),
@@ -73,7 +75,8 @@ def append(session: Session, events: Iterable[NewEvent], *, now: datetime | None
     keys = [e.idem_key for e in events if e.idem_key]
     seen: set[str] = set()
     if keys:
-        seen = set(session.scalars(select(AuditEvent.idem_key).where(AuditEvent.idem_key.in_(keys))))
+        seen = set(session.scalars(
+            select(AuditEvent.idem_key).where(AuditEvent.idem_key.in_(keys))))
     last = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
@@ -118,7 +121,8 @@ def _rows(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
     while True:
         rows = list(
             session.scalars(
-                select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+                select(AuditEvent).where(AuditEvent.seq > after)
+                .order_by(AuditEvent.seq).limit(batch)
             )
         )
         if not rows:
@@ -137,9 +141,11 @@ def verify(session: Session) -> VerifyResult:
             bad = expected_seq if row.seq > expected_seq else row.seq
             return VerifyResult(False, count, bad, f"sequence {expected_seq} is missing")
         if row.prev_hash != prev:
-            return VerifyResult(False, count, row.seq, "the link to the previous event is broken")
+            return VerifyResult(False, count, row.seq,
+                                "the link to the previous event is broken")
         if chain_hash(prev, row) != row.hash:
-            return VerifyResult(False, count, row.seq, "the event's content does not match its hash")
+            return VerifyResult(False, count, row.seq,
+                                "the event's content does not match its hash")
         prev, expected_seq = row.hash, expected_seq + 1
     return VerifyResult(True, count, None)
 

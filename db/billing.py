@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,6 +36,53 @@ class ImportProblem(ValueError):
     """The document refers to something that does not exist; nothing was written."""
 
 
+def _upsert(session: Session, model: type[Any], key: dict[str, Any],
+            values: dict[str, Any]) -> bool:
+    """Insert or update one row by its natural key; True when something changed."""
+    row = session.scalar(select(model).filter_by(**key))
+    if row is None:
+        session.add(model(**key, **values))
+        return True
+    if all(getattr(row, k) == v for k, v in values.items()):
+        return False
+    for k, v in values.items():
+        setattr(row, k, v)
+    return True
+
+
+_LINE_COLUMNS = ("position", "product", "campaign_id", "units", "unit", "rate", "rate_basis",
+                 "amount_minor", "makegood")
+
+
+def _upsert_invoice(session: Session, inv: Any) -> bool:
+    values = {"account_id": inv.account_id, "currency": inv.currency, "period": inv.period,
+              "issued_on": inv.issued_on, "total_minor": to_minor(inv.total, inv.currency)}
+    lines = [
+        InvoiceLine(invoice_number=inv.number, line_id=ln.id, position=i, product=ln.product,
+                    campaign_id=ln.campaign_id, units=ln.units, unit=ln.unit, rate=ln.rate,
+                    rate_basis=ln.rate_basis, amount_minor=to_minor(ln.amount, inv.currency),
+                    makegood=ln.makegood)
+        for i, ln in enumerate(inv.lines)
+    ]
+    existing = {ln.line_id: ln for ln in session.scalars(
+        select(InvoiceLine).where(InvoiceLine.invoice_number == inv.number))}
+    same_lines = set(existing) == {ln.line_id for ln in lines} and all(
+        getattr(existing[ln.line_id], c) == getattr(ln, c) for ln in lines for c in _LINE_COLUMNS)
+    header_changed = _upsert(session, Invoice, {"number": inv.number}, values)
+    if same_lines and not header_changed:
+        return False
+    if not same_lines:
+        if session.scalar(select(func.count()).select_from(CreditMemo)
+                          .where(CreditMemo.invoice_number == inv.number)):
+            raise ImportProblem(
+                f"invoice {inv.number} already has credit memos; its lines cannot be replaced")
+        for old in existing.values():
+            session.delete(old)
+        session.flush()
+        session.add_all(lines)
+    return True
+
+
 def import_document(session: Session, doc: BillingDocument, *, actor: str) -> dict[str, int]:
     """Upsert every record by its natural key; returns how many records were new or changed."""
     known_accounts = {a.id for a in doc.accounts}
@@ -42,97 +90,29 @@ def import_document(session: Session, doc: BillingDocument, *, actor: str) -> di
     missing -= set(session.scalars(select(Account.id).where(Account.id.in_(missing))))
     if missing:
         raise ImportProblem(f"invoices refer to unknown accounts: {', '.join(sorted(missing))}")
-    changed = {"accounts": 0, "invoices": 0, "contracts": 0, "delivery": 0, "fx_rates": 0,
-               "closed_periods": 0}
-
-    for a in doc.accounts:
-        row = session.get(Account, a.id)
-        values = {"type": a.type, "name": a.name, "currency": a.currency}
-        if row is None:
-            session.add(Account(id=a.id, **values))
-            changed["accounts"] += 1
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(row, k, v)
-            changed["accounts"] += 1
-
-    for inv in doc.invoices:
-        row = session.get(Invoice, inv.number)
-        values = {"account_id": inv.account_id, "currency": inv.currency, "period": inv.period,
-                  "issued_on": inv.issued_on, "total_minor": to_minor(inv.total, inv.currency)}
-        lines = [
-            InvoiceLine(invoice_number=inv.number, line_id=ln.id, position=i, product=ln.product,
-                        campaign_id=ln.campaign_id, units=ln.units, unit=ln.unit, rate=ln.rate,
-                        rate_basis=ln.rate_basis, amount_minor=to_minor(ln.amount, inv.currency),
-                        makegood=ln.makegood)
-            for i, ln in enumerate(inv.lines)
-        ]
-        if row is None:
-            session.add(Invoice(number=inv.number, **values))
-            session.flush()
-            session.add_all(lines)
-            changed["invoices"] += 1
-            continue
-        existing = {ln.line_id: ln for ln in session.scalars(
-            select(InvoiceLine).where(InvoiceLine.invoice_number == inv.number))}
-        cols = ("position", "product", "campaign_id", "units", "unit", "rate", "rate_basis",
-                "amount_minor", "makegood")
-        same = (all(getattr(row, k) == v for k, v in values.items())
-                and set(existing) == {ln.line_id for ln in lines}
-                and all(all(getattr(existing[ln.line_id], c) == getattr(ln, c) for c in cols)
-                        for ln in lines))
-        if same:
-            continue
-        if session.scalar(select(func.count()).select_from(CreditMemo)
-                          .where(CreditMemo.invoice_number == inv.number)):
-            raise ImportProblem(
-                f"invoice {inv.number} already has credit memos; its lines cannot be replaced")
-        for k, v in values.items():
-            setattr(row, k, v)
-        for old in existing.values():
-            session.delete(old)
-        session.flush()
-        session.add_all(lines)
-        changed["invoices"] += 1
-
-    for c in doc.contracts:
-        row = session.scalar(select(Contract).where(
-            Contract.account_id == c.account_id, Contract.campaign_id == c.campaign_id,
-            Contract.valid_from == c.valid_from))
-        values = {"rate": c.rate, "rate_basis": c.rate_basis, "valid_to": c.valid_to}
-        if row is None:
-            session.add(Contract(account_id=c.account_id, campaign_id=c.campaign_id,
-                                 valid_from=c.valid_from, **values))
-            changed["contracts"] += 1
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(row, k, v)
-            changed["contracts"] += 1
-
-    for d in doc.delivery:
-        drow = session.get(Delivery, (d.campaign_id, d.period))
-        if drow is None:
-            session.add(Delivery(campaign_id=d.campaign_id, period=d.period, units=d.units,
-                                 makegood_units=d.makegood_units))
-            changed["delivery"] += 1
-        elif (drow.units, drow.makegood_units) != (d.units, d.makegood_units):
-            drow.units, drow.makegood_units = d.units, d.makegood_units
-            changed["delivery"] += 1
-
-    for fx in doc.fx_rates:
-        frow = session.get(FxRate, (fx.currency, fx.base, fx.as_of))
-        if frow is None:
-            session.add(FxRate(currency=fx.currency, base=fx.base, as_of=fx.as_of, rate=fx.rate))
-            changed["fx_rates"] += 1
-        elif frow.rate != fx.rate:
-            frow.rate = fx.rate
-            changed["fx_rates"] += 1
-
-    for period in doc.closed_periods:
-        if session.get(ClosedPeriod, period) is None:
-            session.add(ClosedPeriod(period=period))
-            changed["closed_periods"] += 1
-
+    changed = {
+        "accounts": sum(_upsert(session, Account, {"id": a.id},
+                                {"type": a.type, "name": a.name, "currency": a.currency})
+                        for a in doc.accounts),
+    }
+    session.flush()
+    changed["invoices"] = sum(_upsert_invoice(session, inv) for inv in doc.invoices)
+    changed["contracts"] = sum(
+        _upsert(session, Contract,
+                {"account_id": c.account_id, "campaign_id": c.campaign_id,
+                 "valid_from": c.valid_from},
+                {"rate": c.rate, "rate_basis": c.rate_basis, "valid_to": c.valid_to})
+        for c in doc.contracts)
+    changed["delivery"] = sum(
+        _upsert(session, Delivery, {"campaign_id": d.campaign_id, "period": d.period},
+                {"units": d.units, "makegood_units": d.makegood_units})
+        for d in doc.delivery)
+    changed["fx_rates"] = sum(
+        _upsert(session, FxRate, {"currency": fx.currency, "base": fx.base, "as_of": fx.as_of},
+                {"rate": fx.rate})
+        for fx in doc.fx_rates)
+    changed["closed_periods"] = sum(
+        _upsert(session, ClosedPeriod, {"period": p}, {}) for p in doc.closed_periods)
     session.flush()
     if any(changed.values()):
         audit.append(session, [audit.NewEvent(
@@ -166,14 +146,18 @@ def invoices_for_period(session: Session, account_id: str, period: str) -> list[
     return [inv for n in numbers if (inv := load_invoice(session, n)) is not None]
 
 
-def contracts_for(session: Session, account_id: str, campaign_ids: Sequence[str]) -> list[ContractTerm]:
+def contracts_for(
+    session: Session, account_id: str, campaign_ids: Sequence[str]
+) -> list[ContractTerm]:
     rows = session.scalars(select(Contract).where(
         Contract.account_id == account_id, Contract.campaign_id.in_(list(campaign_ids))))
     return [ContractTerm(r.account_id, r.campaign_id, r.rate, r.rate_basis, r.valid_from,
                          r.valid_to) for r in rows]
 
 
-def delivery_for(session: Session, campaign_ids: Sequence[str], period: str) -> list[DeliveryRecord]:
+def delivery_for(
+    session: Session, campaign_ids: Sequence[str], period: str
+) -> list[DeliveryRecord]:
     rows = session.scalars(select(Delivery).where(
         Delivery.campaign_id.in_(list(campaign_ids)), Delivery.period == period))
     return [DeliveryRecord(r.campaign_id, r.period, r.units, r.makegood_units) for r in rows]

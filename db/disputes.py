@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from db import audit
@@ -156,7 +156,7 @@ def list_views(
     session: Session, *, filters: ListFilter, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, keyset-paginated on (opened_at, id) so pages stay fast and stable."""
-    query: Select[tuple[Dispute]] = select(Dispute)
+    query = select(Dispute)
     if filters.status:
         query = query.where(Dispute.status == filters.status)
     if filters.account_id:

@@ -110,7 +110,9 @@ def add_delegation(
     return row
 
 
-def delegations_to(session: Session, *, delegate_id: str, at: datetime) -> list[tuple[Delegation, User]]:
+def delegations_to(
+    session: Session, *, delegate_id: str, at: datetime
+) -> list[tuple[Delegation, User]]:
     """Delegations to ``delegate_id`` whose window contains ``at``, with the delegating user."""
     rows = session.execute(
         select(Delegation, User)

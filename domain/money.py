@@ -32,7 +32,7 @@ def minor_units(currency: str) -> int:
 
 def parse_amount(value: object, currency: str, *, field: str = "amount") -> Decimal:
     """Parse a decimal string for ``currency``; refuse floats and excess decimals."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(f"{field} must be a decimal string such as \"412.50\", not a number")
     if isinstance(value, int):
         value = str(value)

@@ -28,7 +28,9 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="session")
-def db_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteFactory | PostgresFactory]:
+def db_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SqliteFactory | PostgresFactory]:
     if PG_URL:
         factory = PostgresFactory(PG_URL)
         yield factory

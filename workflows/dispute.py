@@ -12,6 +12,7 @@ Deterministic only: time from ``workflow.now()``, all I/O in activities.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -19,7 +20,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from approvals.sod import DecisionContext, Delegation, check_decision
+    from approvals.sod import DecisionContext, DecisionVerdict, Delegation, check_decision
     from business_calendar import BusinessCalendar
     from domain.models import (
         ApprovalLevel,
@@ -32,8 +33,8 @@ with workflow.unsafe.imports_passed_through():
         PolicyRef,
         PostCreditMemo,
         Posted,
-        PreparedCreditMemo,
         PrepareCreditMemo,
+        PreparedCreditMemo,
         RecordSnapshot,
         SlaClock,
         SubmitInvestigation,
@@ -277,13 +278,11 @@ class DisputeWorkflow:
                     {"credit_memo": memo.number})
         await self._persist()
         # Answer with the resolved dispute when posting is quick; never hold the caller long.
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self.state.status != "pending_approval"
                 and self._persisted >= self.state.revision,
                 timeout=FINAL_APPROVAL_WAIT)
-        except TimeoutError:
-            pass
         return self._result("Approved; the credit memo is posted." if
                             self.state.status == "resolved" else
                             "Approved; the credit memo is being posted.")
@@ -292,7 +291,7 @@ class DisputeWorkflow:
     def _validate_decision(self, req: DecideLevel) -> None:
         self._check_decision(req)
 
-    def _check_decision(self, req: DecideLevel) -> tuple[ApprovalLevel, object]:
+    def _check_decision(self, req: DecideLevel) -> tuple[ApprovalLevel, DecisionVerdict]:
         memo = self.state.credit_memo
         if self.state.status != "pending_approval" or memo is None:
             raise _refuse("wrong_state", f"The dispute is {self.state.status.replace('_', ' ')};"

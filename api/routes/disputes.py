@@ -32,7 +32,7 @@ from api.schemas import (
 )
 from db import audit, disputes, users
 from db.users import Principal
-from domain.codes import DisputeStatus, ReasonCode, TERMINAL_STATUSES
+from domain.codes import TERMINAL_STATUSES, DisputeStatus, ReasonCode
 from domain.models import (
     Actor,
     CreditLine,
