@@ -169,6 +169,13 @@ async def decide(
     gateway: GatewayDep, idempotency_key: IdemHeader = None,
 ) -> Any:
     view = await in_db(settings, _view, dispute_id=dispute_id)
+    # Segregation of duties lets a person decide at most one level of a credit memo, so
+    # (memo, person, decision) identifies a decision: a retry of one already applied
+    # answers with the dispute as it is, and is never applied twice.
+    done = {"approve": "approved", "reject": "rejected"}[body.decision]
+    if any(a["approver_id"] == principal.id and a["status"] == done
+           for a in view["approvals"]):
+        return view
     pending = next((a for a in view["approvals"] if a["status"] in ("pending", "escalated")),
                    None)
     if view["status"] != "pending_approval" or pending is None:
@@ -181,8 +188,7 @@ async def decide(
     arg = DecideLevel(actor=_actor(principal), delegations=grants, decision=body.decision,
                       comment=body.comment, channel="api", level=pending["level"])
     memo = view["credit_memo"]["number"]
-    update_id = _update_id("decision", principal, idempotency_key, memo, pending["level"],
-                           body.decision)
+    update_id = _update_id("decision", principal, idempotency_key, memo, body.decision)
     return await _run_update(settings=settings, gateway=gateway, principal=principal,
                              dispute_id=dispute_id, action="decision", name="decide", arg=arg,
                              update_id=update_id, request=body.model_dump(mode="json"))
