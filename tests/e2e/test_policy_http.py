@@ -1,0 +1,78 @@
+"""Policy versions through the API, and segregation of duties over HTTP."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from approvals.default_policy import DEFAULT_POLICY_DOCUMENT
+from tests.conftest import People
+from tests.e2e.helpers import as_user, dispute_body, error_code, wait_for
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_new_policy_version_drives_new_chains_only(stack: Stack, people: People,
+                                                   admin_token: str) -> None:
+    admin, cs = stack.http(admin_token), as_user(stack, people, "cs")
+    analyst = as_user(stack, people, "analyst")
+    old = cs.post("/api/v1/disputes", json=dispute_body()).json()["id"]
+    wait_for(cs, old, lambda v: v["findings_ready"])
+    r = analyst.post(f"/api/v1/disputes/{old}/investigation", json={
+        "root_cause": "rate_card", "resolution": "partial_credit",
+        "credit_lines": [{"line_id": "L1", "amount": "250.00"}]})
+    assert r.json()["policy_version"] == 1
+
+    doc = copy.deepcopy(DEFAULT_POLICY_DOCUMENT)
+    doc["tiers"][1]["min"] = "100"
+    r = admin.put("/api/v1/policy", json=doc)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2
+    assert admin.get("/api/v1/policy").json()["version"] == 2
+    assert [v["version"] for v in admin.get("/api/v1/policy/versions").json()["items"]] == [2, 1]
+
+    new = cs.post("/api/v1/disputes", json=dispute_body(disputed_amount="200.00",
+                                                        invoice_number="INV-1001",
+                                                        line_ids=["L2"])).json()["id"]
+    wait_for(cs, new, lambda v: v["findings_ready"])
+    r = analyst.post(f"/api/v1/disputes/{new}/investigation", json={
+        "root_cause": "rate_card", "resolution": "partial_credit",
+        "credit_lines": [{"line_id": "L2", "amount": "200.00"}]})
+    view = r.json()
+    assert view["policy_version"] == 2
+    assert [a["role"] for a in view["approvals"]] == ["billing_manager",
+                                                      "senior_billing_manager"]
+    # The dispute approved under v1 keeps its one-level chain.
+    assert len(cs.get(f"/api/v1/disputes/{old}").json()["approvals"]) == 1
+
+
+def test_bad_policy_is_422_naming_the_field(stack: Stack, admin_token: str,
+                                            people: People) -> None:
+    admin = stack.http(admin_token)
+    doc = copy.deepcopy(DEFAULT_POLICY_DOCUMENT)
+    doc["tiers"][2]["levels"] = ["billing_manager", "cfo"]
+    r = admin.put("/api/v1/policy", json=doc)
+    assert r.status_code == 422 and error_code(r) == "validation_error"
+    assert any(d["field"].startswith("tiers[2]") for d in r.json()["error"]["details"])
+    assert admin.get("/api/v1/policy").json()["version"] == 1
+    r = as_user(stack, people, "auditor").put("/api/v1/policy", json=DEFAULT_POLICY_DOCUMENT)
+    assert r.status_code == 403
+
+
+def test_preparer_who_holds_the_role_gets_sod_violation(stack: Stack, people: People) -> None:
+    cs = as_user(stack, people, "cs")
+    dispute_id = cs.post("/api/v1/disputes", json=dispute_body()).json()["id"]
+    wait_for(cs, dispute_id, lambda v: v["findings_ready"])
+    preparer = as_user(stack, people, "analyst_bm")
+    r = preparer.post(f"/api/v1/disputes/{dispute_id}/investigation", json={
+        "root_cause": "rate_card", "resolution": "partial_credit",
+        "credit_lines": [{"line_id": "L1", "amount": "250.00"}]})
+    assert r.status_code == 200, r.text
+    r = preparer.post(f"/api/v1/disputes/{dispute_id}/decision", json={"decision": "approve"})
+    assert r.status_code == 403 and error_code(r) == "sod_violation"
+    assert "prepared" in r.json()["error"]["message"]
+    timeline = cs.get(f"/api/v1/disputes/{dispute_id}").json()["timeline"]
+    refused = [t for t in timeline if t["action"] == "decision.refused"]
+    assert refused and refused[-1]["actor"] == people.ids["analyst_bm"]

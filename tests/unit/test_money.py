@@ -1,0 +1,33 @@
+"""Money parsing refuses floats and excess decimals, per ISO 4217 minor units."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from domain.money import MoneyError, from_minor, parse_amount, quantize, to_minor
+
+
+@pytest.mark.parametrize(("value", "currency", "expected"), [
+    ("412.50", "USD", Decimal("412.50")), ("412.5", "USD", Decimal("412.50")),
+    ("1000", "JPY", Decimal("1000")), ("1.234", "BHD", Decimal("1.234")), (7, "EUR", Decimal("7.00")),
+])
+def test_valid_amounts(value: object, currency: str, expected: Decimal) -> None:
+    assert parse_amount(value, currency) == expected
+
+
+@pytest.mark.parametrize(("value", "currency"), [
+    (412.5, "USD"), (True, "USD"), ("1.005", "USD"), ("100.5", "JPY"), ("abc", "USD"),
+    ("NaN", "USD"), ("Infinity", "USD"), ("1.00", "XXX"), (None, "USD"),
+])
+def test_refused_amounts(value: object, currency: str) -> None:
+    with pytest.raises(MoneyError):
+        parse_amount(value, currency)
+
+
+def test_minor_units_round_trip_and_half_up_rounding() -> None:
+    assert to_minor(Decimal("1250.00"), "USD") == 125000
+    assert from_minor(125000, "USD") == Decimal("1250.00")
+    assert from_minor(150000, "JPY") == Decimal("150000")
+    assert quantize(Decimal("0.125"), "USD") == Decimal("0.13")
