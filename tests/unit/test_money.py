@@ -11,7 +11,8 @@ from domain.money import MoneyError, from_minor, parse_amount, quantize, to_mino
 
 @pytest.mark.parametrize(("value", "currency", "expected"), [
     ("412.50", "USD", Decimal("412.50")), ("412.5", "USD", Decimal("412.50")),
-    ("1000", "JPY", Decimal("1000")), ("1.234", "BHD", Decimal("1.234")), (7, "EUR", Decimal("7.00")),
+    ("1000", "JPY", Decimal("1000")), ("1.234", "BHD", Decimal("1.234")),
+    (7, "EUR", Decimal("7.00")),
 ])
 def test_valid_amounts(value: object, currency: str, expected: Decimal) -> None:
     assert parse_amount(value, currency) == expected
