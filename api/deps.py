@@ -80,6 +80,9 @@ def current_principal(request: Request, settings: SettingsDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 ANY_ROLE = "*"
+# Any role that can change something: auditors read everything and change nothing.
+ANY_WRITER = "*writer"
+READ_ONLY_ROLES = frozenset({"auditor"})
 
 
 def require(*roles: str) -> Callable[[Principal], Principal]:
@@ -88,6 +91,10 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
     def check(principal: PrincipalDep) -> Principal:
         if ANY_ROLE in roles or principal.has(*roles):
             return principal
+        if ANY_WRITER in roles and set(principal.roles) - READ_ONLY_ROLES:
+            return principal
+        if ANY_WRITER in roles:
+            raise AppError("forbidden", "Your role can read but not change anything.")
         raise AppError("forbidden", f"This needs the role {' or '.join(roles)}; you hold "
                        f"{', '.join(principal.roles) or 'no role'}.")
 
@@ -103,3 +110,5 @@ AdminDep = role_dep("admin")
 ClientServicesDep = role_dep("client_services")
 AnalystDep = role_dep("analyst")
 ReaderDep = role_dep(ANY_ROLE)
+WriterDep = role_dep(ANY_WRITER)
+AuditorDep = role_dep("auditor", "admin")

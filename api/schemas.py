@@ -53,6 +53,13 @@ class InvestigationIn(_In):
     note: Text = ""
 
 
+class RevisionIn(_In):
+    credit_lines: Annotated[list[CreditLineIn], Field(min_length=1, max_length=500)]
+    prior_period: bool = False
+    note: Text = ""
+    resolution: Literal["full_credit", "partial_credit", "rebill"] | None = None
+
+
 class DecisionIn(_In):
     decision: Literal["approve", "reject"]
     comment: Text = ""

@@ -179,6 +179,16 @@ class SubmitInvestigation(BaseModel):
     note: str = ""
 
 
+class ReviseCreditMemo(BaseModel):
+    """A change to the credit memo while it is being approved: the chain starts again."""
+
+    actor: Actor
+    credit_lines: list[CreditLine]
+    prior_period: bool = False
+    note: str = ""
+    resolution: Resolution | None = None  # default: the investigation's resolution
+
+
 class DecideLevel(BaseModel):
     actor: Actor
     delegations: list[DelegationGrant] = Field(default_factory=list)

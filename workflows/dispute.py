@@ -20,7 +20,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from approvals.sod import DecisionContext, DecisionVerdict, Delegation, check_decision
     from business_calendar import BusinessCalendar
     from domain.models import (
         ApprovalLevel,
@@ -36,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         PrepareCreditMemo,
         PreparedCreditMemo,
         RecordSnapshot,
+        ReviseCreditMemo,
         SlaClock,
         SubmitInvestigation,
         UpdateResult,
@@ -44,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.models import Investigation as InvestigationRecord
     from domain.money import fmt
+    from workflows import rules
+    from workflows.rules import OPEN, refuse
 
 # Database writes and connector reads retry until they succeed: an outage delays a dispute,
 # it never fails it. Validation refusals are non-retryable ApplicationErrors.
@@ -54,11 +56,6 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 INTERACTIVE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200),
                                 maximum_interval=timedelta(seconds=2), maximum_attempts=5)
 FINAL_APPROVAL_WAIT = timedelta(seconds=15)
-OPEN = ("investigating", "pending_approval")
-
-
-def _refuse(code: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=code, non_retryable=True)
 
 
 @workflow.defn(name="DisputeWorkflow")
@@ -128,7 +125,7 @@ class DisputeWorkflow:
 
     @workflow.update(name="submit_investigation")
     async def submit_investigation(self, req: SubmitInvestigation) -> UpdateResult:
-        self._check_investigation(req)
+        rules.check_investigation(self.state, req, self._submitting)
         self._submitting = True
         try:
             return await self._apply_investigation(req)
@@ -137,23 +134,7 @@ class DisputeWorkflow:
 
     @submit_investigation.validator
     def _validate_investigation(self, req: SubmitInvestigation) -> None:
-        self._check_investigation(req)
-
-    def _check_investigation(self, req: SubmitInvestigation) -> None:
-        if self.state.status != "investigating":
-            raise _refuse("wrong_state", f"The dispute is {self.state.status.replace('_', ' ')}; "
-                          "an investigation can only be submitted while it is investigating.")
-        if self._submitting:
-            raise _refuse("wrong_state", "Another investigation for this dispute is being "
-                          "submitted right now; reload the dispute and try again.")
-        if "analyst" not in req.actor.roles:
-            raise _refuse("forbidden", "Only an analyst can submit the investigation.")
-        if req.resolution == "deny" and req.credit_lines:
-            raise _refuse("validation_error", "A denial carries no credit lines; remove them or "
-                          "choose a credit resolution.")
-        if req.resolution != "deny" and not req.credit_lines:
-            raise _refuse("validation_error", f"The resolution {req.resolution} needs credit "
-                          "lines (line_id and amount).")
+        rules.check_investigation(self.state, req, self._submitting)
 
     async def _apply_investigation(self, req: SubmitInvestigation) -> UpdateResult:
         o = self.state.opened
@@ -175,34 +156,12 @@ class DisputeWorkflow:
                                       f"{req.note or req.root_cause}.")
             return self._result("The dispute is denied.")
 
-        number = f"CM-{o.dispute_id.removeprefix('DSP-')}-{self.state.memo_count + 1}"
-        try:
-            prepared = await workflow.execute_activity(
-                "prepare_credit_memo",
-                PrepareCreditMemo(
-                    dispute_id=o.dispute_id, account_id=o.account_id,
-                    invoice_number=o.invoice_number, currency=o.currency,
-                    disputed_amount=o.disputed_amount, resolution=req.resolution,
-                    credit_lines=req.credit_lines, prior_period=req.prior_period,
-                    memo_number=number, preparer_id=req.actor.id, at=now),
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=INTERACTIVE_RETRY,
-                result_type=PreparedCreditMemo)
-        except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type:
-                raise _refuse(cause.type, cause.message) from None
-            raise _refuse("database_unavailable", "The credit memo could not be prepared "
-                          "because the database did not answer; try again shortly.") from None
+        prepared = await self._prepare(req.actor.id, req.resolution, req.credit_lines,
+                                       req.prior_period)
         if self.state.status != "investigating":  # withdrawn while we were preparing
-            raise _refuse("wrong_state", f"The dispute became {self.state.status} meanwhile.")
-
+            raise refuse("wrong_state", f"The dispute became {self.state.status} meanwhile.")
         memo = prepared.memo
-        self.state.memo_count += 1
-        if self.state.credit_memo is not None:
-            self.state.past_memos.append(self.state.credit_memo)
         self.state.investigation = record
-        self.state.credit_memo = memo
-        self.state.memo_policy = prepared.policy
         self._stop_clock("investigate", now)
         self._event(req.actor.id, "investigation.submitted",
                     f"Investigation submitted: root cause {req.root_cause}, resolution "
@@ -210,24 +169,101 @@ class DisputeWorkflow:
                     f"{fmt(memo.total, memo.currency)}.",
                     {"root_cause": req.root_cause, "resolution": req.resolution,
                      "credit_memo": memo.number, "total": str(memo.total), "note": req.note})
+        self._install_memo(prepared, now)
+        await self._persist()
+        return self._result(f"Credit memo {memo.number} is waiting for approval."
+                            if memo.levels else f"Credit memo {memo.number} is auto-approved.")
+
+    @workflow.update(name="revise_credit_memo")
+    async def revise_credit_memo(self, req: ReviseCreditMemo) -> UpdateResult:
+        """A change to the memo under approval voids its approvals; the chain starts again."""
+        rules.check_revision(self.state, req, self._submitting)
+        self._submitting = True
+        try:
+            inv = self.state.investigation
+            assert inv is not None
+            resolution = req.resolution or inv.resolution
+            prepared = await self._prepare(req.actor.id, resolution, req.credit_lines,
+                                           req.prior_period)
+            rules.check_revision(self.state, req, busy=False)
+        finally:
+            self._submitting = False
+        now = workflow.now()
+        old = self.state.credit_memo
+        assert old is not None
+        old.status = "voided"
+        voided = [lv for lv in old.levels if lv.status == "approved"]
+        for lv in old.levels:
+            if lv.status in ("waiting", "pending", "escalated"):
+                lv.status = "voided"
+            self._stop_clock(f"approval_{old.number}_{lv.level}", now)
+        self.state.investigation = inv.model_copy(update={
+            "credit_lines": req.credit_lines, "prior_period": req.prior_period,
+            "resolution": resolution, "note": req.note or inv.note})
+        memo = prepared.memo
+        self._event(req.actor.id, "credit_memo.revised",
+                    f"Credit memo {old.number} ({fmt(old.total, old.currency)}) replaced by "
+                    f"{memo.number} ({fmt(memo.total, memo.currency)}); "
+                    f"{len(voided)} approval(s) voided, the approval chain starts again.",
+                    {"before": {"credit_memo": old.number, "total": str(old.total)},
+                     "after": {"credit_memo": memo.number, "total": str(memo.total)},
+                     "voided_approvals": [lv.approver_id for lv in voided], "note": req.note})
+        self._install_memo(prepared, now)
+        await self._persist()
+        return self._result(f"Credit memo {memo.number} replaces {old.number}; approval starts "
+                            "again.")
+
+    @revise_credit_memo.validator
+    def _validate_revision(self, req: ReviseCreditMemo) -> None:
+        rules.check_revision(self.state, req, self._submitting)
+
+    async def _prepare(self, preparer: str, resolution: str, lines: list,  # type: ignore[type-arg]
+                       prior_period: bool) -> PreparedCreditMemo:
+        o = self.state.opened
+        number = f"CM-{o.dispute_id.removeprefix('DSP-')}-{self.state.memo_count + 1}"
+        try:
+            return await workflow.execute_activity(
+                "prepare_credit_memo",
+                PrepareCreditMemo(
+                    dispute_id=o.dispute_id, account_id=o.account_id,
+                    invoice_number=o.invoice_number, currency=o.currency,
+                    disputed_amount=o.disputed_amount, resolution=resolution,  # type: ignore[arg-type]
+                    credit_lines=lines, prior_period=prior_period, memo_number=number,
+                    preparer_id=preparer, at=workflow.now()),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=INTERACTIVE_RETRY,
+                result_type=PreparedCreditMemo)
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type:
+                raise refuse(cause.type, cause.message) from None
+            raise refuse("database_unavailable", "The credit memo could not be prepared "
+                         "because the database did not answer; try again shortly.") from None
+
+    def _install_memo(self, prepared: PreparedCreditMemo, now: datetime) -> None:
+        """Make a freshly prepared memo the current one and start its chain."""
+        memo = prepared.memo
+        self.state.memo_count += 1
+        if self.state.credit_memo is not None:
+            self.state.past_memos.append(self.state.credit_memo)
+        self.state.credit_memo = memo
+        self.state.memo_policy = prepared.policy
         chain = ", ".join(lv.role for lv in memo.levels) or "none (auto-approved)"
         self._event("system", "approval.chain_selected",
                     f"Approval chain under policy v{memo.policy_version}: {chain}. "
                     + " ".join(memo.chain_reasons),
-                    {"policy_version": memo.policy_version, "tier_min": str(memo.tier_min),
-                     "levels": [lv.role for lv in memo.levels],
+                    {"credit_memo": memo.number, "policy_version": memo.policy_version,
+                     "tier_min": str(memo.tier_min), "levels": [lv.role for lv in memo.levels],
                      "base_total": str(memo.base_total), "fx_rate": str(memo.fx_rate),
                      "fx_as_of": memo.fx_as_of.isoformat(),
-                     "window_total_base": str(memo.window_total_base)})
+                     "window_total_base": str(memo.window_total_base),
+                     "prior_period": memo.prior_period})
+        self.state.status = "pending_approval"
         if memo.levels:
-            self.state.status = "pending_approval"
             self._activate_level(memo.levels[0], now)
-        await self._persist()
-        return self._result(f"Credit memo {memo.number} is waiting for approval.")
 
     @workflow.update(name="decide")
     async def decide(self, req: DecideLevel) -> UpdateResult:
-        level, verdict = self._check_decision(req)
+        level, verdict = rules.check_decision(self.state, req, workflow.now())
         memo = self.state.credit_memo
         assert memo is not None
         now = workflow.now()
@@ -289,44 +325,11 @@ class DisputeWorkflow:
 
     @decide.validator
     def _validate_decision(self, req: DecideLevel) -> None:
-        self._check_decision(req)
-
-    def _check_decision(self, req: DecideLevel) -> tuple[ApprovalLevel, DecisionVerdict]:
-        memo = self.state.credit_memo
-        if self.state.status != "pending_approval" or memo is None:
-            raise _refuse("wrong_state", f"The dispute is {self.state.status.replace('_', ' ')};"
-                          " there is no approval waiting for a decision.")
-        if req.level is not None:
-            asked = next((lv for lv in memo.levels if lv.level == req.level), None)
-            if asked is None or asked.status not in ("pending", "escalated"):
-                if asked is not None and asked.approver_id:
-                    raise _refuse("wrong_state", f"Level {asked.level} was already "
-                                  f"{asked.status} by {asked.approver_id}.")
-                raise _refuse("wrong_state", f"Level {req.level} is not waiting for a decision.")
-        level = next(lv for lv in memo.levels if lv.status in ("pending", "escalated"))
-        if req.decision == "reject" and not req.comment.strip():
-            raise _refuse("validation_error", "A rejection needs a reason in the comment.")
-        prior = [lv.approver_id for lv in memo.levels
-                 if lv.level < level.level and lv.approver_id]
-        verdict = check_decision(DecisionContext(
-            actor_id=req.actor.id, actor_roles=req.actor.roles,
-            delegations=[Delegation(principal_id=d.principal_id,
-                                    principal_roles=d.principal_roles,
-                                    starts_at=d.starts_at, ends_at=d.ends_at)
-                         for d in req.delegations],
-            at=workflow.now(), level_role=level.role,
-            escalation_roles=[level.escalate_to] if level.status == "escalated"
-            and level.escalate_to else [],
-            preparer_id=memo.preparer_id, opener_id=self.state.opened.opened_by,
-            prior_approver_ids=prior, decision=req.decision,
-        ))
-        if not verdict.allowed:
-            raise _refuse(verdict.code or "forbidden", verdict.message or "Not allowed.")
-        return level, verdict
+        rules.check_decision(self.state, req, workflow.now())
 
     @workflow.update(name="withdraw")
     async def withdraw(self, req: Withdraw) -> UpdateResult:
-        self._check_withdraw(req)
+        rules.check_withdraw(self.state, req, self._submitting)
         memo = self.state.credit_memo
         if memo is not None and memo.status == "pending_approval":
             memo.status = "voided"
@@ -343,15 +346,7 @@ class DisputeWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, req: Withdraw) -> None:
-        self._check_withdraw(req)
-
-    def _check_withdraw(self, req: Withdraw) -> None:
-        if self.state.status not in OPEN or self._needs_posting():
-            raise _refuse("wrong_state", f"The dispute is {self.state.status.replace('_', ' ')}"
-                          " and can no longer be withdrawn.")
-        if self._submitting:
-            raise _refuse("wrong_state", "An investigation is being submitted right now; "
-                          "try again in a moment.")
+        rules.check_withdraw(self.state, req, self._submitting)
 
     @workflow.query(name="state")
     def get_state(self) -> DisputeState:
@@ -360,8 +355,7 @@ class DisputeWorkflow:
     # --- posting ------------------------------------------------------------------------
 
     def _needs_posting(self) -> bool:
-        memo = self.state.credit_memo
-        return memo is not None and memo.status == "approved" and self.state.status in OPEN
+        return rules.needs_posting(self.state)
 
     async def _post(self) -> None:
         o = self.state.opened

@@ -19,6 +19,7 @@ from api.deps import (
     ReaderDep,
     SessionDep,
     SettingsDep,
+    WriterDep,
     in_db,
 )
 from api.errors import AppError
@@ -28,6 +29,7 @@ from api.schemas import (
     DisputeOut,
     DisputePage,
     InvestigationIn,
+    RevisionIn,
     WithdrawIn,
 )
 from db import audit, disputes, users
@@ -38,6 +40,7 @@ from domain.models import (
     CreditLine,
     DecideLevel,
     DelegationGrant,
+    ReviseCreditMemo,
     SubmitInvestigation,
     Withdraw,
 )
@@ -156,6 +159,25 @@ async def submit_investigation(
                              request=body.model_dump(mode="json"))
 
 
+@router.post("/{dispute_id}/credit-memo", response_model=DisputeOut)
+async def revise_credit_memo(
+    dispute_id: str, body: RevisionIn, principal: AnalystDep, settings: SettingsDep,
+    gateway: GatewayDep, idempotency_key: IdemHeader = None,
+) -> Any:
+    """Change the credit memo under approval: its approvals are voided, the chain restarts."""
+    lines = [CreditLine(line_id=c.line_id, amount=Decimal(c.amount)) for c in body.credit_lines]
+    arg = ReviseCreditMemo(actor=_actor(principal), credit_lines=lines,
+                           prior_period=body.prior_period, note=body.note,
+                           resolution=body.resolution)
+    view = await in_db(settings, _view, dispute_id=dispute_id)
+    update_id = _update_id("revision", principal, idempotency_key, dispute_id,
+                           view.get("revision"), body.model_dump_json())
+    return await _run_update(settings=settings, gateway=gateway, principal=principal,
+                             dispute_id=dispute_id, action="revision",
+                             name="revise_credit_memo", arg=arg, update_id=update_id,
+                             request=body.model_dump(mode="json"))
+
+
 def _grants(session: Session, *, principal: Principal) -> list[DelegationGrant]:
     now = datetime.now(UTC)
     return [DelegationGrant(principal_id=u.id, principal_roles=list(u.roles),
@@ -165,7 +187,7 @@ def _grants(session: Session, *, principal: Principal) -> list[DelegationGrant]:
 
 @router.post("/{dispute_id}/decision", response_model=DisputeOut)
 async def decide(
-    dispute_id: str, body: DecisionIn, principal: ReaderDep, settings: SettingsDep,
+    dispute_id: str, body: DecisionIn, principal: WriterDep, settings: SettingsDep,
     gateway: GatewayDep, idempotency_key: IdemHeader = None,
 ) -> Any:
     view = await in_db(settings, _view, dispute_id=dispute_id)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import AdminDep, ReaderDep, SessionDep
+from api.deps import AdminDep, ReaderDep, SessionDep, WriterDep
 from api.errors import AppError
 from api.schemas import DelegationCreate, DelegationOut, UserCreate, UserCreated, UserOut
 from db import users
@@ -41,7 +41,7 @@ def me(principal: ReaderDep) -> Any:
 
 
 @router.post("/{user_id}/delegations", status_code=201, response_model=DelegationOut)
-def delegate(user_id: str, body: DelegationCreate, principal: ReaderDep,
+def delegate(user_id: str, body: DelegationCreate, principal: WriterDep,
              session: SessionDep) -> Any:
     if principal.id != user_id and not principal.has("admin"):
         raise AppError("forbidden", "Only an admin or the user themselves can delegate that "
