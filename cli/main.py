@@ -160,6 +160,43 @@ def cmd_audit_verify(_: argparse.Namespace) -> int:
     return 1
 
 
+def _when(text: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from db import approval_chains
+
+    out = open(args.output, "w", newline="") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        with _session() as s:
+            rows = approval_chains.iter_rows(s, start=_when(args.start), end=_when(args.end))
+            chunks = (approval_chains.iter_csv(rows) if args.format == "csv"
+                      else approval_chains.iter_json(rows))
+            for chunk in chunks:
+                out.write(chunk)
+    finally:
+        if args.output:
+            out.close()
+    return 0
+
+
+def cmd_audit_control_test(args: argparse.Namespace) -> int:
+    from db.control_test import run_control_test
+
+    with _session() as s:
+        result = run_control_test(s, start=_when(args.start), end=_when(args.end))
+    for exc in result.exceptions:
+        print(f"EXCEPTION {exc.credit_memo} ({exc.dispute_id}) {exc.check}: {exc.message}")
+    print(f"{result.memos_checked} credit memos checked, {len(result.exceptions)} exceptions.")
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="disputeflow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -196,6 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="sub", required=True)
     aud.add_parser("verify", help="verify the hash chain; exit 1 if broken").set_defaults(
         f=cmd_audit_verify)
+    exp = aud.add_parser("export", help="approval chains, one row per level (CSV or JSON)")
+    exp.add_argument("--from", dest="start", help="ISO date/time, inclusive")
+    exp.add_argument("--to", dest="end", help="ISO date/time, exclusive")
+    exp.add_argument("--format", choices=["csv", "json"], default="csv")
+    exp.add_argument("--output", "-o", help="file to write (default: standard output)")
+    exp.set_defaults(f=cmd_audit_export)
+    ct = aud.add_parser("control-test", help="re-check every credit memo against its policy; "
+                        "exit 1 on exceptions")
+    ct.add_argument("--from", dest="start")
+    ct.add_argument("--to", dest="end")
+    ct.set_defaults(f=cmd_audit_control_test)
     return p
 
 

@@ -13,9 +13,17 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from db import audit
-from db.models import ApprovalLevel, AuditEvent, CreditMemo, CreditMemoLine, Dispute, IdempotencyKey
+from db.models import (
+    ApprovalLevel,
+    AuditEvent,
+    CreditMemo,
+    CreditMemoLine,
+    Dispute,
+    IdempotencyKey,
+    SlaBreach,
+)
 from domain.models import AuditEntry, DisputeState
-from domain.money import to_minor
+from domain.money import from_minor, to_minor
 from domain.views import dispute_view
 
 
@@ -66,6 +74,7 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
     session.flush()
     for memo in [*state.past_memos, *([state.credit_memo] if state.credit_memo else [])]:
         _save_memo(session, state, memo)
+    _save_breaches(session, state)
     audit.append(session, [
         audit.NewEvent(actor=e.actor, action=e.action, subject=o.dispute_id, message=e.message,
                        data=e.data, at=e.at, idem_key=f"{o.dispute_id}:{state.revision}:{i}")
@@ -113,6 +122,53 @@ def _save_memo(session: Session, state: DisputeState, memo: Any) -> None:
             for key, value in lvalues.items():
                 setattr(lrow, key, value)
     session.flush()
+
+
+def _save_breaches(session: Session, state: DisputeState) -> None:
+    o = state.opened
+    memo = state.credit_memo
+    for name, clock in state.sla.items():
+        if not clock.breached or clock.breached_at is None:
+            continue
+        escalated = None
+        if clock.level is not None and memo is not None:
+            level = next((lv for lv in memo.levels if lv.level == clock.level), None)
+            escalated = level.escalate_to if level and level.status == "escalated" else None
+        values = {"due_at": clock.due_at, "breached_at": clock.breached_at,
+                  "stopped_at": clock.stopped_at, "assignee_role": clock.assignee_role,
+                  "amount_minor": to_minor(o.disputed_amount, o.currency),
+                  "currency": o.currency, "escalated_to": escalated}
+        row = session.get(SlaBreach, (o.dispute_id, name))
+        if row is None:
+            session.add(SlaBreach(dispute_id=o.dispute_id, clock=name, **values))
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+    session.flush()
+
+
+def list_breaches(
+    session: Session, *, open_only: bool | None, clock: str | None, assignee_role: str | None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Breaches, longest past due first."""
+    query = select(SlaBreach)
+    if open_only is True:
+        query = query.where(SlaBreach.stopped_at.is_(None))
+    elif open_only is False:
+        query = query.where(SlaBreach.stopped_at.is_not(None))
+    if clock:
+        query = query.where(SlaBreach.clock.like(f"{clock}%") if clock == "approval"
+                            else SlaBreach.clock == clock)
+    if assignee_role:
+        query = query.where(SlaBreach.assignee_role == assignee_role)
+    rows = session.scalars(query.order_by(SlaBreach.due_at, SlaBreach.dispute_id).limit(limit))
+    return [{"dispute_id": r.dispute_id, "clock": r.clock, "due_at": r.due_at.isoformat(),
+             "breached_at": r.breached_at.isoformat(),
+             "stopped_at": r.stopped_at.isoformat() if r.stopped_at else None,
+             "assignee_role": r.assignee_role, "escalated_to": r.escalated_to,
+             "amount": str(from_minor(r.amount_minor, r.currency)), "currency": r.currency}
+            for r in rows]
 
 
 def timeline(session: Session, dispute_id: str) -> list[dict[str, Any]]:

@@ -166,7 +166,10 @@ class Dispute(Base):
 
 class CreditMemo(Base):
     __tablename__ = "credit_memos"
-    __table_args__ = (Index("ix_credit_memos_account_created", "account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_credit_memos_account_created", "account_id", "created_at"),
+        Index("ix_credit_memos_created_number", "created_at", "number"),
+    )
     number: Mapped[str] = mapped_column(String(40), primary_key=True)
     dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), index=True)
     account_id: Mapped[str] = mapped_column(String(64))
@@ -210,6 +213,22 @@ class ApprovalLevel(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime | None]
     sod_checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class SlaBreach(Base):
+    """One breached SLA clock of a dispute, for the managers' breach list."""
+
+    __tablename__ = "sla_breaches"
+    __table_args__ = (Index("ix_sla_breaches_open_due", "stopped_at", "due_at"),)
+    dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), primary_key=True)
+    clock: Mapped[str] = mapped_column(String(80), primary_key=True)
+    due_at: Mapped[datetime]
+    breached_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    assignee_role: Mapped[str] = mapped_column(String(64), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    escalated_to: Mapped[str | None] = mapped_column(String(64))
 
 
 class LedgerPosting(Base):

@@ -100,11 +100,20 @@ class CreditMemo(BaseModel):
 
 
 class SlaClock(BaseModel):
+    """One durable SLA clock: when it reminds, when it breaches, who holds it."""
+
     started_at: datetime
     due_at: datetime
     duration: str
     breached: bool = False
     stopped_at: datetime | None = None
+    assignee_role: str = "analyst"
+    remind_at: datetime | None = None
+    reminded: bool = False
+    breached_at: datetime | None = None
+    next_alert_at: datetime | None = None  # repeated manager alerts while breached
+    alerts: int = 0
+    level: int | None = None  # the approval level this clock times, if any
 
 
 class PolicyRef(BaseModel):

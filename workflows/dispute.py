@@ -20,7 +20,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from business_calendar import BusinessCalendar
     from domain.models import (
         ApprovalLevel,
         AuditEntry,
@@ -44,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.models import Investigation as InvestigationRecord
     from domain.money import fmt
-    from workflows import rules
+    from workflows import rules, sla
     from workflows.rules import OPEN, refuse
 
 # Database writes and connector reads retry until they succeed: an outage delays a dispute,
@@ -56,6 +55,10 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 INTERACTIVE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200),
                                 maximum_interval=timedelta(seconds=2), maximum_attempts=5)
 FINAL_APPROVAL_WAIT = timedelta(seconds=15)
+# Continue as new well before Temporal's limits, so a dispute alerting daily for a year
+# keeps a small history (and a small replay cost in the worker).
+MAX_HISTORY_EVENTS = 2000
+SLA_TIMERS_PATCH = "sla-timers-v1"
 
 
 @workflow.defn(name="DisputeWorkflow")
@@ -75,21 +78,40 @@ class DisputeWorkflow:
         if self.state.revision == 0:
             await self._open()
         while True:
-            await workflow.wait_condition(
-                lambda: self._needs_posting()
-                or self.state.status not in OPEN
-                or workflow.info().is_continue_as_new_suggested()
-            )
             if self._needs_posting():
                 await self._post()
-            elif self.state.status not in OPEN:
+                continue
+            if self.state.status not in OPEN:
                 break
-            elif workflow.info().is_continue_as_new_suggested():
+            if self._history_too_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(WorkflowInput(opened=self.state.opened, state=self.state))
+            revision = self.state.revision
+            timeout: timedelta | None = None
+            if workflow.patched(SLA_TIMERS_PATCH):
+                next_at = sla.next_event_at(self.state)
+                if next_at is not None:
+                    timeout = next_at - workflow.now()
+                    if timeout <= timedelta(0):
+                        await self._fire_due_clocks()
+                        continue
+            try:
+                await workflow.wait_condition(
+                    lambda rev=revision: self._needs_posting()  # type: ignore[misc]
+                    or self.state.status not in OPEN
+                    or self.state.revision != rev
+                    or workflow.info().is_continue_as_new_suggested(),
+                    timeout=timeout)
+            except TimeoutError:
+                await self._fire_due_clocks()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return UpdateResult(status=self.state.status, revision=self.state.revision,
                             message=self.state.close_reason or self.state.status)
+
+    def _history_too_long(self) -> bool:
+        info = workflow.info()
+        return (info.is_continue_as_new_suggested()
+                or info.get_current_history_length() > MAX_HISTORY_EVENTS)
 
     async def _open(self) -> None:
         o = self.state.opened
@@ -97,10 +119,10 @@ class DisputeWorkflow:
             "load_policy", start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
             result_type=PolicyRef)
         self.state.policy = policy
-        sla = policy.document.get("sla", {})
+        durations = policy.document.get("sla", {})
         for clock in ("acknowledge", "investigate", "resolve"):
-            if clock in sla:
-                self._start_clock(clock, str(sla[clock]), policy)
+            if clock in durations:
+                self._start_clock(clock, str(durations[clock]), policy, "analyst")
         self._event(o.opened_by, "dispute.opened",
                     f"Dispute opened for {fmt(o.disputed_amount, o.currency)} on invoice "
                     f"{o.invoice_number} ({o.reason_code}).",
@@ -352,6 +374,80 @@ class DisputeWorkflow:
     def get_state(self) -> DisputeState:
         return self.state
 
+    # --- SLA clocks ---------------------------------------------------------------------
+
+    async def _fire_due_clocks(self) -> None:
+        """Remind, record breaches, escalate; then persist once and notify."""
+        now = workflow.now()
+        due = sla.due_now(self.state, now)
+        o = self.state.opened
+        notes: list[Notify] = []
+
+        def note(key: str, recipient: str, message: str) -> None:
+            notes.append(Notify(key=f"{o.dispute_id}:{key}", dispute_id=o.dispute_id,
+                                recipient=recipient, message=message))
+
+        for name in due.reminders:
+            clock = self.state.sla[name]
+            clock.reminded = True
+            msg = (f"Reminder: {self._clock_words(name)} on dispute {o.dispute_id} is due "
+                   f"{clock.due_at.isoformat()}.")
+            self._event("system", "sla.reminder", msg, {"clock": name,
+                                                         "due_at": clock.due_at.isoformat()})
+            note(f"{name}:remind", f"role:{clock.assignee_role}", msg)
+        for name in due.breaches:
+            clock = self.state.sla[name]
+            clock.breached, clock.breached_at = True, now
+            msg = (f"SLA breached: {self._clock_words(name)} on dispute {o.dispute_id} was due "
+                   f"{clock.due_at.isoformat()} ({clock.assignee_role}); "
+                   f"{fmt(o.disputed_amount, o.currency)} waiting.")
+            self._event("system", "sla.breached", msg,
+                        {"clock": name, "due_at": clock.due_at.isoformat(),
+                         "assignee_role": clock.assignee_role})
+            note(f"{name}:breach", "managers", msg)
+            self._escalate(name, clock, now, note)
+        for name in due.repeat_alerts:
+            clock = self.state.sla[name]
+            clock.alerts += 1
+            clock.next_alert_at = sla.calendar_of(self.state.memo_policy).add(now,
+                                                                               sla.REPEAT_ALERT)
+            msg = (f"Still breached: {self._clock_words(name)} on dispute {o.dispute_id}, due "
+                   f"{clock.due_at.isoformat()}, has no backup role; "
+                   f"{clock.assignee_role} must decide.")
+            self._event("system", "sla.still_breached", msg,
+                        {"clock": name, "alerts": clock.alerts})
+            note(f"{name}:alert:{clock.alerts}", "managers", msg)
+        await self._persist()
+        for n in notes:
+            await workflow.execute_activity("notify", n, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                            retry_policy=RETRY)
+
+    def _escalate(self, name: str, clock: SlaClock, now: datetime, note: object) -> None:
+        memo = self.state.credit_memo
+        if clock.level is None or memo is None:
+            return
+        level = next((lv for lv in memo.levels if lv.level == clock.level), None)
+        if level is None or level.status != "pending":
+            return
+        if level.escalate_to:
+            level.status = "escalated"
+            msg = (f"Level {level.level} ({level.role}) of credit memo {memo.number} escalated "
+                   f"to {level.escalate_to}, who may now decide it too.")
+            self._event("system", "approval.escalated", msg,
+                        {"level": level.level, "role": level.role,
+                         "escalate_to": level.escalate_to})
+            note(f"{name}:escalate", f"role:{level.escalate_to}", msg)  # type: ignore[operator]
+        else:
+            clock.next_alert_at = sla.calendar_of(self.state.memo_policy).add(now,
+                                                                               sla.REPEAT_ALERT)
+
+    def _clock_words(self, name: str) -> str:
+        clock = self.state.sla[name]
+        if clock.level is not None:
+            return f"approval level {clock.level} ({clock.assignee_role})"
+        return {"acknowledge": "acknowledgement", "investigate": "investigation",
+                "resolve": "resolution"}.get(name, name)
+
     # --- posting ------------------------------------------------------------------------
 
     def _needs_posting(self) -> bool:
@@ -382,14 +478,11 @@ class DisputeWorkflow:
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _calendar(self, policy: PolicyRef | None) -> BusinessCalendar:
-        spec = policy.document.get("calendar") if policy else None
-        return BusinessCalendar.from_spec(spec)
-
-    def _start_clock(self, name: str, duration: str, policy: PolicyRef | None) -> None:
-        now = workflow.now()
-        due = self._calendar(policy).add(now, duration)
-        self.state.sla[name] = SlaClock(started_at=now, due_at=due, duration=duration)
+    def _start_clock(self, name: str, duration: str, policy: PolicyRef | None,
+                     assignee_role: str, level: int | None = None) -> None:
+        self.state.sla[name] = sla.new_clock(now=workflow.now(), duration=duration,
+                                             policy=policy, assignee_role=assignee_role,
+                                             level=level)
 
     def _stop_clock(self, name: str, at: datetime) -> None:
         clock = self.state.sla.get(name)
@@ -400,7 +493,7 @@ class DisputeWorkflow:
         level.status = "pending"
         if level.sla:
             name = f"approval_{self.state.credit_memo.number}_{level.level}"  # type: ignore[union-attr]
-            self._start_clock(name, level.sla, self.state.memo_policy)
+            self._start_clock(name, level.sla, self.state.memo_policy, level.role, level.level)
             level.due_at = self.state.sla[name].due_at
 
     def _acknowledge(self, actor: str) -> None:

@@ -1,17 +1,27 @@
-"""Auditors' routes: verify the hash chain (export and control test join them)."""
+"""Auditors' routes: verify the hash chain, export approval chains, run the control test.
+
+Auditors (and admins) read everything here and change nothing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from api.deps import AuditorDep, SessionDep
-from db import audit
+from api.deps import AuditorDep, SessionDep, SettingsDep
+from api.errors import AppError
+from db import approval_chains, audit
+from db.control_test import ControlTestResult, run_control_test
+from db.session import session_scope
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+From = Annotated[datetime | None, Query(alias="from", description="inclusive, ISO 8601")]
+To = Annotated[datetime | None, Query(alias="to", description="exclusive, ISO 8601")]
 
 
 class VerifyOut(BaseModel):
@@ -22,8 +32,45 @@ class VerifyOut(BaseModel):
     checked_at: datetime
 
 
+def _window(start: datetime | None, end: datetime | None) -> tuple[datetime | None, ...]:
+    bounds = tuple(b if b is None or b.tzinfo else b.replace(tzinfo=UTC) for b in (start, end))
+    if bounds[0] and bounds[1] and bounds[1] <= bounds[0]:
+        raise AppError("validation_error", "'to' must be after 'from'.",
+                       [{"field": "to", "message": "not after from"}])
+    return bounds
+
+
 @router.get("/verify", response_model=VerifyOut)
 def verify(_: AuditorDep, session: SessionDep) -> Any:
     result = audit.verify(session)
     return {"ok": result.ok, "events": result.events, "first_bad_event": result.first_bad_event,
             "problem": result.problem, "checked_at": datetime.now(UTC)}
+
+
+@router.get("/approval-chains", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}, "application/json": {}},
+                             "description": "One row per approval level of every credit memo"}})
+def approval_chains_export(
+    _: AuditorDep, settings: SettingsDep, start: From = None, end: To = None,
+    format: Literal["csv", "json"] = "csv",
+) -> StreamingResponse:
+    start, end = _window(start, end)
+
+    def stream() -> Iterator[str]:
+        # Its own session: the response body is produced after the request's scope ends.
+        with session_scope(settings.database_url) as session:
+            rows = approval_chains.iter_rows(session, start=start, end=end)
+            yield from (approval_chains.iter_csv(rows) if format == "csv"
+                        else approval_chains.iter_json(rows))
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    return StreamingResponse(stream(), media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="approval-chains-{stamp}.{format}"'})
+
+
+@router.get("/control-test", response_model=ControlTestResult)
+def control_test(_: AuditorDep, session: SessionDep, start: From = None,
+                 end: To = None) -> Any:
+    start, end = _window(start, end)
+    return run_control_test(session, start=start, end=end)

@@ -169,6 +169,7 @@ async def test_reject_returns_to_analyst_and_resubmission_starts_a_new_chain(
         assert state.credit_memo.levels[0].status == "pending"
         result = await handle.execute_update(DisputeWorkflow.decide, decide(seeded, "bm2"))
         assert result.status == "resolved"
+        await handle.result()
     with session_scope(db_url) as s:
         assert s.scalar(select(func.sum(LedgerPosting.amount_minor))) == 25000
 
@@ -217,3 +218,4 @@ async def test_validators_refuse_wrong_state_role_and_sod(
         assert cause.type == "forbidden"  # level 2 needs senior_billing_manager
         result = await handle.execute_update(DisputeWorkflow.decide, decide(seeded, "sbm"))
         assert result.status == "resolved"
+        await handle.result()

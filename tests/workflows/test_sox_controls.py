@@ -4,7 +4,7 @@ missing FX, the de-minimis tier, delegation — with the real activities and dat
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -65,6 +65,7 @@ async def test_a_change_after_approval_voids_it_and_restarts_the_chain(
         await h.execute_update(DisputeWorkflow.decide, decide(seeded, "bm"))
         result = await h.execute_update(DisputeWorkflow.decide, decide(seeded, "sbm"))
         assert result.status == "resolved"
+        await h.result()
     with session_scope(db_url) as s:
         view = disputes.get_view(s, h.id)
     assert view is not None
@@ -179,7 +180,7 @@ async def test_de_minimis_tier_is_auto_approved_and_posted(
 async def test_delegate_approves_in_the_window_and_is_recorded(
     time_env: WorkflowEnvironment, db_url: str, seeded: People
 ) -> None:
-    now = datetime.now(UTC)
+    now = await time_env.get_current_time()  # the test server's clock, which skips ahead
     grant = DelegationGrant(principal_id=seeded.ids["bm"], principal_roles=["billing_manager"],
                             starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30))
     async with running_worker(time_env.client, db_url) as queue:
@@ -194,6 +195,7 @@ async def test_delegate_approves_in_the_window_and_is_recorded(
         result = await h.execute_update(DisputeWorkflow.decide, DecideLevel(
             actor=actor(seeded, "mgr"), delegations=[grant], decision="approve"))
         assert result.status == "resolved"
+        await h.result()
         memo = (await h.query(DisputeWorkflow.get_state)).credit_memo
         assert memo is not None
         assert memo.levels[0].approver_id == seeded.ids["mgr"]
