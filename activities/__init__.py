@@ -7,6 +7,7 @@ from typing import Any
 
 from activities.context import ActivityContext
 from activities.credit_memo import CreditMemoActivities
+from activities.digest import DigestActivities
 from activities.investigation import InvestigationActivities
 from activities.ledger import LedgerActivities
 from activities.readmodel import ReadModelActivities
@@ -22,4 +23,5 @@ def all_activities(ctx: ActivityContext) -> list[Callable[..., Any]]:
         InvestigationActivities(ctx).gather_findings,
         CreditMemoActivities(ctx).prepare_credit_memo,
         LedgerActivities(ctx).post_credit_memo,
+        DigestActivities(ctx).compose_daily_digest,
     ]

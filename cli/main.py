@@ -147,6 +147,25 @@ def cmd_load_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedules_apply(_: argparse.Namespace) -> int:
+    import asyncio
+
+    from cli.schedules import apply_schedules
+    from config.temporal import connect
+    from db import policies
+
+    settings = get_settings()
+    with _session() as s:
+        calendar = policies.current(s).document.get("calendar")
+    tz = calendar.get("timezone", "UTC") if isinstance(calendar, dict) else "UTC"
+
+    async def run() -> str:
+        return await apply_schedules(await connect(settings), settings, tz)
+
+    print(f"Daily digest schedule {asyncio.run(run())} (08:00 {tz}).")
+    return 0
+
+
 def cmd_audit_verify(_: argparse.Namespace) -> int:
     from db import audit
 
@@ -229,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("load-demo", help="load the demo billing data and demo users")
     demo.add_argument("--no-users", action="store_true")
     demo.set_defaults(f=cmd_load_demo)
+
+    sch = sub.add_parser("schedules", help="Temporal schedules").add_subparsers(
+        dest="sub", required=True)
+    sch.add_parser("apply", help="create or update the daily digest schedule").set_defaults(
+        f=cmd_schedules_apply)
 
     aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="sub", required=True)
     aud.add_parser("verify", help="verify the hash chain; exit 1 if broken").set_defaults(

@@ -67,6 +67,8 @@ def run_up(settings: Settings) -> int:
                                              start_new_session=True))
         port = settings.disputeflow_api_port
         wait_for_port("127.0.0.1", port, timeout=60, proc=children[-1], what="API")
+        subprocess.run([sys.executable, "-m", "cli.main", "schedules", "apply"], env=env,
+                       check=False, timeout=60)
         print(f"""
 Disputeflow is up.
   API:          http://localhost:{port}/api/v1

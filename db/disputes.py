@@ -64,6 +64,7 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         "closed_at": state.closed_at,
         "breached": any(c.breached for c in state.sla.values()),
         "root_cause": state.investigation.root_cause if state.investigation else None,
+        "turnaround_s": state.turnaround_seconds, "rejections": state.rejections,
         "revision": state.revision, "view": view,
     }
     if row is None:

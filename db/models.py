@@ -147,6 +147,7 @@ class Dispute(Base):
         Index("ix_disputes_status_opened", "status", "opened_at", "id"),
         Index("ix_disputes_account_opened", "account_id", "opened_at", "id"),
         Index("ix_disputes_opened", "opened_at", "id"),
+        Index("ix_disputes_status_closed", "status", "closed_at", "turnaround_s"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     status: Mapped[str] = mapped_column(String(20))
@@ -160,6 +161,8 @@ class Dispute(Base):
     closed_at: Mapped[datetime | None]
     breached: Mapped[bool] = mapped_column(Boolean, default=False)
     root_cause: Mapped[str | None] = mapped_column(String(40))
+    turnaround_s: Mapped[int | None] = mapped_column(BigInteger)  # business seconds, at close
+    rejections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     revision: Mapped[int] = mapped_column(Integer, default=0)
     view: Mapped[dict[str, Any]] = mapped_column(JSON)
 

@@ -160,6 +160,7 @@ class DisputeState(BaseModel):
     acknowledged_by: str | None = None
     closed_at: datetime | None = None
     close_reason: str | None = None
+    turnaround_seconds: int | None = None  # business time, intake to close
 
 
 class WorkflowInput(BaseModel):
@@ -279,3 +280,16 @@ class Notify(BaseModel):
     dispute_id: str
     recipient: str
     message: str
+
+
+class DigestRequest(BaseModel):
+    """The managers' daily digest covers the local day before ``at`` (when it fired)."""
+
+    at: datetime
+    timezone: str = "UTC"
+
+
+class Digest(BaseModel):
+    key: str
+    text: str
+    open_breaches: int

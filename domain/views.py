@@ -95,5 +95,6 @@ def dispute_view(state: DisputeState) -> dict[str, Any]:
             for name, clock in state.sla.items()
         },
         "rejections": state.rejections,
+        "turnaround_seconds": state.turnaround_seconds,
         "revision": state.revision,
     }

@@ -506,6 +506,8 @@ class DisputeWorkflow:
         self.state.status = status  # type: ignore[assignment]
         self.state.closed_at = now
         self.state.close_reason = reason
+        elapsed = sla.calendar_of(self.state.policy).elapsed(self.state.opened.opened_at, now)
+        self.state.turnaround_seconds = int(elapsed.total_seconds())
         for clock in self.state.sla.values():
             if clock.stopped_at is None:
                 clock.stopped_at = now

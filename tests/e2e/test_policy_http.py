@@ -76,3 +76,53 @@ def test_preparer_who_holds_the_role_gets_sod_violation(stack: Stack, people: Pe
     timeline = cs.get(f"/api/v1/disputes/{dispute_id}").json()["timeline"]
     refused = [t for t in timeline if t["action"] == "decision.refused"]
     assert refused and refused[-1]["actor"] == people.ids["analyst_bm"]
+
+
+def test_delegation_through_the_api_and_revision_restarts_the_chain(
+    stack: Stack, people: People, admin_token: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    cs, analyst = as_user(stack, people, "cs"), as_user(stack, people, "analyst")
+    now = datetime.now(UTC)
+    r = as_user(stack, people, "bm").post(f"/api/v1/users/{people.ids['bm']}/delegations", json={
+        "delegate_id": people.ids["mgr"], "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=7)).isoformat()})
+    assert r.status_code == 201, r.text
+    r = as_user(stack, people, "cs").post(f"/api/v1/users/{people.ids['bm']}/delegations",
+                                          json={"delegate_id": people.ids["cs2"],
+                                                "starts_at": now.isoformat(),
+                                                "ends_at": (now + timedelta(days=1)).isoformat()})
+    assert r.status_code == 403  # only the user or an admin delegates that authority
+    r = stack.http(admin_token).post(f"/api/v1/users/{people.ids['bm']}/delegations", json={
+        "delegate_id": people.ids["mgr"], "starts_at": now.isoformat(),
+        "ends_at": (now - timedelta(days=1)).isoformat()})
+    assert r.status_code == 422
+
+    dispute_id = cs.post("/api/v1/disputes", json=dispute_body(
+        invoice_number="INV-BIG", line_ids=["B1"], disputed_amount="6000.00")).json()["id"]
+    wait_for(cs, dispute_id, lambda v: v["findings_ready"])
+    r = analyst.post(f"/api/v1/disputes/{dispute_id}/investigation", json={
+        "root_cause": "rate_card", "resolution": "partial_credit",
+        "credit_lines": [{"line_id": "B1", "amount": "5500.00"}]})
+    assert [a["role"] for a in r.json()["approvals"]] == ["billing_manager",
+                                                          "senior_billing_manager"]
+    r = as_user(stack, people, "mgr").post(f"/api/v1/disputes/{dispute_id}/decision",
+                                           json={"decision": "approve", "comment": "as delegate"})
+    assert r.status_code == 200, r.text
+    level = r.json()["approvals"][0]
+    assert level["approver_id"] == people.ids["mgr"] and level["delegate_of"] == people.ids["bm"]
+
+    # A change after an approval: the approvals are voided and the chain starts again.
+    r = analyst.post(f"/api/v1/disputes/{dispute_id}/credit-memo", json={
+        "credit_lines": [{"line_id": "B1", "amount": "4000.00"}], "note": "agreed 4,000"})
+    assert r.status_code == 200, r.text
+    view = r.json()
+    assert view["credit_memo"]["total"] == "4000.00"
+    assert view["credit_memo"]["number"].endswith("-2")
+    assert [a["status"] for a in view["approvals"]] == ["pending"]  # 4,000: one level now
+    assert "credit_memo.revised" in [t["action"] for t in view["timeline"]]
+    r = as_user(stack, people, "auditor").post(f"/api/v1/disputes/{dispute_id}/credit-memo",
+                                               json={"credit_lines": [{"line_id": "B1",
+                                                                       "amount": "1.00"}]})
+    assert r.status_code == 403
