@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres lint demo histories clean
+.PHONY: install browser run test test-postgres lint demo histories bench clean
 
 install: $(VENV)/.installed
 
@@ -14,10 +14,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
+# Browser tests drive Debian's Chromium through Playwright; never a downloaded browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  (apt-get install -y -q chromium chromium-driver || \
+	   (apt-get update -q && apt-get install -y -q chromium chromium-driver)) >/dev/null; }
+
 run: install
 	$(BIN)/disputeflow up
 
-test: install
+test: install browser
 	$(BIN)/pytest
 
 # The database-backed tests again, on PostgreSQL through the Alembic migrations.
@@ -34,6 +41,9 @@ demo: install
 # Re-record the workflow histories the replay test checks (after a deliberate, patched change).
 histories: install
 	$(BIN)/python -m tests.histories.record
+
+bench: install
+	$(BIN)/python bench/bench_queries.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -43,26 +43,31 @@ def _percentile(session: Session, query: Select[Any], count: int, fraction: floa
 def turnaround(session: Session, start: datetime | None, end: datetime | None) -> dict[str, Any]:
     where = and_(Dispute.status == "resolved", Dispute.turnaround_s.is_not(None),
                  _between(Dispute.closed_at, start, end))
-    count = session.scalar(select(func.count()).select_from(Dispute).where(where)) or 0
-    ordered = select(Dispute.turnaround_s).where(where).order_by(Dispute.turnaround_s)
-    median = _percentile(session, ordered, count, 0.5)
-    p90 = _percentile(session, ordered, count, 0.9)
+    if session.get_bind().dialect.name == "postgresql":
+        count, median, p90 = session.execute(select(
+            func.count(),
+            func.percentile_disc(0.5).within_group(Dispute.turnaround_s),
+            func.percentile_disc(0.9).within_group(Dispute.turnaround_s),
+        ).where(where)).one()
+    else:
+        count = session.scalar(select(func.count()).select_from(Dispute).where(where)) or 0
+        ordered = select(Dispute.turnaround_s).where(where).order_by(Dispute.turnaround_s)
+        median = _percentile(session, ordered, count, 0.5)
+        p90 = _percentile(session, ordered, count, 0.9)
     return {"resolved": count,
             "median_business_hours": None if median is None else round(median / 3600, 2),
             "p90_business_hours": None if p90 is None else round(p90 / 3600, 2)}
 
 
-def revenue_at_risk(session: Session, base: str, on: datetime) -> dict[str, Any]:
-    """Open disputed amounts, summed per currency in SQL, converted at the rate in force."""
-    rows = session.execute(
-        select(Dispute.currency, func.sum(Dispute.disputed_minor), func.count())
-        .where(Dispute.status.in_(OPEN_STATUSES)).group_by(Dispute.currency)).all()
+def _to_base(session: Session, amounts: dict[str, int], base: str, on: datetime
+             ) -> dict[str, Any]:
+    """Open disputed amounts per currency (summed in SQL), converted at the rate in force."""
     total = Decimal(0)
     by_currency, unconverted = [], []
-    for currency, minor, n in rows:
-        amount = from_minor(int(minor), currency)
+    for currency, minor in sorted(amounts.items()):
+        amount = from_minor(minor, currency)
         fx = billing.fx_rate(session, currency, base, on.date())
-        by_currency.append({"currency": currency, "amount": str(amount), "disputes": n})
+        by_currency.append({"currency": currency, "amount": str(amount)})
         if fx is None:
             unconverted.append(currency)
         else:
@@ -71,22 +76,56 @@ def revenue_at_risk(session: Session, base: str, on: datetime) -> dict[str, Any]
             "by_currency": by_currency, "currencies_without_fx_rate": unconverted}
 
 
+def _status_scan(session: Session, start: datetime | None, end: datetime | None
+                 ) -> dict[str, Any]:
+    """One pass over disputes: current counts, opened/closed in the window, first-time-right,
+    and open amounts per currency — conditional aggregates instead of five scans."""
+    opened_in = case((_between(Dispute.opened_at, start, end), 1), else_=0)
+    closed_in = case((and_(Dispute.closed_at.is_not(None),
+                           _between(Dispute.closed_at, start, end)), 1), else_=0)
+    first_time = case((and_(Dispute.closed_at.is_not(None), Dispute.rejections == 0,
+                            _between(Dispute.closed_at, start, end)), 1), else_=0)
+    rows = session.execute(
+        select(Dispute.status, Dispute.currency, func.count(), func.sum(opened_in),
+               func.sum(closed_in), func.sum(first_time), func.sum(Dispute.disputed_minor))
+        .group_by(Dispute.status, Dispute.currency)).all()
+    out: dict[str, Any] = {"current": {}, "opened": {}, "closed": {}, "ftr": 0, "open_minor": {}}
+    for status, currency, n, opened, closed, ftr, minor in rows:
+        out["current"][status] = out["current"].get(status, 0) + n
+        out["opened"][status] = out["opened"].get(status, 0) + int(opened or 0)
+        out["closed"][status] = out["closed"].get(status, 0) + int(closed or 0)
+        if status == "resolved":
+            out["ftr"] += int(ftr or 0)
+        if status in OPEN_STATUSES:
+            out["open_minor"][currency] = out["open_minor"].get(currency, 0) + int(minor or 0)
+    return out
+
+
+def _causes(session: Session, start: datetime | None, end: datetime | None
+            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Top root causes and reason codes of disputes opened in the window, in one pass."""
+    rows = session.execute(
+        select(Dispute.reason_code, Dispute.root_cause, func.count())
+        .where(_between(Dispute.opened_at, start, end))
+        .group_by(Dispute.reason_code, Dispute.root_cause)).all()
+    reasons: dict[str, int] = {}
+    causes: dict[str, int] = {}
+    for reason, cause, n in rows:
+        reasons[reason] = reasons.get(reason, 0) + n
+        if cause is not None:
+            causes[cause] = causes.get(cause, 0) + n
+
+    def top(counts: dict[str, int], key: str) -> list[dict[str, Any]]:
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        return [{key: k, "count": v} for k, v in ranked]
+
+    return top(causes, "root_cause"), top(reasons, "reason_code")
+
+
 def compute(session: Session, *, start: datetime | None, end: datetime | None,
             now: datetime) -> dict[str, Any]:
     base = str(policies.current(session).document.get("base_currency", "USD"))
-    opened = dict(session.execute(
-        select(Dispute.status, func.count()).where(_between(Dispute.opened_at, start, end))
-        .group_by(Dispute.status)).all())
-    closed = dict(session.execute(
-        select(Dispute.status, func.count())
-        .where(Dispute.status.in_(CLOSED_STATUSES), _between(Dispute.closed_at, start, end))
-        .group_by(Dispute.status)).all())
-    current = dict(session.execute(
-        select(Dispute.status, func.count()).group_by(Dispute.status)).all())
-    resolved_where = and_(Dispute.status == "resolved", _between(Dispute.closed_at, start, end))
-    ftr = session.execute(select(
-        func.count(), func.sum(case((Dispute.rejections == 0, 1), else_=0))
-    ).where(resolved_where)).one()
+    scan = _status_scan(session, start, end)
     tiers = session.execute(
         select(CreditMemo.tier_min, func.count(), func.sum(CreditMemo.base_total_minor))
         .where(CreditMemo.status.in_(("approved", "posted")),
@@ -98,31 +137,27 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None,
                func.sum(case((SlaBreach.stopped_at.is_(None), 1), else_=0)))
         .where(_between(SlaBreach.breached_at, start, end))
         .group_by(clock_kind, SlaBreach.assignee_role)).all()
-    root_causes = session.execute(
-        select(Dispute.root_cause, func.count()).where(
-            Dispute.root_cause.is_not(None), _between(Dispute.opened_at, start, end))
-        .group_by(Dispute.root_cause).order_by(func.count().desc()).limit(5)).all()
-    reasons = session.execute(
-        select(Dispute.reason_code, func.count()).where(_between(Dispute.opened_at, start, end))
-        .group_by(Dispute.reason_code).order_by(func.count().desc()).limit(5)).all()
+    root_causes, reason_codes = _causes(session, start, end)
+    resolved = scan["closed"].get("resolved", 0)
     return {
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,
-        "opened": sum(opened.values()),
-        "opened_by_status": opened,
-        "resolved": closed.get("resolved", 0),
-        "denied": closed.get("denied", 0),
-        "withdrawn": closed.get("withdrawn", 0),
-        "counts_by_status": {s: current.get(s, 0) for s in (*OPEN_STATUSES, *CLOSED_STATUSES)},
+        "opened": sum(scan["opened"].values()),
+        "opened_by_status": {k: v for k, v in scan["opened"].items() if v},
+        "resolved": resolved,
+        "denied": scan["closed"].get("denied", 0),
+        "withdrawn": scan["closed"].get("withdrawn", 0),
+        "counts_by_status": {s: scan["current"].get(s, 0)
+                             for s in (*OPEN_STATUSES, *CLOSED_STATUSES)},
         "turnaround": turnaround(session, start, end),
-        "revenue_at_risk": revenue_at_risk(session, base, now),
+        "revenue_at_risk": _to_base(session, scan["open_minor"], base, now),
         "credits_by_tier": [
             {"tier_min": str(t), "credits": n, "base_total": str(from_minor(int(s or 0), base)),
              "base_currency": base} for t, n, s in sorted(tiers, key=lambda r: Decimal(r[0]))],
         "breaches": [{"clock": c, "assignee_role": r, "count": n, "open": int(o or 0)}
                      for c, r, n, o in breaches],
         "breaches_total": sum(n for _, _, n, _ in breaches),
-        "top_root_causes": [{"root_cause": r, "count": n} for r, n in root_causes],
-        "top_reason_codes": [{"reason_code": r, "count": n} for r, n in reasons],
-        "first_time_right_rate": (round(int(ftr[1] or 0) / ftr[0], 4) if ftr[0] else None),
+        "top_root_causes": root_causes,
+        "top_reason_codes": reason_codes,
+        "first_time_right_rate": round(scan["ftr"] / resolved, 4) if resolved else None,
     }

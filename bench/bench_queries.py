@@ -1,0 +1,166 @@
+"""Read-side speed at scale: the disputes list, the breach list and the metrics with
+100,000 disputes, on PostgreSQL (default) or SQLite, through the Alembic migrations.
+
+    .venv/bin/python bench/bench_queries.py [--n 100000] [--url postgresql://...]
+
+Prints the machine, the settings, p50/p99 per query (milliseconds) and EXPLAIN plans.
+Target (issue 7): p99 < 100 ms each with 100,000 disputes in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from db import disputes, metrics
+from db.migrate import upgrade
+from db.models import CreditMemo, Dispute, SlaBreach
+from db.session import get_engine, session_scope
+
+STATUSES = ["investigating"] * 25 + ["pending_approval"] * 15 + ["resolved"] * 45 + \
+    ["denied"] * 10 + ["withdrawn"] * 5
+REASONS = ["rate_mismatch", "delivery_shortfall", "duplicate_billing", "makegood_not_applied",
+           "tax_error", "invalid_traffic", "contract_terms", "other"]
+CAUSES = ["contract_setup", "rate_card", "delivery_data", "billing_system", "manual_error"]
+
+
+def fresh_database(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return url
+    name = f"dfl_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(parsed.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def load(url: str, n: int) -> None:
+    rnd = random.Random(7)
+    now = datetime.now(UTC)
+    rows, memos, breaches = [], [], []
+    for i in range(n):
+        status = rnd.choice(STATUSES)
+        opened = now - timedelta(minutes=rnd.randrange(0, 180 * 24 * 60))
+        closed = opened + timedelta(hours=rnd.randrange(1, 400)) if status in (
+            "resolved", "denied", "withdrawn") else None
+        did = f"DSP-{i:012d}"
+        amount = rnd.randrange(1_000, 5_000_000)
+        rows.append({
+            "id": did, "status": status, "account_id": f"ADV-{rnd.randrange(1000)}",
+            "invoice_number": f"INV-{i}", "currency": "USD", "disputed_minor": amount,
+            "reason_code": rnd.choice(REASONS), "opened_by": "U-1", "opened_at": opened,
+            "closed_at": closed, "breached": rnd.random() < 0.1,
+            "root_cause": rnd.choice(CAUSES) if status != "investigating" else None,
+            "turnaround_s": int((closed - opened).total_seconds()) if closed else None,
+            "rejections": 1 if rnd.random() < 0.15 else 0, "revision": 5,
+            "view": {"id": did, "status": status, "disputed_amount": str(amount / 100)},
+        })
+        if status in ("resolved", "pending_approval"):
+            memos.append({
+                "number": f"CM-{i}", "dispute_id": did, "account_id": rows[-1]["account_id"],
+                "invoice_number": f"INV-{i}",
+                "status": "posted" if status == "resolved" else "pending_approval",
+                "currency": "USD", "total_minor": amount, "base_currency": "USD",
+                "base_total_minor": amount, "fx_rate": "1", "fx_as_of": opened.date(),
+                "prior_period": False, "preparer_id": "U-2", "policy_version": 1,
+                "tier_min": rnd.choice(["0", "5000", "25000"]), "chain": {},
+                "created_at": opened + timedelta(hours=1), "posted_at": closed})
+        if rows[-1]["breached"]:
+            breaches.append({
+                "dispute_id": did, "clock": rnd.choice(["acknowledge", "investigate",
+                                                        f"approval_CM-{i}_1"]),
+                "due_at": opened + timedelta(hours=8), "breached_at": opened + timedelta(hours=8),
+                "stopped_at": closed, "assignee_role": rnd.choice(["analyst", "billing_manager"]),
+                "amount_minor": amount, "currency": "USD", "escalated_to": None})
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        for table, data in ((Dispute, rows), (CreditMemo, memos), (SlaBreach, breaches)):
+            for start in range(0, len(data), 5000):
+                conn.execute(insert(table), data[start:start + 5000])
+    if engine.dialect.name == "postgresql":  # what autovacuum does in production
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+
+
+def timed(fn, runs: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=100_000)
+    p.add_argument("--runs", type=int, default=100)
+    p.add_argument("--url", default=os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    args = p.parse_args()
+    url = fresh_database(args.url)
+    upgrade(url)
+    t = time.perf_counter()
+    load(url, args.n)
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {make_url(url).get_backend_name()}")
+    print(f"loaded {args.n:,} disputes in {time.perf_counter() - t:.1f}s; {args.runs} runs each")
+    now = datetime.now(UTC)
+    with session_scope(url) as s:
+        _, cursor = disputes.list_views(s, filters=disputes.ListFilter(status="investigating"),
+                                        limit=50, cursor=None)
+    cases = {
+        "GET /disputes?status=investigating&limit=50": lambda s: disputes.list_views(
+            s, filters=disputes.ListFilter(status="investigating"), limit=50, cursor=None),
+        "GET /disputes?status=..&cursor=(page 2)": lambda s: disputes.list_views(
+            s, filters=disputes.ListFilter(status="investigating"), limit=50, cursor=cursor),
+        "GET /disputes?account_id=ADV-7": lambda s: disputes.list_views(
+            s, filters=disputes.ListFilter(account_id="ADV-7"), limit=50, cursor=None),
+        "GET /sla/breaches?open=true": lambda s: disputes.list_breaches(
+            s, open_only=True, clock=None, assignee_role=None, limit=500),
+        "GET /metrics (last 30 days)": lambda s: metrics.compute(
+            s, start=now - timedelta(days=30), end=None, now=now),
+        "GET /metrics (all time)": lambda s: metrics.compute(s, start=None, end=None, now=now),
+    }
+    print(f"{'query':<48} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, fn in cases.items():
+        def run(fn=fn) -> None:  # type: ignore[no-untyped-def]
+            with session_scope(url) as s:
+                fn(s)
+        p50, p99 = timed(run, args.runs)
+        print(f"{name:<48} {p50:8.1f} {p99:8.1f}  {'OK' if p99 < 100 else 'MISS'}")
+    if make_url(url).get_backend_name() == "postgresql":
+        with get_engine(url).connect() as c:
+            for label, sql in (
+                ("disputes list", "EXPLAIN SELECT * FROM disputes WHERE status='investigating' "
+                 "ORDER BY opened_at DESC, id DESC LIMIT 51"),
+                ("open breaches", "EXPLAIN SELECT * FROM sla_breaches WHERE stopped_at IS NULL "
+                 "ORDER BY due_at, dispute_id LIMIT 500"),
+            ):
+                plan = [r[0] for r in c.execute(text(sql))]
+                print(f"EXPLAIN {label}: " + " | ".join(line.strip() for line in plan[:3]))
+        get_engine(url).dispose()
+        admin = create_engine(make_url(args.url).set(drivername="postgresql+psycopg"),
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
