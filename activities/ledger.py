@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.context import ActivityContext
+from activities.faults import crash_point
 from domain.models import PostCreditMemo, Posted
 
 
@@ -16,4 +17,7 @@ class LedgerActivities:
     def post_credit_memo(self, request: PostCreditMemo) -> Posted:
         # The memo number is the idempotency key: a retry after a crash between the ledger's
         # commit and this activity's completion finds the first posting.
-        return self.ctx.ledger.post(request, idempotency_key=f"credit-memo:{request.memo_number}")
+        posted = self.ctx.ledger.post(request,
+                                      idempotency_key=f"credit-memo:{request.memo_number}")
+        crash_point("after_ledger_post")  # committed in the ledger, not yet reported back
+        return posted

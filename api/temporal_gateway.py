@@ -20,6 +20,7 @@ from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -94,8 +95,16 @@ class TemporalGateway:
         return any(now - p.last_access_time.ToDatetime(UTC) < WORKER_SEEN_WITHIN
                    for p in resp.pollers)
 
-    async def update(self, dispute_id: str, name: str, arg: Any, *, update_id: str) -> UpdateResult:
-        """Run an Update; validator and handler refusals come back as AppErrors."""
+    async def update(
+        self, dispute_id: str, name: str, arg: Any, *, update_id: str
+    ) -> UpdateResult | None:
+        """Run an Update; validator and handler refusals come back as AppErrors.
+
+        Two bounded waits: for a worker to *accept* the Update (until then nothing is
+        applied, and resending the same request is safe), then for its result. Accepted
+        means durable: if the result is slow (say the ledger is), None is returned and the
+        caller says the request was accepted and is still being processed.
+        """
         if not await self.worker_present():
             raise AppError("worker_unavailable",
                            "No worker is running to process this request; nothing was changed. "
@@ -103,23 +112,42 @@ class TemporalGateway:
         client = await self.client()
         handle = client.get_workflow_handle(dispute_id)
         timeout = self.settings.disputeflow_update_timeout_s
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
-            return await asyncio.wait_for(
-                handle.execute_update(name, arg, id=update_id, result_type=UpdateResult),
+            update = await asyncio.wait_for(
+                handle.start_update(name, arg, id=update_id, result_type=UpdateResult,
+                                    wait_for_stage=WorkflowUpdateStage.ACCEPTED),
                 timeout=timeout)
         except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.type:
-                raise AppError(cause.type, cause.message) from None
-            raise AppError("validation_error", str(cause or exc)) from None
+            raise self._refusal(exc) from None
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise AppError(
                 "worker_unavailable",
                 f"No worker confirmed this within {timeout:g} s. It has not been applied yet; "
                 "sending the same request again is safe and will not apply it twice.") from None
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise AppError("wrong_state", "This dispute is closed; it takes no more "
-                               "changes.") from None
-            log.warning("update %s failed: %s", name, exc.status)
-            raise UNAVAILABLE from None
+            raise self._rpc_error(name, exc) from None
+        remaining = max(1.0, timeout - (loop.time() - started))
+        try:
+            return await asyncio.wait_for(update.result(), timeout=remaining)
+        except WorkflowUpdateFailedError as exc:
+            raise self._refusal(exc) from None
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            return None  # accepted and durable; still working (e.g. posting to the ledger)
+        except RPCError as exc:
+            raise self._rpc_error(name, exc) from None
+
+    @staticmethod
+    def _refusal(exc: WorkflowUpdateFailedError) -> AppError:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type:
+            return AppError(cause.type, cause.message)
+        return AppError("validation_error", str(cause or exc))
+
+    @staticmethod
+    def _rpc_error(name: str, exc: RPCError) -> AppError:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return AppError("wrong_state", "This dispute is closed; it takes no more changes.")
+        log.warning("update %s failed: %s", name, exc.status)
+        return UNAVAILABLE

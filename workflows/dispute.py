@@ -54,7 +54,7 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Interactive steps (an analyst waiting on a submission) give up sooner and say so.
 INTERACTIVE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200),
                                 maximum_interval=timedelta(seconds=2), maximum_attempts=5)
-FINAL_APPROVAL_WAIT = timedelta(seconds=15)
+FINAL_APPROVAL_WAIT = timedelta(seconds=5)  # under the API's update wait
 # Continue as new well before Temporal's limits, so a dispute alerting daily for a year
 # keeps a small history (and a small replay cost in the worker).
 MAX_HISTORY_EVENTS = 2000

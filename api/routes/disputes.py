@@ -132,13 +132,18 @@ async def _run_update(
         raise AppError("wrong_state", f"Dispute {dispute_id} is {view['status']}; it takes no "
                        "more changes.")
     try:
-        await gateway.update(dispute_id, name, arg, update_id=update_id)
+        result = await gateway.update(dispute_id, name, arg, update_id=update_id)
     except AppError as err:
         if err.code in ("forbidden", "sod_violation", "wrong_state"):
             await in_db(settings, _refusal_audited, principal=principal, dispute_id=dispute_id,
                         action=action, err=err, request=request)
         raise
-    return await in_db(settings, _view, dispute_id=dispute_id)
+    view = await in_db(settings, _view, dispute_id=dispute_id)
+    if result is None:  # accepted (durable) but still being processed
+        return JSONResponse({**view, "accepted": True, "message": (
+            "Accepted; it is still being processed (for example posted to the ledger). "
+            "Reload the dispute in a moment.")}, status_code=202)
+    return view
 
 
 @router.post("/{dispute_id}/investigation", response_model=DisputeOut)

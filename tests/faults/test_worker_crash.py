@@ -1,0 +1,78 @@
+"""SIGKILL the worker at the worst moments: every dispute still finishes, each credit memo
+is posted exactly once, and the audit chain verifies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from db import audit
+from db.models import LedgerPosting
+from db.session import session_scope
+from tests.conftest import People
+from tests.e2e.helpers import as_user, dispute_body, wait_for
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.faults
+CREDIT = {"root_cause": "rate_card", "resolution": "partial_credit",
+          "credit_lines": [{"line_id": "L1", "amount": "250.00"}]}
+
+
+def _postings(stack: Stack) -> int:
+    with session_scope(stack.settings.database_url) as s:
+        return int(s.scalar(select(func.count()).select_from(LedgerPosting)) or 0)
+
+
+def _chain_ok(stack: Stack) -> bool:
+    with session_scope(stack.settings.database_url) as s:
+        return audit.verify(s).ok
+
+
+def test_kill_while_investigating_and_while_pending(
+    api_only: Stack, people: People, worker_factory: Any
+) -> None:
+    worker = worker_factory().start()
+    cs = as_user(api_only, people, "cs")
+    dispute_id = cs.post("/api/v1/disputes", json=dispute_body()).json()["id"]
+    worker.kill()  # possibly in the middle of the findings
+    worker = worker_factory().start()
+    wait_for(cs, dispute_id, lambda v: v["findings_ready"], timeout=60)
+
+    r = as_user(api_only, people, "analyst").post(
+        f"/api/v1/disputes/{dispute_id}/investigation", json=CREDIT)
+    assert r.status_code == 200, r.text
+    worker.kill()  # a level is pending
+    r = as_user(api_only, people, "bm").post(f"/api/v1/disputes/{dispute_id}/decision",
+                                             json={"decision": "approve"})
+    assert r.status_code == 503  # nobody to run it: refused, nothing half-done
+    worker = worker_factory().start()
+    r = as_user(api_only, people, "bm").post(f"/api/v1/disputes/{dispute_id}/decision",
+                                             json={"decision": "approve"})
+    assert r.status_code == 200, r.text
+    wait_for(cs, dispute_id, lambda v: v["status"] == "resolved", timeout=60)
+    assert _postings(api_only) == 1 and _chain_ok(api_only)
+
+
+def test_kill_between_ledger_post_and_its_read_model_write(
+    api_only: Stack, people: People, worker_factory: Any
+) -> None:
+    crashing = worker_factory(DISPUTEFLOW_CRASH_AT="after_ledger_post").start()
+    cs = as_user(api_only, people, "cs")
+    dispute_id = cs.post("/api/v1/disputes", json=dispute_body()).json()["id"]
+    wait_for(cs, dispute_id, lambda v: v["findings_ready"], timeout=60)
+    as_user(api_only, people, "analyst").post(f"/api/v1/disputes/{dispute_id}/investigation",
+                                              json=CREDIT)
+    r = as_user(api_only, people, "bm").post(f"/api/v1/disputes/{dispute_id}/decision",
+                                             json={"decision": "approve"})
+    assert r.status_code in (200, 202), r.text  # the decision itself was recorded
+    assert crashing.wait_exit(30) == -9  # the worker died right after the ledger commit
+    assert _postings(api_only) == 1
+    assert cs.get(f"/api/v1/disputes/{dispute_id}").json()["status"] == "pending_approval"
+
+    worker_factory().start()  # the activity is retried after its timeout
+    view = wait_for(cs, dispute_id, lambda v: v["status"] == "resolved", timeout=90)
+    assert view["credit_memo"]["status"] == "posted"
+    assert _postings(api_only) == 1, "the retried posting must find the first one"
+    assert _chain_ok(api_only)
