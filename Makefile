@@ -29,7 +29,7 @@ test: install browser
 
 # The database-backed tests again, on PostgreSQL through the Alembic migrations.
 test-postgres: install
-	DISPUTEFLOW_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/pytest tests/workflows tests/e2e tests/db
+	DISPUTEFLOW_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/pytest tests/workflows tests/e2e tests/db tests/faults
 
 lint: install
 	$(BIN)/ruff check .
