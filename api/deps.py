@@ -34,6 +34,14 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def get_read_session(settings: SettingsDep) -> Iterator[Session]:
+    with session_scope(settings.database_url, readonly=True) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
 def get_gateway(request: Request) -> TemporalGateway:
     gateway: TemporalGateway = request.app.state.temporal
     return gateway
@@ -42,11 +50,12 @@ def get_gateway(request: Request) -> TemporalGateway:
 GatewayDep = Annotated[TemporalGateway, Depends(get_gateway)]
 
 
-async def in_db(settings: Settings, fn: Callable[..., T], /, **kwargs: Any) -> T:
+async def in_db(settings: Settings, fn: Callable[..., T], /, *, readonly: bool = False,
+                **kwargs: Any) -> T:
     """Run ``fn(session, **kwargs)`` in one transaction on a worker thread (async routes)."""
 
     def call() -> T:
-        with session_scope(settings.database_url) as session:
+        with session_scope(settings.database_url, readonly=readonly) as session:
             return fn(session, **kwargs)
 
     return await run_in_threadpool(call)
@@ -67,7 +76,7 @@ def current_principal(request: Request, settings: SettingsDep) -> Principal:
                        "<token>'. An admin can create one for you.")
     if len(token) > 200:
         raise AppError("unauthenticated", "That token is not valid.")
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, readonly=True) as session:
         principal = authenticate(session, token=token,
                                  admin_token=settings.disputeflow_admin_token)
     if principal is None:

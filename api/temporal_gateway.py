@@ -33,6 +33,7 @@ from domain.models import DisputeOpened, UpdateResult, WorkflowInput
 
 log = logging.getLogger("disputeflow.temporal")
 WORKER_SEEN_WITHIN = timedelta(seconds=90)
+WORKER_CHECK_CACHE_S = 5.0
 
 UNAVAILABLE = AppError("temporal_unavailable",
                        "The workflow engine (Temporal) is not reachable; nothing was changed. "
@@ -44,6 +45,7 @@ class TemporalGateway:
         self.settings = settings
         self._client: Client | None = None
         self._lock = asyncio.Lock()
+        self._worker_seen_at = -1e9  # loop time of the last positive poller check
 
     async def client(self) -> Client:
         if self._client is not None:
@@ -81,6 +83,11 @@ class TemporalGateway:
             raise UNAVAILABLE from None
 
     async def worker_present(self) -> bool:
+        """Is a worker polling? A positive answer is reused for a few seconds (one RPC per
+        decision would double its latency); a negative one is always re-checked."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._worker_seen_at < WORKER_CHECK_CACHE_S:
+            return True
         client = await self.client()
         try:
             resp = await client.workflow_service.describe_task_queue(
@@ -92,8 +99,11 @@ class TemporalGateway:
         except RPCError:
             raise UNAVAILABLE from None
         now = datetime.now(UTC)
-        return any(now - p.last_access_time.ToDatetime(UTC) < WORKER_SEEN_WITHIN
-                   for p in resp.pollers)
+        present = any(now - p.last_access_time.ToDatetime(UTC) < WORKER_SEEN_WITHIN
+                      for p in resp.pollers)
+        if present:
+            self._worker_seen_at = loop.time()
+        return present
 
     async def update(
         self, dispute_id: str, name: str, arg: Any, *, update_id: str

@@ -39,7 +39,10 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers queue on the write lock up front (no deadlocked lock upgrades); readers
+        # take a plain deferred BEGIN: in WAL mode they never wait for a writer.
+        readonly = conn.get_execution_options().get("readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 @lru_cache(maxsize=8)
@@ -55,15 +58,19 @@ def get_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-@lru_cache(maxsize=8)
-def _factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+@lru_cache(maxsize=16)
+def _factory(url: str, readonly: bool = False) -> sessionmaker[Session]:
+    engine = get_engine(url)
+    bind = engine.execution_options(readonly=True) if readonly else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back on any error."""
-    session = _factory(url)()
+def session_scope(url: str, *, readonly: bool = False) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back on any error.
+
+    ``readonly`` sessions skip SQLite's write lock; a write in one fails loudly."""
+    session = _factory(url, readonly)()
     try:
         yield session
         session.commit()

@@ -17,7 +17,7 @@ from api.deps import (
     ClientServicesDep,
     GatewayDep,
     ReaderDep,
-    SessionDep,
+    ReadSessionDep,
     SettingsDep,
     WriterDep,
     in_db,
@@ -77,25 +77,26 @@ async def open_dispute(
         existing = await in_db(settings, intake.replayed, principal=principal,
                                key=idempotency_key, body_hash=body_hash)
         if existing:
-            return JSONResponse(await in_db(settings, _view, dispute_id=existing), 201)
+            view = await in_db(settings, _view, readonly=True, dispute_id=existing)
+            return JSONResponse(view, 201)
     dispute_id = intake.dispute_id_for(user_id=principal.id, key=idempotency_key)
     opened = await in_db(settings, intake.validate, body=body, principal=principal,
                          dispute_id=dispute_id, now=datetime.now(UTC))
     await gateway.start_dispute(opened)
     await in_db(settings, intake.record, opened=opened, principal=principal,
                 key=idempotency_key, body_hash=body_hash)
-    return JSONResponse(await in_db(settings, _view, dispute_id=dispute_id), 201)
+    return JSONResponse(await in_db(settings, _view, readonly=True, dispute_id=dispute_id), 201)
 
 
 @router.get("/{dispute_id}", response_model=DisputeOut)
-def get_dispute(dispute_id: str, _: ReaderDep, session: SessionDep) -> Any:
+def get_dispute(dispute_id: str, _: ReaderDep, session: ReadSessionDep) -> Any:
     return _view(session, dispute_id)
 
 
 @router.get("", response_model=DisputePage)
 def list_disputes(
     _: ReaderDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     status: DisputeStatus | None = None,
     account_id: Annotated[str | None, Query(max_length=64)] = None,
     reason_code: ReasonCode | None = None,
@@ -127,7 +128,7 @@ async def _run_update(
     *, settings: Any, gateway: Any, principal: Principal, dispute_id: str, action: str,
     name: str, arg: Any, update_id: str, request: dict[str, Any],
 ) -> Any:
-    view = await in_db(settings, _view, dispute_id=dispute_id)
+    view = await in_db(settings, _view, readonly=True, dispute_id=dispute_id)
     if view["status"] in TERMINAL_STATUSES:
         raise AppError("wrong_state", f"Dispute {dispute_id} is {view['status']}; it takes no "
                        "more changes.")
@@ -138,7 +139,7 @@ async def _run_update(
             await in_db(settings, _refusal_audited, principal=principal, dispute_id=dispute_id,
                         action=action, err=err, request=request)
         raise
-    view = await in_db(settings, _view, dispute_id=dispute_id)
+    view = await in_db(settings, _view, readonly=True, dispute_id=dispute_id)
     if result is None:  # accepted (durable) but still being processed
         return JSONResponse({**view, "accepted": True, "message": (
             "Accepted; it is still being processed (for example posted to the ledger). "
@@ -155,7 +156,7 @@ async def submit_investigation(
     arg = SubmitInvestigation(actor=_actor(principal), root_cause=body.root_cause,
                               resolution=body.resolution, credit_lines=lines,
                               prior_period=body.prior_period, note=body.note)
-    view = await in_db(settings, _view, dispute_id=dispute_id)
+    view = await in_db(settings, _view, readonly=True, dispute_id=dispute_id)
     update_id = _update_id("investigation", principal, idempotency_key, dispute_id,
                            view.get("revision"), body.model_dump_json())
     return await _run_update(settings=settings, gateway=gateway, principal=principal,
@@ -174,7 +175,7 @@ async def revise_credit_memo(
     arg = ReviseCreditMemo(actor=_actor(principal), credit_lines=lines,
                            prior_period=body.prior_period, note=body.note,
                            resolution=body.resolution)
-    view = await in_db(settings, _view, dispute_id=dispute_id)
+    view = await in_db(settings, _view, readonly=True, dispute_id=dispute_id)
     update_id = _update_id("revision", principal, idempotency_key, dispute_id,
                            view.get("revision"), body.model_dump_json())
     return await _run_update(settings=settings, gateway=gateway, principal=principal,
@@ -195,7 +196,7 @@ async def decide(
     dispute_id: str, body: DecisionIn, principal: WriterDep, settings: SettingsDep,
     gateway: GatewayDep, idempotency_key: IdemHeader = None,
 ) -> Any:
-    view = await in_db(settings, _view, dispute_id=dispute_id)
+    view = await in_db(settings, _view, readonly=True, dispute_id=dispute_id)
     # Segregation of duties lets a person decide at most one level of a credit memo, so
     # (memo, person, decision) identifies a decision: a retry of one already applied
     # answers with the dispute as it is, and is never applied twice.
@@ -211,7 +212,7 @@ async def decide(
         await in_db(settings, _refusal_audited, principal=principal, dispute_id=dispute_id,
                     action="decision", err=err, request=body.model_dump(mode="json"))
         raise err
-    grants = await in_db(settings, _grants, principal=principal)
+    grants = await in_db(settings, _grants, readonly=True, principal=principal)
     arg = DecideLevel(actor=_actor(principal), delegations=grants, decision=body.decision,
                       comment=body.comment, channel="api", level=pending["level"])
     memo = view["credit_memo"]["number"]

@@ -1,0 +1,37 @@
+"""The bare-engine baseline for bench_overhead: same number of activities and updates as a
+dispute lifecycle, each doing nothing. Its own module so the workflow sandbox loads it
+the same way as ours."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+ACTIVITIES, UPDATES = 11, 3
+
+
+@activity.defn(name="bare_noop")
+def bare_noop(i: int) -> int:
+    return i
+
+
+@workflow.defn(name="BareWorkflow")
+class BareWorkflow:
+    def __init__(self) -> None:
+        self.updates = 0
+
+    @workflow.run
+    async def run(self) -> int:
+        for i in range(ACTIVITIES - UPDATES):
+            await workflow.execute_activity("bare_noop", i,
+                                            start_to_close_timeout=timedelta(seconds=30))
+        await workflow.wait_condition(lambda: self.updates >= UPDATES)
+        return self.updates
+
+    @workflow.update
+    async def step(self) -> int:
+        await workflow.execute_activity("bare_noop", self.updates,
+                                        start_to_close_timeout=timedelta(seconds=30))
+        self.updates += 1
+        return self.updates
