@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.limits import BodyLimit
+from api.limits import RequestGuard
 from api.routes import audit, billing, disputes, health, metrics, policy, sla, users
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings, get_settings
@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (health, users, billing, policy, disputes, audit, sla, metrics):
-        app.include_router(module.router)
-    app.add_middleware(BodyLimit, max_bytes=settings.disputeflow_max_body_bytes)
+    for module in (users, billing, policy, disputes, audit, sla, metrics):
+        app.include_router(module.router, responses=errors.ERROR_RESPONSES)
+    app.include_router(health.router)
+    app.add_middleware(RequestGuard, max_bytes=settings.disputeflow_max_body_bytes)
     return app

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("disputeflow.api")
@@ -32,6 +33,30 @@ STATUS = {
     "temporal_unavailable": 503,
     "worker_unavailable": 503,
     "database_unavailable": 503,
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every refusal has this shape (API.md, Errors)."""
+
+    error: ErrorDetail
+
+
+# Documented on every API route, so clients (and schema-driven tests) know each refusal.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        401: "unauthenticated", 403: "forbidden or sod_violation", 404: "not_found",
+        409: "wrong_state or idempotency_conflict", 413: "payload_too_large",
+        422: "validation_error", 429: "rate_limited",
+        503: "temporal_unavailable, worker_unavailable or database_unavailable",
+    }.items()
 }
 
 
@@ -96,7 +121,10 @@ def install(app: FastAPI) -> None:
         message = {404: "No such resource; check the path.",
                    405: "This method is not allowed on this path."}.get(
             exc.status_code, str(exc.detail))
-        return JSONResponse(error_body(code, message), status_code=exc.status_code)
+        status = exc.status_code
+        if status == 400:  # an unparseable body is bad input like any other: 422
+            status, message = 422, f"The request could not be read: {exc.detail}"
+        return JSONResponse(error_body(code, message), status_code=status)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
