@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import RequestGuard
-from api.routes import audit, billing, disputes, health, metrics, policy, sla, users
+from api.routes import audit, billing, disputes, health, metrics, policy, sla, slack, users
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings, get_settings
 
@@ -38,5 +38,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (users, billing, policy, disputes, audit, sla, metrics):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)
+    app.include_router(slack.router)  # authenticated by Slack's signature, not a token
     app.add_middleware(RequestGuard, max_bytes=settings.disputeflow_max_body_bytes)
     return app

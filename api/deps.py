@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import AppError
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
+from db import ratelimit
 from db.session import session_scope
 from db.users import Principal, authenticate
 
@@ -74,12 +76,18 @@ def current_principal(request: Request, settings: SettingsDep) -> Principal:
     if token is None:
         raise AppError("unauthenticated", "Send your API token as 'Authorization: Bearer "
                        "<token>'. An admin can create one for you.")
-    if len(token) > 200:
-        raise AppError("unauthenticated", "That token is not valid.")
+    client = request.client.host if request.client else "unknown"
+    now = datetime.now(UTC)
     with session_scope(settings.database_url, readonly=True) as session:
-        principal = authenticate(session, token=token,
-                                 admin_token=settings.disputeflow_admin_token)
+        wait = ratelimit.retry_after(session, client=client, now=now)
+        principal = None if wait or len(token) > 200 else authenticate(
+            session, token=token, admin_token=settings.disputeflow_admin_token)
+    if wait:
+        raise AppError("rate_limited", f"Too many failed sign-in attempts from your address; "
+                       f"try again in {wait} s.", {"retry_after": wait})
     if principal is None:
+        with session_scope(settings.database_url) as session:
+            ratelimit.record_failure(session, client=client, now=now)
         raise AppError("unauthenticated", "That token is not valid or was revoked; ask an admin "
                        "for a new one.")
     request.state.principal = principal

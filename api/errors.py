@@ -81,6 +81,8 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def error_response(err: AppError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if err.code == "unauthenticated" else None
+    if err.code == "rate_limited" and isinstance(err.details, dict):
+        headers = {"Retry-After": str(err.details.get("retry_after", 60))}
     return JSONResponse(error_body(err.code, err.message, err.details), status_code=err.status,
                         headers=headers)
 

@@ -148,6 +148,10 @@ class Dispute(Base):
         Index("ix_disputes_account_opened", "account_id", "opened_at", "id"),
         Index("ix_disputes_opened", "opened_at", "id"),
         Index("ix_disputes_status_closed", "status", "closed_at", "turnaround_s"),
+        # Covering indexes: the managers' metrics read them without touching the table.
+        Index("ix_disputes_metrics_status", "status", "currency", "opened_at", "closed_at",
+              "rejections", "disputed_minor"),
+        Index("ix_disputes_metrics_causes", "opened_at", "reason_code", "root_cause"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     status: Mapped[str] = mapped_column(String(20))
@@ -172,6 +176,8 @@ class CreditMemo(Base):
     __table_args__ = (
         Index("ix_credit_memos_account_created", "account_id", "created_at"),
         Index("ix_credit_memos_created_number", "created_at", "number"),
+        Index("ix_credit_memos_metrics_tier", "status", "created_at", "tier_min",
+              "base_total_minor"),
     )
     number: Mapped[str] = mapped_column(String(40), primary_key=True)
     dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), index=True)
@@ -260,6 +266,15 @@ class Notification(Base):
     created_at: Mapped[datetime]
 
 
+class AuthFailure(Base):
+    """Failed token attempts per client in the current window (brute-force limit)."""
+
+    __tablename__ = "auth_failures"
+    client: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(Integer)
+
+
 class AuditEvent(Base):
     """Append-only, hash-chained: each row's hash covers its content and the previous hash."""
 
@@ -275,3 +290,27 @@ class AuditEvent(Base):
     idem_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SlackMessage(Base):
+    """One Slack message the engine sent, so retries never double-post and every prompt of a
+    level can be found again to lose its buttons once the level is decided."""
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (
+        UniqueConstraint("memo_number", "level", "kind", "slack_user_id",
+                         name="uq_slack_messages_memo_level_kind_user"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[str] = mapped_column(String(40), index=True)
+    memo_number: Mapped[str] = mapped_column(String(40))
+    level: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # prompt | reminder | escalation | alert
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    slack_user_id: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(40))
+    ts: Mapped[str] = mapped_column(String(40))  # "" while reserved, before Slack answered
+    thread_ts: Mapped[str | None] = mapped_column(String(40))
+    decided: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -16,7 +16,9 @@ from tests.conftest import People
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
-PUBLIC = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# Public or authenticated otherwise: Slack requests carry Slack's signature, not a token.
+PUBLIC = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+          "/slack/interactions"}
 ROLE_USERS = {"client_services": "cs", "analyst": "analyst", "billing_manager": "bm",
               "manager": "mgr", "auditor": "auditor"}
 

@@ -176,3 +176,12 @@ def test_no_worker_means_503_worker_unavailable(
 def test_unknown_route_is_json_404(stack: Stack) -> None:
     r = httpx.get(stack.base_url + "/api/v1/nothing-here")
     assert r.status_code == 404 and error_code(r) == "not_found"
+
+
+def test_token_guessing_is_rate_limited_per_client(stack: Stack, people: People) -> None:
+    guesser = stack.http("dfl_guess")
+    codes = [guesser.get("/api/v1/disputes").status_code for _ in range(21)]
+    assert codes[:20] == [401] * 20 and codes[20] == 429
+    r = stack.http(people.tokens["cs"]).get("/api/v1/disputes")  # same address, right token
+    assert r.status_code == 429 and error_code(r) == "rate_limited"
+    assert int(r.headers["Retry-After"]) >= 1

@@ -1,0 +1,261 @@
+"""Slack activities: approval prompts, their update once decided, thread notes, alerts.
+
+Each activity is idempotent through ``db.slack_messages`` (a retry never double-posts) and
+talks to Slack with slack-sdk's retry handlers: 429 waits for ``Retry-After``, 5xx and
+connection failures back off; what still fails raises, so Temporal retries the activity.
+The workflow must run these off its decision path (a Slack outage delays messages, never
+approvals). With Slack not configured every activity returns at once without doing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from http.client import RemoteDisconnected
+from typing import Any, Literal
+from urllib.error import URLError
+
+from pydantic import BaseModel
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from temporalio import activity
+
+from activities import slack_blocks as blocks
+from config.settings import Settings
+from db import disputes, slack_messages
+from db.models import SlackMessage
+from db.session import session_scope
+from db.slack_messages import PROMPT, MessageKey, recipients, user_names
+
+log = logging.getLogger("disputeflow.slack")
+
+# Slack answers these with ok=false: retrying cannot help, so the recipient is skipped.
+PERMANENT_ERRORS = frozenset({
+    "channel_not_found", "user_not_found", "users_not_found", "not_in_channel",
+    "is_archived", "account_inactive", "cannot_dm_bot", "user_disabled", "message_not_found",
+    "cant_update_message", "edit_window_closed", "msg_too_long", "invalid_blocks",
+})
+OPEN_STATUSES = ("pending", "escalated")
+
+
+class SlackLevelRef(BaseModel):
+    dispute_id: str
+    memo_number: str
+    level: int
+
+
+class SlackThreadNote(BaseModel):
+    dispute_id: str
+    memo_number: str
+    level: int
+    kind: Literal["reminder", "escalation"]
+    text: str
+
+
+class SlackAlert(BaseModel):
+    key: str  # idempotency: one alert per key
+    text: str
+    dispute_id: str = ""
+
+
+class _AnyServerError(ServerErrorRetryHandler):
+    """Every 5xx, not only 500/503: gateways in front of Slack answer 502/504 too."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest,
+                   response: HttpResponse | None = None, error: Exception | None = None) -> bool:
+        return response is not None and response.status_code >= 500
+
+
+def web_client(settings: Settings, *, timeout: int = 10, retries: int = 3) -> WebClient:
+    """A WebClient for ``settings.slack_api_url`` that retries 429 / 5xx / network errors."""
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                       timeout=timeout, retry_handlers=[])
+    if retries:
+        backoff = BackoffRetryIntervalCalculator(backoff_factor=0.25)
+        client.retry_handlers.append(ConnectionErrorRetryHandler(
+            max_retry_count=retries, interval_calculator=backoff,
+            error_types=[URLError, ConnectionResetError, RemoteDisconnected, TimeoutError]))
+        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=retries))
+        client.retry_handlers.append(_AnyServerError(max_retry_count=retries,
+                                                     interval_calculator=backoff))
+    return client
+
+
+def _level(view: Mapping[str, Any], level: int) -> Mapping[str, Any] | None:
+    return next((a for a in view.get("approvals") or [] if a["level"] == level), None)
+
+
+class SlackActivities:
+    def __init__(self, settings: Settings, db_url: str | None = None) -> None:
+        self.settings = settings
+        self.db_url = db_url or settings.database_url
+        self._client: WebClient | None = None
+
+    @property
+    def client(self) -> WebClient:
+        if self._client is None:
+            self._client = web_client(self.settings)
+        return self._client
+
+    def _open_level(self, ref: SlackLevelRef) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+        """The view and the level when that level of that memo still waits for a decision."""
+        with session_scope(self.db_url) as s:
+            view = disputes.get_view(s, ref.dispute_id)
+        if view is None or not blocks.memo_matches(view, ref.memo_number):
+            return None
+        approval = _level(view, ref.level)
+        if approval is None or approval["status"] not in OPEN_STATUSES:
+            return None
+        return view, approval
+
+    def _send(self, key: MessageKey, *, dispute_id: str, user_id: str | None, channel: str,
+              thread_ts: str | None = None, **message: Any) -> SlackMessage | None:
+        """Post once per key: reserve, post, record. None when sent before or refused."""
+        with session_scope(self.db_url) as s:
+            row = slack_messages.reserve(s, key, dispute_id=dispute_id, user_id=user_id,
+                                         channel=channel, thread_ts=thread_ts)
+        if row is None:
+            return None
+        try:
+            resp = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                                unfurl_links=False, **message)
+        except SlackApiError as err:
+            if _permanent(err):
+                log.warning("Slack refused a %s message to %s: %s", key.kind, channel,
+                            err.response.get("error"))
+                return None
+            raise
+        with session_scope(self.db_url) as s:
+            slack_messages.mark_sent(s, row.id, channel=str(resp["channel"]), ts=str(resp["ts"]))
+        row.channel, row.ts = str(resp["channel"]), str(resp["ts"])
+        return row
+
+    def _prompt(self, view: Mapping[str, Any], ref: SlackLevelRef, roles: list[str],
+                note: str | None = None) -> list[SlackMessage]:
+        with session_scope(self.db_url) as s:
+            people = recipients(s, view, ref.level, roles)
+            names = user_names(s, view)
+        sent = []
+        for r in people:
+            row = self._send(
+                MessageKey(ref.memo_number, ref.level, PROMPT, r.slack_user_id),
+                dispute_id=ref.dispute_id, user_id=r.user_id, channel=r.slack_user_id,
+                text=blocks.prompt_text(view, ref.level),
+                blocks=blocks.prompt_blocks(view, ref.level, recipient=r.name, names=names,
+                                            public_url=self.settings.public_url, note=note))
+            if row is not None:
+                sent.append(row)
+        return sent
+
+    @activity.defn(name="slack_prompt_level")
+    def slack_prompt_level(self, req: SlackLevelRef) -> int:
+        """DM every eligible approver of a pending level; returns how many were posted."""
+        if not self.settings.slack_enabled:
+            return 0
+        found = self._open_level(req)
+        if found is None:
+            return 0
+        view, approval = found
+        roles = [approval["role"]]
+        if approval["status"] == "escalated" and approval.get("escalate_to"):
+            roles.append(approval["escalate_to"])
+        return len(self._prompt(view, req, roles))
+
+    @activity.defn(name="slack_level_decided")
+    def slack_level_decided(self, req: SlackLevelRef) -> int:
+        """Replace every prompt of a decided (or voided) level: no buttons, the outcome."""
+        if not self.settings.slack_enabled:
+            return 0
+        with session_scope(self.db_url) as s:
+            current = disputes.get_view(s, req.dispute_id)
+            rows = [r for r in slack_messages.level_messages(s, req.memo_number, req.level)
+                    if not r.decided]
+            view = current
+            if current and not blocks.memo_matches(current, req.memo_number):
+                # An earlier memo's prompts say it was rejected if it was, else voided.
+                past = slack_messages.memo_view(s, current, req.memo_number)
+                decided = past and _level(past, req.level)
+                view = past if decided and decided["status"] in blocks.DECIDED else current
+            names = user_names(s, view) if view else {}
+        if view is None or not rows:
+            return 0
+        new_blocks = blocks.decided_blocks(view, req.memo_number, req.level, names=names,
+                                           public_url=self.settings.public_url)
+        result = blocks.outcome(view, req.memo_number, req.level, names)
+        if new_blocks is None or result is None:
+            return 0  # still waiting: the buttons stay
+        updated = 0
+        for row in rows:
+            try:
+                self.client.chat_update(channel=row.channel, ts=row.ts, blocks=new_blocks,
+                                        text=blocks.mrkdwn(result[1], 3000))
+                updated += 1
+            except SlackApiError as err:
+                if not _permanent(err):
+                    raise
+                log.warning("Slack could not update message %s: %s", row.ts,
+                            err.response.get("error"))
+            with session_scope(self.db_url) as s:
+                slack_messages.mark_decided(s, row.id)
+        return updated
+
+    @activity.defn(name="slack_thread_note")
+    def slack_thread_note(self, req: SlackThreadNote) -> int:
+        """A reminder or escalation in each prompt's thread; escalation also prompts the
+        escalation role's approvers. Returns how many messages were posted."""
+        if not self.settings.slack_enabled:
+            return 0
+        ref = SlackLevelRef(dispute_id=req.dispute_id, memo_number=req.memo_number,
+                            level=req.level)
+        found = self._open_level(ref)
+        if found is None:
+            return 0
+        view, approval = found
+        fresh: list[SlackMessage] = []
+        if req.kind == "escalation" and approval.get("escalate_to"):
+            fresh = self._prompt(view, ref, [approval["escalate_to"]], note=req.text)
+        with session_scope(self.db_url) as s:
+            prompts = slack_messages.level_messages(s, req.memo_number, req.level)
+        fresh_ids = {r.id for r in fresh}
+        icon = ":alarm_clock:" if req.kind == "reminder" else ":rotating_light:"
+        posted = len(fresh)
+        for p in prompts:
+            if p.decided or p.id in fresh_ids:
+                continue  # a fresh escalation prompt already carries the note
+            row = self._send(
+                MessageKey(req.memo_number, req.level, req.kind, p.slack_user_id),
+                dispute_id=req.dispute_id, user_id=p.user_id, channel=p.channel,
+                thread_ts=p.ts, text=blocks.mrkdwn(req.text, 3000),
+                blocks=blocks.note_blocks(req.text, icon=icon))
+            posted += row is not None
+        return posted
+
+    @activity.defn(name="slack_alert_managers")
+    def slack_alert_managers(self, req: SlackAlert) -> bool:
+        """Post to SLACK_MANAGERS_CHANNEL once per key; False when not configured or sent."""
+        channel = self.settings.slack_managers_channel
+        if not self.settings.slack_enabled or not channel:
+            return False
+        digest = hashlib.sha256(req.key.encode()).hexdigest()[:34]
+        link = (f"{self.settings.public_url.rstrip('/')}/disputes/{req.dispute_id}"
+                if req.dispute_id else None)
+        row = self._send(MessageKey(f"alert:{digest}", 0, "alert", channel[:40]),
+                         dispute_id=req.dispute_id[:40], user_id=None, channel=channel[:40],
+                         text=blocks.mrkdwn(req.text, 3000),
+                         blocks=blocks.note_blocks(req.text, icon=":rotating_light:",
+                                                   link=link))
+        return row is not None
+
+
+def _permanent(err: SlackApiError) -> bool:
+    return err.response.status_code == 200 and err.response.get("error") in PERMANENT_ERRORS

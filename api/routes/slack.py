@@ -1,0 +1,279 @@
+"""``POST /slack/interactions``: Slack's signed interactivity endpoint.
+
+Order matters: the signature (and its 5-minute window) is checked on the raw body before
+anything is parsed; a refusal is a 401 and an audit event. A click becomes the same
+workflow Update the REST API sends, with the same update id, so a decision made twice —
+double click, Slack's redelivery, or the API and Slack — is applied once. Slack wants an
+answer within 3 seconds: the decision runs in a task, the request waits for it at most
+``ACK_WITHIN_S``, and the outcome always reaches the person through ``response_url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from activities.slack import web_client
+from activities.slack_blocks import DECIDED, REASON_BLOCK, memo_matches, reject_modal
+from api import slack_actions as sa
+from api.deps import in_db
+from api.errors import AppError, error_body
+from api.routes.disputes import _grants, _update_id
+from approvals.sod import DecisionContext, Delegation, check_decision
+from config.settings import Settings
+from db import audit, disputes
+from db.models import User
+from db.slack_messages import memo_view, user_names
+from db.users import Principal, to_principal
+from domain.codes import Decision
+from domain.models import Actor, DecideLevel, DelegationGrant
+
+log = logging.getLogger("disputeflow.slack")
+router = APIRouter(tags=["slack"])
+ACK_WITHIN_S = 2.5
+INFLIGHT_KEEP_S = 30.0
+POLICY_REFUSALS = ("forbidden", "sod_violation", "wrong_state")
+
+
+@dataclass
+class Clicked:
+    """Who clicked (None: not a Disputeflow user) and the dispute as the read model has it."""
+
+    principal: Principal | None
+    view: dict[str, Any] | None  # as seen from the clicked memo (see memo_view)
+    current_memo: str | None = None
+    grants: list[DelegationGrant] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+
+
+def _load(session: Session, *, slack_user_id: str, dispute_id: str,
+          memo_number: str) -> Clicked:
+    user = session.scalar(select(User).where(User.slack_user_id == slack_user_id))
+    principal = to_principal(user) if user is not None and user.active else None
+    current = disputes.get_view(session, dispute_id)
+    view = current and (memo_view(session, current, memo_number) or current)
+    memo = (current or {}).get("credit_memo") or {}
+    return Clicked(principal=principal, view=view, current_memo=memo.get("number"),
+                   grants=_grants(session, principal=principal) if principal else [],
+                   names=user_names(session, view) if view else {})
+
+
+def _audit_refusal(session: Session, *, actor: str, dispute_id: str, code: str, message: str,
+                   request: dict[str, Any]) -> None:
+    audit.append(session, [audit.NewEvent(
+        actor=actor, action="decision.refused", subject=dispute_id,
+        message=f"Refused decision by {actor} via Slack: {message}",
+        data={"code": code, "channel": "slack", "request": request})])
+
+
+def _audit_signature(session: Session, *, problem: str, timestamp: str | None) -> None:
+    audit.append(session, [audit.NewEvent(
+        actor="slack", action="slack.signature_refused", subject="slack:interactions",
+        message=f"Refused a request to /slack/interactions: {problem}.",
+        data={"problem": problem, "timestamp": (timestamp or "")[:20]})])
+
+
+def _spawn(app: FastAPI, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """A task that outlives the request (kept referenced until it is done)."""
+    tasks: set[asyncio.Task[None]] | None = getattr(app.state, "slack_tasks", None)
+    if tasks is None:
+        tasks = app.state.slack_tasks = set()
+    task = asyncio.create_task(coro)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return task
+
+
+@router.post("/slack/interactions", summary="Slack interactivity (signed)")
+async def interactions(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    if not settings.slack_enabled or not settings.slack_signing_secret:
+        raise AppError("not_found", "Slack is not configured on this server; set "
+                       "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on.")
+    body = await request.body()
+    timestamp = request.headers.get("x-slack-request-timestamp")
+    problem = sa.signature_problem(settings.slack_signing_secret, body, timestamp,
+                                   request.headers.get("x-slack-signature"))
+    if problem:
+        await in_db(settings, _audit_signature, problem=problem, timestamp=timestamp)
+        return JSONResponse(error_body("unauthenticated", f"This request is not from Slack: "
+                                       f"{problem}. Nothing was done."), status_code=401)
+    try:
+        action = sa.parse(body)
+    except ValueError as exc:
+        raise AppError("validation_error", f"The payload is not a Slack interaction: {exc}. "
+                       "Nothing was done.") from None
+    if action is None:
+        return Response(status_code=200)  # not one of our buttons: acknowledge, do nothing
+    if action.kind == "reject_submit" and not action.reason:
+        return JSONResponse({"response_action": "errors",
+                             "errors": {REASON_BLOCK: "Say why you reject it."}})
+    work = _reject_click if action.kind == "reject" else _decide_and_reply
+    task = _spawn(request.app, work(request.app, settings, action))
+    await asyncio.wait({task}, timeout=ACK_WITHIN_S)
+    if action.kind == "reject_submit":
+        return JSONResponse({"response_action": "clear"})
+    return Response(status_code=200)
+
+
+def _request_data(action: sa.Action) -> dict[str, Any]:
+    return {"decision": "approve" if action.kind == "approve" else "reject",
+            "credit_memo": action.ref.m, "level": action.ref.l,
+            "slack_user_id": action.slack_user_id, "comment": action.reason}
+
+
+def _settled(clicked: Clicked, ref: sa.ButtonRef) -> tuple[str, str | None] | None:
+    """(words, refusal code or None) when there is nothing to decide; None otherwise."""
+    view = clicked.view
+    if view is None:
+        return f"There is no dispute {ref.d}; nothing was changed.", None
+    approval = next((a for a in view["approvals"] if a["level"] == ref.l), None)
+    if approval is not None and approval["status"] in DECIDED:
+        return sa.already_decided(approval, clicked.names), None
+    if approval is None or not memo_matches(view, ref.m) or ref.m != clicked.current_memo:
+        now = f" (now {clicked.current_memo})" if clicked.current_memo else ""
+        return (f"Credit memo {ref.m} was changed or withdrawn{now}, so this message is out "
+                "of date; nothing was changed.", "wrong_state")
+    if view["status"] != "pending_approval" or approval["status"] == "voided":
+        return (f"Level {ref.l} of credit memo {ref.m} no longer waits for a decision (the "
+                f"dispute is {view['status'].replace('_', ' ')}); nothing was changed.",
+                "wrong_state")
+    if approval["status"] == "waiting":
+        return (f"Level {ref.l} is not open yet: an earlier level must be decided first. "
+                "Nothing was changed.", "wrong_state")
+    return None
+
+
+async def _precheck(settings: Settings, action: sa.Action) -> tuple[Clicked, str | None]:
+    """Who clicked, and the words to answer with if the click cannot become a decision."""
+    clicked = await in_db(settings, _load, slack_user_id=action.slack_user_id,
+                          dispute_id=action.ref.d, memo_number=action.ref.m)
+    actor = clicked.principal.id if clicked.principal else f"slack:{action.slack_user_id}"
+    refusal: tuple[str, str | None] | None
+    if clicked.principal is None:
+        refusal = (sa.UNKNOWN_USER, "unknown_slack_user")
+    else:
+        refusal = _settled(clicked, action.ref)
+    if refusal is None:
+        return clicked, None
+    words, code = refusal
+    if code is not None:
+        await in_db(settings, _audit_refusal, actor=actor, dispute_id=action.ref.d, code=code,
+                    message=words, request=_request_data(action))
+    return clicked, words
+
+
+async def _decide_and_reply(app: FastAPI, settings: Settings, action: sa.Action) -> None:
+    try:
+        words = await _decide(app, settings, action)
+    except Exception:
+        log.exception("a Slack decision failed")
+        words = ("Something went wrong on our side. Check the dispute before trying again; "
+                 "a decision is never applied twice.")
+    await sa.reply(action.response_url, words, slack_api_url=settings.slack_api_url)
+
+
+async def _decide(app: FastAPI, settings: Settings, action: sa.Action) -> str:
+    clicked, words = await _precheck(settings, action)
+    if words is not None or clicked.principal is None:
+        return words or sa.UNKNOWN_USER
+    principal, ref = clicked.principal, action.ref
+    decision: Decision = "approve" if action.kind == "approve" else "reject"
+    update_id = _update_id("decision", principal, None, ref.m, decision)
+    inflight: dict[str, asyncio.Future[Any]] | None = getattr(app.state, "slack_inflight", None)
+    if inflight is None:
+        inflight = app.state.slack_inflight = {}
+    if update_id in inflight:  # a double click: let the first one decide
+        await asyncio.wait({inflight[update_id]})
+        again = await in_db(settings, _load, slack_user_id=action.slack_user_id,
+                            dispute_id=ref.d, memo_number=ref.m)
+        settled = _settled(again, ref)
+        if settled is not None:
+            return settled[0]
+        # The first attempt changed nothing (refused, or no worker): this one tries again.
+    arg = DecideLevel(actor=Actor(id=principal.id, roles=list(principal.roles)),
+                      delegations=clicked.grants, decision=decision, comment=action.reason,
+                      channel="slack", level=ref.l)
+    gateway = app.state.temporal
+    future = asyncio.ensure_future(gateway.update(ref.d, "decide", arg, update_id=update_id))
+    inflight[update_id] = future
+    try:
+        result = await future
+    except AppError as err:
+        if err.code in POLICY_REFUSALS:
+            await in_db(settings, _audit_refusal, actor=principal.id, dispute_id=ref.d,
+                        code=err.code, message=err.message, request=_request_data(action))
+            return f"{err.message} Nothing was changed."
+        return f"Nothing was changed: {err.message}"
+    finally:
+        # Kept a little after it is done: a twin click that read the dispute before this
+        # decision was written still answers "already approved", never "you approved".
+        asyncio.get_running_loop().call_later(INFLIGHT_KEEP_S, _forget, inflight, update_id,
+                                              future)
+    verb = "approved" if decision == "approve" else "rejected"
+    return f"You {verb} level {ref.l} of credit memo {ref.m}. {result.message}"
+
+
+def _forget(inflight: dict[str, asyncio.Future[Any]], key: str,
+            future: asyncio.Future[Any]) -> None:
+    if inflight.get(key) is future:
+        del inflight[key]
+
+
+def _policy_refusal(clicked: Clicked, ref: sa.ButtonRef) -> tuple[str, str] | None:
+    """The workflow's own rule (approvals.sod), applied before showing the reject form, so
+    nobody types a reason for a rejection they may not make."""
+    view, principal = clicked.view, clicked.principal
+    assert view is not None and principal is not None
+    approval = next(a for a in view["approvals"] if a["level"] == ref.l)
+    verdict = check_decision(DecisionContext(
+        actor_id=principal.id, actor_roles=list(principal.roles),
+        delegations=[Delegation(principal_id=g.principal_id, principal_roles=g.principal_roles,
+                                starts_at=g.starts_at, ends_at=g.ends_at)
+                     for g in clicked.grants if g.ends_at > g.starts_at],
+        at=datetime.now(UTC), level_role=approval["role"],
+        escalation_roles=[approval["escalate_to"]]
+        if approval["status"] == "escalated" and approval.get("escalate_to") else [],
+        preparer_id=view["credit_memo"]["preparer_id"], opener_id=view["opened_by"],
+        prior_approver_ids=[a["approver_id"] for a in view["approvals"]
+                            if a["level"] < ref.l and a.get("approver_id")],
+        decision="reject"))
+    if verdict.allowed:
+        return None
+    return verdict.message or "You may not decide this level.", verdict.code or "forbidden"
+
+
+async def _reject_click(app: FastAPI, settings: Settings, action: sa.Action) -> None:
+    """Open the reason modal (the trigger expires in 3 s), or explain why not."""
+    clicked, words = await _precheck(settings, action)
+    if words is None:
+        refusal = _policy_refusal(clicked, action.ref)
+        if refusal is not None:
+            words = f"{refusal[0]} Nothing was changed."
+            assert clicked.principal is not None
+            await in_db(settings, _audit_refusal, actor=clicked.principal.id,
+                        dispute_id=action.ref.d, code=refusal[1], message=refusal[0],
+                        request=_request_data(action))
+    if words is None:
+        modal = reject_modal(sa.modal_metadata(action), memo_number=action.ref.m,
+                             level=action.ref.l)
+        client = web_client(settings, timeout=2, retries=0)
+        try:
+            await run_in_threadpool(client.views_open, trigger_id=action.trigger_id or "",
+                                    view=modal)
+            return
+        except (SlackApiError, OSError) as exc:
+            log.warning("views.open failed: %s", type(exc).__name__)
+            words = "Slack did not open the rejection form in time; click Reject again."
+    await sa.reply(action.response_url, words, slack_api_url=settings.slack_api_url)

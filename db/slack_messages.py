@@ -1,0 +1,167 @@
+"""The log of Slack messages the engine sent: what makes posting idempotent and updates
+possible.
+
+A message is *reserved* (a row with an empty ``ts``) in its own short transaction before
+Slack is called, and *marked sent* with Slack's channel and ``ts`` afterwards. So a retried
+activity skips what was sent, re-sends only what was reserved but never confirmed, and two
+racing attempts cannot both reserve the same (memo, level, kind, Slack user): the unique
+constraint decides. Callers never hold a transaction open across an HTTP call to Slack —
+on SQLite that would block every other writer.
+
+Also here: who is messaged for a level (role holders and their active delegates, minus
+whoever segregation of duties bars) and an earlier memo's view, so old messages can say
+what became of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import ApprovalLevel, CreditMemo, Delegation, SlackMessage, User
+from domain.money import from_minor
+
+PROMPT = "prompt"
+
+
+@dataclass(frozen=True)
+class MessageKey:
+    """What makes a message unique: one of each kind per level and Slack user."""
+
+    memo_number: str
+    level: int
+    kind: str
+    slack_user_id: str | None
+
+
+def reserve(
+    session: Session, key: MessageKey, *, dispute_id: str, user_id: str | None, channel: str,
+    thread_ts: str | None = None,
+) -> SlackMessage | None:
+    """The row to send now, or None when this message was sent already (or is being sent)."""
+    existing = find(session, key)
+    if existing is not None:
+        return existing if not existing.ts else None
+    now = datetime.now(UTC)
+    row = SlackMessage(
+        dispute_id=dispute_id, memo_number=key.memo_number, level=key.level, kind=key.kind,
+        user_id=user_id, slack_user_id=key.slack_user_id, channel=channel, ts="",
+        thread_ts=thread_ts, decided=False, created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None  # another attempt reserved it a moment ago; it sends it
+    return row
+
+
+def find(session: Session, key: MessageKey) -> SlackMessage | None:
+    query = select(SlackMessage).where(
+        SlackMessage.memo_number == key.memo_number, SlackMessage.level == key.level,
+        SlackMessage.kind == key.kind)
+    query = query.where(SlackMessage.slack_user_id.is_(None) if key.slack_user_id is None
+                        else SlackMessage.slack_user_id == key.slack_user_id)
+    return session.scalar(query)
+
+
+def mark_sent(session: Session, row_id: int, *, channel: str, ts: str) -> None:
+    row = session.get(SlackMessage, row_id)
+    if row is not None:
+        row.channel, row.ts, row.updated_at = channel, ts, datetime.now(UTC)
+
+
+def level_messages(
+    session: Session, memo_number: str, level: int, *, kind: str = PROMPT,
+) -> list[SlackMessage]:
+    """The sent messages of one kind for a level, oldest first."""
+    return list(session.scalars(
+        select(SlackMessage)
+        .where(SlackMessage.memo_number == memo_number, SlackMessage.level == level,
+               SlackMessage.kind == kind, SlackMessage.ts != "")
+        .order_by(SlackMessage.id)))
+
+
+def mark_decided(session: Session, row_id: int) -> None:
+    row = session.get(SlackMessage, row_id)
+    if row is not None:
+        row.decided, row.updated_at = True, datetime.now(UTC)
+
+
+# --- who is messaged ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: str
+    name: str
+    slack_user_id: str
+
+
+def excluded_ids(view: Mapping[str, Any], level: int) -> set[str]:
+    """Who segregation of duties bars from this level: no point offering them buttons."""
+    memo = view.get("credit_memo") or {}
+    earlier = {a["approver_id"] for a in view.get("approvals") or []
+               if a["level"] < level and a.get("approver_id")}
+    return {view.get("opened_by", ""), memo.get("preparer_id", ""), *earlier} - {""}
+
+
+def recipients(session: Session, view: Mapping[str, Any], level: int,
+               roles: list[str]) -> list[Recipient]:
+    """Holders of ``roles`` and their active delegates, with a Slack id, not barred by SoD."""
+    barred = excluded_ids(view, level)
+    people = list(session.scalars(select(User).where(User.active.is_(True))))
+    holders = [u for u in people if set(roles) & set(u.roles) and u.id not in barred]
+    now = datetime.now(UTC)
+    delegates: Iterable[User] = session.scalars(
+        select(User).join(Delegation, Delegation.delegate_id == User.id)
+        .where(Delegation.user_id.in_([u.id for u in holders]), Delegation.starts_at <= now,
+               Delegation.ends_at > now, User.active.is_(True))) if holders else []
+    chosen: dict[str, Recipient] = {}
+    for u in [*holders, *delegates]:
+        if u.slack_user_id and u.id not in barred:
+            chosen.setdefault(u.id, Recipient(u.id, u.name, u.slack_user_id))
+    return sorted(chosen.values(), key=lambda r: (r.name, r.user_id))
+
+
+def user_names(session: Session, view: Mapping[str, Any]) -> dict[str, str]:
+    ids = {i for a in view.get("approvals") or []
+           for i in (a.get("approver_id"), a.get("delegate_of")) if i}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def memo_view(session: Session, view: dict[str, Any], memo_number: str) -> dict[str, Any] | None:
+    """The dispute view as seen from ``memo_number``: the view itself for the current memo;
+    for an earlier (rejected or replaced) memo, its own amounts and levels from the
+    credit_memos and approval_levels tables, so its messages can say what happened to it."""
+    memo = view.get("credit_memo")
+    if memo and memo["number"] == memo_number:
+        return view
+    row = session.get(CreditMemo, memo_number)
+    if row is None or row.dispute_id != view["id"]:
+        return None
+    levels = session.scalars(select(ApprovalLevel).where(ApprovalLevel.memo_number == memo_number)
+                             .order_by(ApprovalLevel.level))
+
+    def iso(at: datetime | None) -> str | None:
+        return at.isoformat() if at else None
+
+    return {**view, "credit_memo": {
+        "number": row.number, "status": row.status, "currency": row.currency,
+        "total": str(from_minor(row.total_minor, row.currency)),
+        "base_currency": row.base_currency,
+        "base_total": str(from_minor(row.base_total_minor, row.base_currency)),
+        "fx_rate": str(row.fx_rate), "preparer_id": row.preparer_id},
+        "approvals": [{"level": lv.level, "role": lv.role, "status": lv.status,
+                       "approver_id": lv.approver_id, "delegate_of": lv.delegate_of,
+                       "decided_at": iso(lv.decided_at), "channel": lv.channel,
+                       "comment": lv.comment, "due_at": iso(lv.due_at), "escalate_to": None}
+                      for lv in levels]}

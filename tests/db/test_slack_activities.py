@@ -1,0 +1,271 @@
+"""The Slack activities against a real database and the fake Slack server over HTTP:
+who gets prompts, idempotent re-runs, decided messages losing their buttons, thread notes,
+manager alerts, and retries of 429 / 5xx."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from slack_sdk.errors import SlackApiError
+
+from activities.slack import SlackActivities, SlackAlert, SlackLevelRef, SlackThreadNote
+from activities.slack_blocks import ACTION_APPROVE, ACTION_REJECT
+from config.settings import Settings
+from db import disputes
+from db.models import User
+from db.session import session_scope
+from db.users import add_delegation, create_user
+from domain.models import ApprovalLevel, CreditLine, CreditMemo, DisputeOpened, DisputeState
+from tests.support.fake_slack import FakeSlack
+
+MEMO = "CM-T1-1"
+REF = SlackLevelRef(dispute_id="DSP-T1", memo_number=MEMO, level=1)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    server = FakeSlack.start()
+    yield server
+    server.close()
+
+
+@dataclass
+class World:
+    ids: dict[str, str]
+    settings: Settings
+    acts: SlackActivities
+    state: DisputeState
+
+
+def _settings(db_url: str, fake: FakeSlack, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": db_url, "slack_bot_token": "xoxb-test-activities",
+        "slack_signing_secret": "sig-" + "x" * 20, "slack_api_url": fake.url,
+        "slack_managers_channel": "C0MANAGERS", "disputeflow_public_url": "https://df.example"}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+PEOPLE = {  # key: (roles, slack id)
+    "bm_a": (["billing_manager"], "U0BMA"), "bm_b": (["billing_manager"], "U0BMB"),
+    "bm_quiet": (["billing_manager"], None), "preparer": (["analyst", "billing_manager"], "U0PREP"),
+    "opener": (["client_services", "billing_manager"], "U0OPEN"),
+    "delegate": (["analyst"], "U0DEL"), "stale_delegate": (["analyst"], "U0OLD"),
+    "gone": (["billing_manager"], "U0GONE"), "sbm": (["senior_billing_manager"], "U0SBM"),
+}
+
+
+def _state(ids: dict[str, str], *, revision: int = 1) -> DisputeState:
+    now = datetime.now(UTC)
+    opened = DisputeOpened(
+        dispute_id="DSP-T1", account_id="ADV-1", invoice_number="INV-1001", currency="USD",
+        disputed_amount=Decimal("250.00"), reason_code="rate_mismatch",
+        description='Billed "12.50" <CPM> & more', line_ids=["L1"], opened_by=ids["opener"],
+        opened_at=now)
+    memo = CreditMemo(
+        number=MEMO, total=Decimal("250.00"), currency="USD", base_total=Decimal("250.00"),
+        base_currency="USD", fx_rate=Decimal(1), fx_as_of=date(2026, 11, 1),
+        lines=[CreditLine(line_id="L1", amount=Decimal("250.00"))], prior_period=False,
+        status="pending_approval", preparer_id=ids["preparer"], policy_version=1,
+        tier_min=Decimal(0), created_at=now,
+        levels=[ApprovalLevel(level=1, role="billing_manager", status="pending",
+                              due_at=now + timedelta(days=2),
+                              escalate_to="senior_billing_manager"),
+                ApprovalLevel(level=2, role="senior_billing_manager", status="waiting")])
+    return DisputeState(opened=opened, status="pending_approval", revision=revision,
+                        credit_memo=memo, memo_count=1)
+
+
+def _save(db_url: str, state: DisputeState) -> None:
+    with session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=state, events=[])
+
+
+@pytest.fixture
+def world(db_url: str, fake: FakeSlack) -> World:
+    ids: dict[str, str] = {}
+    now = datetime.now(UTC)
+    with session_scope(db_url) as s:
+        for key, (roles, slack_id) in PEOPLE.items():
+            user, _ = create_user(s, name=key, email=f"{key}@example.com", roles=roles,
+                                  slack_user_id=slack_id, created_by="test")
+            ids[key] = user.id
+        s.get_one(User, ids["gone"]).active = False
+        add_delegation(s, user_id=ids["bm_quiet"], delegate_id=ids["delegate"],
+                       starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
+                       created_by="test")
+        add_delegation(s, user_id=ids["bm_quiet"], delegate_id=ids["stale_delegate"],
+                       starts_at=now - timedelta(days=3), ends_at=now - timedelta(days=1),
+                       created_by="test")
+        # The preparer cannot lend authority they cannot use themselves.
+        add_delegation(s, user_id=ids["preparer"], delegate_id=ids["sbm"],
+                       starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
+                       created_by="test")
+    state = _state(ids)
+    _save(db_url, state)
+    settings = _settings(db_url, fake)
+    return World(ids, settings, SlackActivities(settings, db_url), state)
+
+
+def _decide(world: World, db_url: str, status: str, who: str, comment: str) -> None:
+    state = world.state.model_copy(deep=True)
+    assert state.credit_memo is not None
+    level = state.credit_memo.levels[0]
+    level.status, level.approver_id = status, world.ids[who]  # type: ignore[assignment]
+    level.decided_at, level.channel, level.comment = datetime.now(UTC), "api", comment
+    state.credit_memo.levels[1].status = "pending"
+    state.revision = 2
+    _save(db_url, state)
+
+
+def test_prompts_reach_exactly_the_eligible_users(world: World, fake: FakeSlack) -> None:
+    assert world.acts.slack_prompt_level(REF) == 3
+    posts = fake.of("chat.postMessage")
+    assert sorted(c.body["channel"] for c in posts) == ["U0BMA", "U0BMB", "U0DEL"]
+    for call in posts:
+        assert call.headers["authorization"] == "Bearer xoxb-test-activities"
+        actions = [b for b in call.body["blocks"] if b["type"] == "actions"]
+        ids = [e["action_id"] for e in actions[0]["elements"]]
+        assert ids == [ACTION_APPROVE, ACTION_REJECT]
+        assert actions[0]["elements"][0]["value"] == '{"d":"DSP-T1","m":"CM-T1-1","l":1}'
+        text = " ".join(str(b) for b in call.body["blocks"])
+        assert "1 of 2" in text and "&lt;CPM&gt; &amp; more" in text
+    # Re-running (a Temporal retry) posts nothing new.
+    assert world.acts.slack_prompt_level(REF) == 0
+    assert len(fake.of("chat.postMessage")) == 3
+
+
+def test_no_prompt_for_a_level_not_pending_or_a_replaced_memo(world: World,
+                                                              fake: FakeSlack) -> None:
+    assert world.acts.slack_prompt_level(REF.model_copy(update={"level": 2})) == 0
+    assert world.acts.slack_prompt_level(REF.model_copy(update={"memo_number": "CM-X"})) == 0
+    assert fake.of("chat.postMessage") == []
+
+
+def test_decided_level_updates_every_prompt_and_drops_buttons(
+    world: World, fake: FakeSlack, db_url: str,
+) -> None:
+    assert world.acts.slack_level_decided(REF) == 0  # nothing sent yet
+    world.acts.slack_prompt_level(REF)
+    assert world.acts.slack_level_decided(REF) == 0  # still pending: buttons stay
+    _decide(world, db_url, "approved", "bm_a", "fine by me")
+    assert world.acts.slack_level_decided(REF) == 3
+    updates = fake.of("chat.update")
+    posted = {(c.answer["channel"], c.answer["ts"]) for c in fake.of("chat.postMessage")}
+    assert len(updates) == 3
+    for call in updates:
+        assert call.body["channel"].startswith("D")  # the IM channel Slack returned
+        assert all(b["type"] != "actions" for b in call.body["blocks"])
+        assert call.body["text"].startswith("Approved by bm_a at ")
+        assert call.body["text"].endswith("via api: fine by me")
+    assert {(c.body["channel"], c.body["ts"]) for c in updates} == posted
+    assert world.acts.slack_level_decided(REF) == 0  # idempotent
+
+
+def test_replaced_memo_voids_its_prompts(world: World, fake: FakeSlack, db_url: str) -> None:
+    world.acts.slack_prompt_level(REF)
+    state = world.state.model_copy(deep=True)
+    assert state.credit_memo is not None
+    state.credit_memo.number, state.revision = "CM-T1-2", 2
+    _save(db_url, state)
+    assert world.acts.slack_level_decided(REF) == 3
+    assert all(c.body["text"].startswith("Voided") for c in fake.of("chat.update"))
+
+
+def test_rejected_memo_keeps_saying_rejected_after_a_new_memo(
+    world: World, fake: FakeSlack, db_url: str,
+) -> None:
+    world.acts.slack_prompt_level(REF)
+    _decide(world, db_url, "rejected", "bm_b", "wrong rate")
+    state = world.state.model_copy(deep=True)
+    assert state.credit_memo is not None
+    old = state.credit_memo.model_copy(deep=True)
+    old.status, old.levels[0].status = "rejected", "rejected"
+    old.levels[0].approver_id, old.levels[0].decided_at = world.ids["bm_b"], datetime.now(UTC)
+    old.levels[0].channel, old.levels[0].comment = "slack", "wrong rate"
+    old.levels[1].status = "voided"
+    state.past_memos, state.credit_memo.number, state.revision = [old], "CM-T1-2", 3
+    _save(db_url, state)
+    assert world.acts.slack_level_decided(REF) == 3
+    texts = {c.body["text"] for c in fake.of("chat.update")}
+    assert len(texts) == 1 and texts.pop().startswith("Rejected by bm_b at ")
+    assert world.acts.slack_prompt_level(REF.model_copy(update={"memo_number": "CM-T1-2"})) == 3
+
+
+def test_rate_limit_is_retried_after_retry_after(world: World, fake: FakeSlack) -> None:
+    fake.fail("chat.postMessage", 429, times=1, retry_after=1)
+    started = time.monotonic()
+    assert world.acts.slack_prompt_level(REF) == 3
+    assert time.monotonic() - started >= 1  # waited as Slack asked
+    assert [c.status for c in fake.of("chat.postMessage", ok_only=False)][:2] == [429, 200]
+    assert len(fake.of("chat.postMessage")) == 3
+
+
+def test_server_error_is_retried(world: World, fake: FakeSlack) -> None:
+    fake.fail("chat.postMessage", 500, times=1)
+    assert world.acts.slack_prompt_level(REF) == 3
+    assert [c.status for c in fake.of("chat.postMessage", ok_only=False)][:2] == [500, 200]
+    assert len(fake.of("chat.postMessage")) == 3
+
+
+def test_outage_then_recovery_posts_each_prompt_once(world: World, fake: FakeSlack) -> None:
+    fake.fail("chat.postMessage", 502, times=4)
+    with pytest.raises(SlackApiError):
+        world.acts.slack_prompt_level(REF)
+    assert len(fake.of("chat.postMessage", ok_only=False)) == 4  # first try + 3 retries
+    assert world.acts.slack_prompt_level(REF) == 3  # the activity's retry finishes the job
+    assert world.acts.slack_prompt_level(REF) == 0
+    assert sorted(c.body["channel"] for c in fake.of("chat.postMessage")) == [
+        "U0BMA", "U0BMB", "U0DEL"]
+
+
+def test_slack_disabled_does_nothing(db_url: str, world: World, fake: FakeSlack) -> None:
+    off = SlackActivities(_settings(db_url, fake, slack_bot_token=None), db_url)
+    assert off.slack_prompt_level(REF) == 0
+    assert off.slack_level_decided(REF) == 0
+    assert off.slack_thread_note(SlackThreadNote(**REF.model_dump(), kind="reminder",
+                                                 text="hi")) == 0
+    assert off.slack_alert_managers(SlackAlert(key="k", text="hi")) is False
+    assert fake.calls == []
+
+
+def test_reminder_and_escalation_arrive_in_the_prompt_threads(
+    world: World, fake: FakeSlack, db_url: str,
+) -> None:
+    world.acts.slack_prompt_level(REF)
+    prompt_ts = {c.answer["ts"] for c in fake.of("chat.postMessage")}
+    note = SlackThreadNote(**REF.model_dump(), kind="reminder", text="Half the SLA is gone.")
+    assert world.acts.slack_thread_note(note) == 3
+    assert world.acts.slack_thread_note(note) == 0  # idempotent
+    replies = [c for c in fake.of("chat.postMessage") if c.body.get("thread_ts")]
+    assert len(replies) == 3 and all("Half the SLA" in c.body["text"] for c in replies)
+
+    state = world.state.model_copy(deep=True)
+    assert state.credit_memo is not None
+    state.credit_memo.levels[0].status, state.revision = "escalated", 2
+    _save(db_url, state)
+    escalation = note.model_copy(update={"kind": "escalation", "text": "Escalated to you."})
+    # The senior manager gets a fresh prompt with buttons; the others a thread reply.
+    assert world.acts.slack_thread_note(escalation) == 4
+    fresh = [c for c in fake.of("chat.postMessage") if c.body["channel"] == "U0SBM"]
+    assert len(fresh) == 1 and any(b["type"] == "actions" for b in fresh[0].body["blocks"])
+    threaded = [c for c in fake.of("chat.postMessage")
+                if c.body.get("thread_ts") and "Escalated" in c.body["text"]]
+    assert sorted(c.body["channel"] for c in threaded) == ["D0BMA", "D0BMB", "D0DEL"]
+    assert {c.body["thread_ts"] for c in threaded} == prompt_ts
+    assert {c.body["thread_ts"] for c in replies} == prompt_ts
+
+
+def test_alerts_go_to_the_managers_channel_once(world: World, fake: FakeSlack) -> None:
+    alert = SlackAlert(key="DSP-T1:approval_CM-T1-1_1:breach:1", text="Level 1 breached",
+                       dispute_id="DSP-T1")
+    assert world.acts.slack_alert_managers(alert) is True
+    assert world.acts.slack_alert_managers(alert) is False
+    calls = fake.of("chat.postMessage")
+    assert [c.body["channel"] for c in calls] == ["C0MANAGERS"]
+    assert "https://df.example/disputes/DSP-T1" in str(calls[0].body["blocks"])

@@ -1,0 +1,298 @@
+"""Slack interactivity end to end: signed payloads over HTTP to the real API, a worker on the
+real Temporal dev server, and the fake Slack Web API receiving views.open and response_url
+replies. Payloads are signed exactly as Slack signs them (HMAC-SHA256 of v0:ts:body)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from activities.slack_blocks import (
+    ACTION_APPROVE,
+    ACTION_REJECT,
+    REASON_ACTION,
+    REASON_BLOCK,
+    VIEW_REJECT,
+    button_value,
+)
+from api.app import create_app
+from api.routes import slack as slack_route
+from cli.processes import DevServer
+from config.settings import Settings
+from config.temporal import connect
+from db.models import AuditEvent, User
+from db.session import session_scope
+from tests.conftest import People
+from tests.e2e.helpers import as_user, dispute_body, wait_for
+from tests.support.fake_slack import FakeSlack
+from tests.support.stack import Stack
+from worker import build_worker
+
+pytestmark = pytest.mark.e2e
+SLACK_IDS = {"bm": "U0BM", "bm2": "U0BM2", "sbm": "U0SBM", "analyst_bm": "U0PREP", "cs": "U0CS"}
+
+
+def _paths(routes: Any) -> Iterator[str]:
+    """Every route path, through included routers (which FastAPI may nest)."""
+    for route in routes:
+        if isinstance(getattr(route, "path", None), str):
+            yield route.path
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        yield from _paths(inner if inner is not None else getattr(route, "routes", []))
+
+
+def slack_app(settings: Settings) -> FastAPI:
+    """The API with the Slack router, whether or not api/app.py includes it yet."""
+    app = create_app(settings)
+    if "/slack/interactions" not in set(_paths(app.routes)):
+        app.include_router(slack_route.router)
+    return app
+
+
+class SlackStack(Stack):
+    """tests/support/stack.py's Stack, serving slack_app (same worker, same lifecycle)."""
+
+    app: FastAPI | None = None
+
+    async def _main(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        self.app = slack_app(self.settings)
+        server = uvicorn.Server(uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.settings.disputeflow_api_port,
+            log_level="warning", lifespan="on"))
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                worker = build_worker(await connect(self.settings), self.settings, pool)
+                serve = asyncio.create_task(server.serve())
+                while not server.started:
+                    if serve.done():
+                        serve.result()
+                    await asyncio.sleep(0.02)
+                async with worker:
+                    self._ready.set()
+                    await self._stop.wait()
+                server.should_exit = True
+                await serve
+        except BaseException as exc:  # surfaced to the test thread
+            self._error = exc
+            self._ready.set()
+
+
+@dataclass
+class Env:
+    stack: SlackStack
+    fake: FakeSlack
+    secret: str
+    people: People
+    http: httpx.Client
+
+    def post(self, payload: dict[str, Any], *, ts: int | None = None,
+             secret: str | None = None) -> httpx.Response:
+        body = urlencode({"payload": json.dumps(payload)})
+        stamp = str(int(time.time()) if ts is None else ts)
+        digest = hmac.new((secret or self.secret).encode(), f"v0:{stamp}:{body}".encode(),
+                          hashlib.sha256).hexdigest()
+        started = time.monotonic()
+        r = self.http.post("/slack/interactions", content=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"})
+        assert time.monotonic() - started < 3, "Slack needs an answer within 3 seconds"
+        return r
+
+    def click(self, who: str, action_id: str, view: dict[str, Any], reply: str,
+              level: int = 1) -> httpx.Response:
+        value = button_value(view["id"], view["credit_memo"]["number"], level)
+        return self.post({
+            "type": "block_actions", "user": {"id": who, "username": who}, "team": {"id": "T0"},
+            "trigger_id": f"trig-{reply}", "response_url": self.fake.response_url(reply),
+            "container": {"type": "message", "message_ts": "1700000000.000001"},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "dfl_decision",
+                         "value": value, "action_ts": str(time.time())}]})
+
+    def ask(self, who: str, action_id: str, view: dict[str, Any], name: str,
+            level: int = 1) -> str:
+        """Click, expect Slack's 200 at once, and return the words the clicker sees."""
+        assert self.click(who, action_id, view, name, level).status_code == 200
+        return self.reply_text(name)
+
+    def reply_text(self, name: str) -> str:
+        call = self.fake.wait_for(f"response/{name}")[-1]
+        assert call.body["response_type"] == "ephemeral"
+        return str(call.body["text"])
+
+    def actions(self, subject: str, action: str) -> list[AuditEvent]:
+        with session_scope(self.stack.settings.database_url) as s:
+            return list(s.scalars(select(AuditEvent).where(
+                AuditEvent.subject == subject, AuditEvent.action == action)
+                .order_by(AuditEvent.seq)))
+
+
+@pytest.fixture
+def env(dev_server: DevServer, db_url: str, admin_token: str, people: People) -> Iterator[Env]:
+    with session_scope(db_url) as s:
+        for key, slack_id in SLACK_IDS.items():
+            s.get_one(User, people.ids[key]).slack_user_id = slack_id
+    fake, secret = FakeSlack.start(), secrets.token_hex(16)
+    stack = SlackStack.create(
+        temporal_address=dev_server.address, db_url=db_url, admin_token=admin_token,
+        slack_bot_token="xoxb-test-" + secrets.token_hex(4), slack_signing_secret=secret,
+        slack_api_url=fake.url)
+    assert isinstance(stack, SlackStack)
+    try:
+        yield Env(stack, fake, secret, people, stack.http(admin_token))
+    finally:
+        stack.stop()
+        fake.close()
+
+
+def pending(env: Env, *, preparer: str = "analyst", amount: str = "250.00",
+            invoice: str = "INV-1001", line: str = "L1") -> dict[str, Any]:
+    cs = as_user(env.stack, env.people, "cs")
+    r = cs.post("/api/v1/disputes", json=dispute_body(
+        disputed_amount=amount, invoice_number=invoice, line_ids=[line]))
+    assert r.status_code == 201, r.text
+    dispute_id = r.json()["id"]
+    wait_for(cs, dispute_id, lambda v: v["findings_ready"])
+    r = as_user(env.stack, env.people, preparer).post(
+        f"/api/v1/disputes/{dispute_id}/investigation", json={
+            "root_cause": "rate_card", "resolution": "partial_credit",
+            "credit_lines": [{"line_id": line, "amount": amount}]})
+    assert r.status_code == 200 and r.json()["status"] == "pending_approval", r.text
+    return dict(r.json())
+
+
+def test_forged_and_stale_requests_are_refused_and_audited(env: Env) -> None:
+    payload = {"type": "block_actions", "user": {"id": "U0BM"}, "actions": []}
+    r = env.post(payload, secret="not-the-secret")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+    r = env.post(payload, ts=int(time.time()) - 6 * 60)  # correctly signed, but stale
+    assert r.status_code == 401 and "5 minutes" in r.json()["error"]["message"]
+    assert env.http.post("/slack/interactions", content=b"payload=%7B%7D").status_code == 401
+    refusals = env.actions("slack:interactions", "slack.signature_refused")
+    assert [r.data["problem"] for r in refusals] == [
+        "the signature does not match", "the timestamp is older than 5 minutes (a replay?)",
+        "the signature headers are missing"]
+    r = env.post({"type": "block_actions"})  # signed, but not an interaction
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+
+
+def test_unknown_user_wrong_role_and_preparer_get_explanations(env: Env) -> None:
+    view = pending(env, preparer="analyst_bm")
+    assert "not linked to a Disputeflow user" in env.ask("U0NOBODY", ACTION_APPROVE, view, "u")
+    assert "needs the role billing_manager" in env.ask("U0SBM", ACTION_APPROVE, view, "role")
+    assert ("You prepared this credit memo; another billing_manager must approve it."
+            in env.ask("U0PREP", ACTION_APPROVE, view, "sod"))
+    assert "prepared this credit memo" in env.ask("U0PREP", ACTION_REJECT, view, "sod-rj")
+    assert env.fake.of("views.open") == []  # no form for a rejection they may not make
+    after = env.http.get(f"/api/v1/disputes/{view['id']}").json()
+    assert [a["status"] for a in after["approvals"]] == ["pending"]
+    refused = env.actions(view["id"], "decision.refused")
+    assert [r.actor for r in refused] == [
+        "slack:U0NOBODY", env.people.ids["sbm"], env.people.ids["analyst_bm"],
+        env.people.ids["analyst_bm"]]
+
+
+def test_approve_moves_the_workflow_and_a_double_click_decides_once(env: Env) -> None:
+    view = pending(env, amount="6000.00", invoice="INV-BIG", line="B1")  # two levels
+    first = env.ask("U0BM", ACTION_APPROVE, view, "first")
+    assert first.startswith(f"You approved level 1 of credit memo {view['credit_memo']['number']}")
+    after = env.http.get(f"/api/v1/disputes/{view['id']}").json()
+    assert [a["status"] for a in after["approvals"]] == ["approved", "pending"]
+    assert after["approvals"][0]["channel"] == "slack"
+    assert env.ask("U0BM", ACTION_APPROVE, view, "again").startswith("Already approved by bm at ")
+    assert env.ask("U0BM2", ACTION_APPROVE, view, "other").startswith("Already approved by bm at ")
+
+    # Level 2: two clicks at the same moment still decide once.
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(
+            lambda n: env.click("U0SBM", ACTION_APPROVE, view, f"twin{n}", level=2), (1, 2)))
+    assert [a.status_code for a in answers] == [200, 200]
+    texts = sorted(env.reply_text(f"twin{n}") for n in (1, 2))
+    assert texts[0].startswith("Already approved by sbm") and texts[1].startswith("You approved")
+    wait_for(env.http, view["id"], lambda v: v["status"] == "resolved")
+    assert len(env.actions(view["id"], "approval.approved")) == 2
+
+
+def test_reject_opens_a_modal_and_its_reason_is_recorded(env: Env) -> None:
+    view = pending(env)
+    assert env.click("U0BM", ACTION_REJECT, view, "reject").status_code == 200
+    opened = env.fake.wait_for("views.open")[0].body
+    assert opened["trigger_id"] == "trig-reject"
+    modal = opened["view"]
+    assert modal["callback_id"] == VIEW_REJECT
+
+    def submit(reason: str) -> httpx.Response:
+        return env.post({"type": "view_submission", "user": {"id": "U0BM"}, "view": {
+            "callback_id": VIEW_REJECT, "private_metadata": modal["private_metadata"],
+            "state": {"values": {REASON_BLOCK: {REASON_ACTION: {
+                "type": "plain_text_input", "value": reason}}}}}})
+
+    r = submit("   ")
+    assert r.json() == {"response_action": "errors",
+                        "errors": {REASON_BLOCK: "Say why you reject it."}}
+    reason = 'Contract says "10.00" <CPM> & the amendment is unsigned'
+    r = submit(reason)
+    assert r.status_code == 200 and r.json() == {"response_action": "clear"}
+    assert env.reply_text("reject").startswith("You rejected level 1")
+    after = env.http.get(f"/api/v1/disputes/{view['id']}").json()
+    assert after["status"] == "investigating"
+    assert after["approvals"][0]["status"] == "rejected"
+    assert after["approvals"][0]["comment"] == reason
+    assert after["approvals"][0]["channel"] == "slack"
+    # The old message's buttons, clicked again, change nothing and say what happened.
+    assert env.ask("U0BM2", ACTION_APPROVE, view, "late").startswith("Already rejected by bm at ")
+    assert env.post({"type": "view_submission", "user": {"id": "U0BM"}, "view": {
+        "callback_id": VIEW_REJECT, "private_metadata": modal["private_metadata"],
+        "state": {"values": {REASON_BLOCK: {REASON_ACTION: {"value": "again"}}}}}}
+    ).json() == {"response_action": "clear"}
+    assert len(env.actions(view["id"], "approval.rejected")) == 1
+
+
+
+def test_a_slow_decision_is_acknowledged_at_once_and_answered_later(
+    env: Env, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    view = pending(env)
+    monkeypatch.setattr(slack_route, "ACK_WITHIN_S", 0.2)
+    assert env.stack.app is not None
+    gateway = env.stack.app.state.temporal
+    original = gateway.update
+    release = threading.Event()
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        while not release.is_set():  # Temporal "slow" until the test has its answer
+            await asyncio.sleep(0.02)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(gateway, "update", slow)
+    started = time.monotonic()
+    r = env.click("U0BM", ACTION_APPROVE, view, "slow")
+    assert r.status_code == 200 and time.monotonic() - started < 1
+    assert env.fake.of("response/slow") == []
+    release.set()
+    assert env.reply_text("slow").startswith("You approved level 1")
+    wait_for(env.http, view["id"], lambda v: v["status"] == "resolved")
+
+
+async def test_slack_off_means_404(db_url: str) -> None:
+    app = slack_app(Settings(database_url=db_url))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://api") as client:
+        r = await client.post("/slack/interactions", content=b"payload=%7B%7D")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

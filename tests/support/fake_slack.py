@@ -1,0 +1,164 @@
+"""A fake Slack Web API over real HTTP, for activity and end-to-end tests.
+
+Implements the methods Disputeflow calls (chat.postMessage, chat.update, chat.postEphemeral,
+views.open) and response_url endpoints (``/response/<id>``), answering like Slack. Every
+call is recorded with its method, parsed body and headers; ``fail`` makes the next calls of
+a method answer 429 (with Retry-After) or a 5xx, so retry behaviour is tested for real.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Call:
+    method: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    status: int
+    answer: dict[str, Any] = field(default_factory=dict)  # what the fake replied
+
+
+@dataclass
+class _Failure:
+    status: int
+    times: int
+    retry_after: int | None
+
+
+@dataclass
+class FakeSlack:
+    """Start with ``FakeSlack.start()``; use ``url`` as SLACK_API_URL; ``close()`` after."""
+
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, _Failure] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @classmethod
+    def start(cls) -> FakeSlack:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  daemon=True, name="fake-slack")
+        fake = cls(server=server, thread=thread)
+        server.fake = fake  # type: ignore[attr-defined]
+        thread.start()
+        return fake
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"{self.base}/response/{name}"
+
+    def fail(self, method: str, status: int, *, times: int = 1,
+             retry_after: int | None = None) -> None:
+        """The next ``times`` calls of ``method`` answer ``status`` instead of succeeding."""
+        with self.lock:
+            self.failures[method] = _Failure(status, times, retry_after)
+
+    def of(self, method: str, *, ok_only: bool = True) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls
+                    if c.method == method and (c.status == 200 or not ok_only)]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.of(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"{count} call(s) of {method} expected; got {self.of(method)}")
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.failures.clear()
+
+    # --- called by the handler ----------------------------------------------------------
+
+    def _answer(self, method: str, body: dict[str, Any],
+                headers: dict[str, str]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        with self.lock:
+            failure = self.failures.get(method)
+            if failure is not None and failure.times > 0:
+                failure.times -= 1
+                extra = ({"Retry-After": str(failure.retry_after)}
+                         if failure.retry_after is not None else {})
+                self.calls.append(Call(method, body, headers, failure.status))
+                return failure.status, extra, {"ok": False, "error": "fake_failure"}
+            call = Call(method, body, headers, 200)
+            self.calls.append(call)
+            ts = f"1700000000.{next(self._ts):06d}"
+        call.answer = self._reply(method, body, headers, ts)
+        return 200, {}, call.answer
+
+    def _reply(self, method: str, body: dict[str, Any], headers: dict[str, str],
+               ts: str) -> dict[str, Any]:
+        if method.startswith("response/"):
+            return {"ok": True}
+        if not headers.get("authorization", "").startswith("Bearer xoxb-"):
+            return {"ok": False, "error": "not_authed"}
+        if method == "chat.postMessage":
+            channel = str(body.get("channel", ""))
+            if channel.startswith("U"):
+                channel = "D" + channel[1:]  # Slack answers a DM with its IM channel id
+            return {"ok": True, "channel": channel, "ts": ts,
+                    "message": {"ts": ts, "text": body.get("text")}}
+        if method == "chat.update":
+            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method == "views.open":
+            return {"ok": True, "view": {"id": f"V{ts.replace('.', '')}"}}
+        return {"ok": False, "error": "unknown_method"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        return
+
+    def do_POST(self) -> None:
+        fake: FakeSlack = self.server.fake  # type: ignore[attr-defined]
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = self.path.split("?", 1)[0]
+        method = path.removeprefix("/api/") if path.startswith("/api/") else path.lstrip("/")
+        body: dict[str, Any]
+        if "json" in (self.headers.get("Content-Type") or ""):
+            body = json.loads(raw or b"{}")
+        else:
+            body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, extra, answer = fake._answer(method, body, headers)
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
