@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 
 from activities import all_activities
 from activities.context import ActivityContext
+from activities.slack import SlackActivities
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from workflows import WORKFLOWS
@@ -29,11 +30,13 @@ def build_worker(
 ) -> Worker:
     ctx = ActivityContext(db_url=settings.database_url,
                           delivery_tolerance=settings.disputeflow_delivery_tolerance)
+    slack = SlackActivities(settings)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=all_activities(ctx),
+        activities=[*all_activities(ctx), slack.slack_prompt_level, slack.slack_level_decided,
+                    slack.slack_thread_note, slack.slack_alert_managers],
         activity_executor=executor,
         max_concurrent_activities=getattr(executor, "_max_workers", 16),
         max_cached_workflows=settings.disputeflow_max_cached_workflows,

@@ -30,4 +30,8 @@ class DailyDigestWorkflow:
             "notify", Notify(key=digest.key, dispute_id="", recipient="managers",
                              message=digest.text),
             start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        # Slack when configured (the activity does nothing otherwise).
+        await workflow.execute_activity(
+            "slack_alert_managers", {"key": digest.key, "text": digest.text},
+            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         return digest.key

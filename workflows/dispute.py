@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.models import (
-        ApprovalLevel,
         AuditEntry,
         DecideLevel,
         DisputeState,
@@ -29,13 +27,8 @@ with workflow.unsafe.imports_passed_through():
         GatherFindings,
         Notify,
         PolicyRef,
-        PostCreditMemo,
-        Posted,
-        PrepareCreditMemo,
-        PreparedCreditMemo,
         RecordSnapshot,
         ReviseCreditMemo,
-        SlaClock,
         SubmitInvestigation,
         UpdateResult,
         Withdraw,
@@ -44,16 +37,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import Investigation as InvestigationRecord
     from domain.money import fmt
     from workflows import rules, sla
+    from workflows.dispute_memo import MemoSteps
+    from workflows.dispute_sla import SlaClocks
+    from workflows.dispute_slack import SlackOutbox
+    from workflows.options import ACTIVITY_TIMEOUT, RETRY
     from workflows.rules import OPEN, refuse
 
-# Database writes and connector reads retry until they succeed: an outage delays a dispute,
-# it never fails it. Validation refusals are non-retryable ApplicationErrors.
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=30))
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-# Interactive steps (an analyst waiting on a submission) give up sooner and say so.
-INTERACTIVE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200),
-                                maximum_interval=timedelta(seconds=2), maximum_attempts=5)
 FINAL_APPROVAL_WAIT = timedelta(seconds=5)  # under the API's update wait
 # Continue as new well before Temporal's limits, so a dispute alerting daily for a year
 # keeps a small history (and a small replay cost in the worker).
@@ -66,7 +55,7 @@ LOCAL_ACTIVITIES_PATCH = "local-activities-v1"
 
 
 @workflow.defn(name="DisputeWorkflow")
-class DisputeWorkflow:
+class DisputeWorkflow(MemoSteps, SlaClocks, SlackOutbox):
     @workflow.init
     def __init__(self, inp: WorkflowInput) -> None:
         self.state: DisputeState = inp.state or DisputeState(opened=inp.opened)
@@ -74,6 +63,8 @@ class DisputeWorkflow:
         self._persist_lock = asyncio.Lock()
         self._submitting = False
         self._persisted = self.state.revision  # highest revision the read model has
+        self._slack_queue: list[tuple[str, dict[str, object]]] = []
+        self._slack_running: list[asyncio.Future[object]] = []
 
     # --- the main line ------------------------------------------------------------------
 
@@ -89,6 +80,7 @@ class DisputeWorkflow:
                 break
             if self._history_too_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._slack_settled()
                 workflow.continue_as_new(WorkflowInput(opened=self.state.opened, state=self.state))
             revision = self.state.revision
             timeout: timedelta | None = None
@@ -109,6 +101,7 @@ class DisputeWorkflow:
             except TimeoutError:
                 await self._fire_due_clocks()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._slack_settled()
         return UpdateResult(status=self.state.status, revision=self.state.revision,
                             message=self.state.close_reason or self.state.status)
 
@@ -219,6 +212,8 @@ class DisputeWorkflow:
         old.status = "voided"
         voided = [lv for lv in old.levels if lv.status == "approved"]
         for lv in old.levels:
+            if lv.status in ("pending", "escalated"):
+                self._slack_level("slack_level_decided", lv.level, old.number)
             if lv.status in ("waiting", "pending", "escalated"):
                 lv.status = "voided"
             self._stop_clock(f"approval_{old.number}_{lv.level}", now)
@@ -242,51 +237,6 @@ class DisputeWorkflow:
     def _validate_revision(self, req: ReviseCreditMemo) -> None:
         rules.check_revision(self.state, req, self._submitting)
 
-    async def _prepare(self, preparer: str, resolution: str, lines: list,  # type: ignore[type-arg]
-                       prior_period: bool) -> PreparedCreditMemo:
-        o = self.state.opened
-        number = f"CM-{o.dispute_id.removeprefix('DSP-')}-{self.state.memo_count + 1}"
-        try:
-            prepared = await self._db_step(
-                "prepare_credit_memo",
-                PrepareCreditMemo(
-                    dispute_id=o.dispute_id, account_id=o.account_id,
-                    invoice_number=o.invoice_number, currency=o.currency,
-                    disputed_amount=o.disputed_amount, resolution=resolution,  # type: ignore[arg-type]
-                    credit_lines=lines, prior_period=prior_period, memo_number=number,
-                    preparer_id=preparer, at=workflow.now()),
-                retry_policy=INTERACTIVE_RETRY, result_type=PreparedCreditMemo)
-            assert isinstance(prepared, PreparedCreditMemo)
-            return prepared
-        except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type:
-                raise refuse(cause.type, cause.message) from None
-            raise refuse("database_unavailable", "The credit memo could not be prepared "
-                         "because the database did not answer; try again shortly.") from None
-
-    def _install_memo(self, prepared: PreparedCreditMemo, now: datetime) -> None:
-        """Make a freshly prepared memo the current one and start its chain."""
-        memo = prepared.memo
-        self.state.memo_count += 1
-        if self.state.credit_memo is not None:
-            self.state.past_memos.append(self.state.credit_memo)
-        self.state.credit_memo = memo
-        self.state.memo_policy = prepared.policy
-        chain = ", ".join(lv.role for lv in memo.levels) or "none (auto-approved)"
-        self._event("system", "approval.chain_selected",
-                    f"Approval chain under policy v{memo.policy_version}: {chain}. "
-                    + " ".join(memo.chain_reasons),
-                    {"credit_memo": memo.number, "policy_version": memo.policy_version,
-                     "tier_min": str(memo.tier_min), "levels": [lv.role for lv in memo.levels],
-                     "base_total": str(memo.base_total), "fx_rate": str(memo.fx_rate),
-                     "fx_as_of": memo.fx_as_of.isoformat(),
-                     "window_total_base": str(memo.window_total_base),
-                     "prior_period": memo.prior_period})
-        self.state.status = "pending_approval"
-        if memo.levels:
-            self._activate_level(memo.levels[0], now)
-
     @workflow.update(name="decide")
     async def decide(self, req: DecideLevel) -> UpdateResult:
         level, verdict = rules.check_decision(self.state, req, workflow.now())
@@ -303,6 +253,7 @@ class DisputeWorkflow:
         level.sod_checks = [c.model_dump() for c in verdict.checks]
         self._acknowledge(req.actor.id)
         self._stop_clock(f"approval_{memo.number}_{level.level}", now)
+        self._slack_level("slack_level_decided", level.level)
         who = req.actor.id + (f" (delegate of {verdict.delegate_of})" if verdict.delegate_of
                               else "")
         if req.decision == "reject":
@@ -360,6 +311,8 @@ class DisputeWorkflow:
         if memo is not None and memo.status == "pending_approval":
             memo.status = "voided"
             for lv in memo.levels:
+                if lv.status in ("pending", "escalated"):
+                    self._slack_level("slack_level_decided", lv.level)
                 if lv.status in ("waiting", "pending", "escalated"):
                     lv.status = "voided"
         self._close("withdrawn", f"Withdrawn by {req.actor.id}: {req.comment or 'no comment'}.")
@@ -378,106 +331,10 @@ class DisputeWorkflow:
     def get_state(self) -> DisputeState:
         return self.state
 
-    # --- SLA clocks ---------------------------------------------------------------------
-
-    async def _fire_due_clocks(self) -> None:
-        """Remind, record breaches, escalate; then persist once and notify."""
-        now = workflow.now()
-        due = sla.due_now(self.state, now)
-        o = self.state.opened
-        notes: list[Notify] = []
-
-        def note(key: str, recipient: str, message: str) -> None:
-            notes.append(Notify(key=f"{o.dispute_id}:{key}", dispute_id=o.dispute_id,
-                                recipient=recipient, message=message))
-
-        for name in due.reminders:
-            clock = self.state.sla[name]
-            clock.reminded = True
-            msg = (f"Reminder: {self._clock_words(name)} on dispute {o.dispute_id} is due "
-                   f"{clock.due_at.isoformat()}.")
-            self._event("system", "sla.reminder", msg, {"clock": name,
-                                                         "due_at": clock.due_at.isoformat()})
-            note(f"{name}:remind", f"role:{clock.assignee_role}", msg)
-        for name in due.breaches:
-            clock = self.state.sla[name]
-            clock.breached, clock.breached_at = True, now
-            msg = (f"SLA breached: {self._clock_words(name)} on dispute {o.dispute_id} was due "
-                   f"{clock.due_at.isoformat()} ({clock.assignee_role}); "
-                   f"{fmt(o.disputed_amount, o.currency)} waiting.")
-            self._event("system", "sla.breached", msg,
-                        {"clock": name, "due_at": clock.due_at.isoformat(),
-                         "assignee_role": clock.assignee_role})
-            note(f"{name}:breach", "managers", msg)
-            self._escalate(name, clock, now, note)
-        for name in due.repeat_alerts:
-            clock = self.state.sla[name]
-            clock.alerts += 1
-            clock.next_alert_at = sla.calendar_of(self.state.memo_policy).add(now,
-                                                                               sla.REPEAT_ALERT)
-            msg = (f"Still breached: {self._clock_words(name)} on dispute {o.dispute_id}, due "
-                   f"{clock.due_at.isoformat()}, has no backup role; "
-                   f"{clock.assignee_role} must decide.")
-            self._event("system", "sla.still_breached", msg,
-                        {"clock": name, "alerts": clock.alerts})
-            note(f"{name}:alert:{clock.alerts}", "managers", msg)
-        await self._persist()
-        for n in notes:
-            await self._db_step("notify", n)
-
-    def _escalate(self, name: str, clock: SlaClock, now: datetime, note: object) -> None:
-        memo = self.state.credit_memo
-        if clock.level is None or memo is None:
-            return
-        level = next((lv for lv in memo.levels if lv.level == clock.level), None)
-        if level is None or level.status != "pending":
-            return
-        if level.escalate_to:
-            level.status = "escalated"
-            msg = (f"Level {level.level} ({level.role}) of credit memo {memo.number} escalated "
-                   f"to {level.escalate_to}, who may now decide it too.")
-            self._event("system", "approval.escalated", msg,
-                        {"level": level.level, "role": level.role,
-                         "escalate_to": level.escalate_to})
-            note(f"{name}:escalate", f"role:{level.escalate_to}", msg)  # type: ignore[operator]
-        else:
-            clock.next_alert_at = sla.calendar_of(self.state.memo_policy).add(now,
-                                                                               sla.REPEAT_ALERT)
-
-    def _clock_words(self, name: str) -> str:
-        clock = self.state.sla[name]
-        if clock.level is not None:
-            return f"approval level {clock.level} ({clock.assignee_role})"
-        return {"acknowledge": "acknowledgement", "investigate": "investigation",
-                "resolve": "resolution"}.get(name, name)
-
     # --- posting ------------------------------------------------------------------------
 
     def _needs_posting(self) -> bool:
         return rules.needs_posting(self.state)
-
-    async def _post(self) -> None:
-        o = self.state.opened
-        memo = self.state.credit_memo
-        assert memo is not None
-        posted = await workflow.execute_activity(
-            "post_credit_memo",
-            PostCreditMemo(dispute_id=o.dispute_id, memo_number=memo.number,
-                           account_id=o.account_id, invoice_number=o.invoice_number,
-                           currency=memo.currency, total=memo.total),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, result_type=Posted)
-        memo.status = "posted"
-        memo.posted_at = posted.posted_at
-        memo.ledger_reference = posted.reference
-        self._event("system", "credit_memo.posted",
-                    f"Credit memo {memo.number} posted to the ledger as {posted.reference} "
-                    f"for {fmt(memo.total, memo.currency)}.",
-                    {"credit_memo": memo.number, "reference": posted.reference,
-                     "total": str(memo.total)})
-        self._close("resolved", f"Resolved with credit memo {memo.number}.")
-        await self._persist()
-        await self._notify_opener("resolved", f"Dispute {o.dispute_id} is resolved: credit memo "
-                                  f"{memo.number} for {fmt(memo.total, memo.currency)} posted.")
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -492,24 +349,6 @@ class DisputeWorkflow:
         return await workflow.execute_activity(
             name, args=args, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=retry_policy,
             result_type=result_type)
-
-    def _start_clock(self, name: str, duration: str, policy: PolicyRef | None,
-                     assignee_role: str, level: int | None = None) -> None:
-        self.state.sla[name] = sla.new_clock(now=workflow.now(), duration=duration,
-                                             policy=policy, assignee_role=assignee_role,
-                                             level=level)
-
-    def _stop_clock(self, name: str, at: datetime) -> None:
-        clock = self.state.sla.get(name)
-        if clock is not None and clock.stopped_at is None:
-            clock.stopped_at = at
-
-    def _activate_level(self, level: ApprovalLevel, now: datetime) -> None:
-        level.status = "pending"
-        if level.sla:
-            name = f"approval_{self.state.credit_memo.number}_{level.level}"  # type: ignore[union-attr]
-            self._start_clock(name, level.sla, self.state.memo_policy, level.role, level.level)
-            level.due_at = self.state.sla[name].due_at
 
     def _acknowledge(self, actor: str) -> None:
         if self.state.acknowledged_by is None:
@@ -539,6 +378,7 @@ class DisputeWorkflow:
             events, self._events = self._events, []
             await self._db_step("record_snapshot", RecordSnapshot(state=self.state, events=events))
             self._persisted = revision
+        self._flush_slack()
 
     async def _notify_opener(self, kind: str, message: str) -> None:
         o = self.state.opened

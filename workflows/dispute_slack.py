@@ -1,0 +1,51 @@
+"""Slack from the dispute workflow: queued after a state change, started once the read
+model is written (the Slack activities read it), never awaited by an Update, settled before
+the workflow ends or continues as new. A mixin of DisputeWorkflow."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain.models import DisputeState
+
+SLACK_PATCH = "slack-v1"
+# Slack is best effort in time, never in outcome: its activities run beside the dispute,
+# retry for as long as Slack is down, and are awaited only at the end.
+SLACK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                          maximum_interval=timedelta(minutes=5))
+SLACK_TIMEOUT = timedelta(minutes=2)
+
+
+class SlackOutbox:
+    state: DisputeState
+    _slack_queue: list[tuple[str, dict[str, object]]]
+    _slack_running: list[asyncio.Future[object]]
+
+    def _slack(self, activity_name: str, **arg: object) -> None:
+        """Queue a Slack step; it starts once the read model it reads has been written."""
+        self._slack_queue.append((activity_name, arg))
+
+    def _slack_level(self, activity_name: str, level: int, memo_number: str | None = None
+                     ) -> None:
+        memo = self.state.credit_memo
+        self._slack(activity_name, dispute_id=self.state.opened.dispute_id,
+                    memo_number=memo_number or (memo.number if memo else ""), level=level)
+
+    def _flush_slack(self) -> None:
+        queued, self._slack_queue = self._slack_queue, []
+        if not queued or not workflow.patched(SLACK_PATCH):
+            return
+        for name, arg in queued:
+            self._slack_running.append(workflow.start_activity(
+                name, arg, start_to_close_timeout=SLACK_TIMEOUT, retry_policy=SLACK_RETRY))
+
+    async def _slack_settled(self) -> None:
+        running, self._slack_running = self._slack_running, []
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+
