@@ -12,8 +12,8 @@ from tests.e2e.test_slack_http import SLACK_IDS, Env, env, pending  # noqa: F401
 pytestmark = pytest.mark.e2e
 
 
-def _prompted(env: Env) -> set[str]:
-    return {c.body["channel"] for c in env.fake.of("chat.postMessage")
+def _prompted(slack_env: Env) -> set[str]:
+    return {c.body["channel"] for c in slack_env.fake.of("chat.postMessage")
             if c.body.get("channel", "").startswith("U")}
 
 
@@ -49,3 +49,53 @@ def test_slack_outage_delays_messages_not_approvals(env: Env) -> None:  # noqa: 
     r = as_user(env.stack, env.people, "bm").post(f"/api/v1/disputes/{view['id']}/decision",
                                                   json={"decision": "approve"})
     assert r.status_code == 200 and r.json()["status"] == "resolved", r.text
+
+
+@pytest.fixture
+def env_with_channel(dev_server, db_url, admin_token, people):  # type: ignore[no-untyped-def]
+    import secrets
+
+    from db.models import User
+    from db.session import session_scope
+    from tests.e2e.test_slack_http import SlackStack
+    from tests.support.fake_slack import FakeSlack
+
+    with session_scope(db_url) as s:
+        for key, slack_id in SLACK_IDS.items():
+            s.get_one(User, people.ids[key]).slack_user_id = slack_id
+    fake, secret = FakeSlack.start(), secrets.token_hex(16)
+    stack = SlackStack.create(
+        temporal_address=dev_server.address, db_url=db_url, admin_token=admin_token,
+        slack_bot_token="xoxb-test-" + secrets.token_hex(4), slack_signing_secret=secret,
+        slack_api_url=fake.url, slack_managers_channel="C0MANAGERS")
+    try:
+        yield Env(stack, fake, secret, people, stack.http(admin_token))
+    finally:
+        stack.stop()
+        fake.close()
+
+
+def test_reminder_and_escalation_in_the_thread_and_breach_in_the_channel(
+    env_with_channel: Env,
+) -> None:
+    import copy
+
+    from approvals.default_policy import DEFAULT_POLICY_DOCUMENT
+
+    e = env_with_channel
+    doc = copy.deepcopy(DEFAULT_POLICY_DOCUMENT)
+    doc["calendar"] = "always"
+    doc["levels"]["billing_manager"]["sla"] = "PT3S"
+    assert e.http.put("/api/v1/policy", json=doc).status_code == 200
+    view = pending(e)
+    prompts = e.fake.wait_for("chat.postMessage", count=3)
+    prompt_ts = {c.answer["ts"] for c in prompts}
+    deadline = 15
+    calls = e.fake.wait_for("chat.postMessage", count=9, timeout=deadline)
+    threaded = [c for c in calls if c.body.get("thread_ts") in prompt_ts]
+    assert any("Reminder" in str(c.body.get("text")) for c in threaded)
+    assert any("escalated" in str(c.body.get("text")) for c in threaded)
+    managers = [c for c in e.fake.of("chat.postMessage") if c.body["channel"] == "C0MANAGERS"]
+    assert managers and "breached" in str(managers[0].body.get("text"))
+    assert SLACK_IDS["sbm"] in _prompted(e)  # the backup role gets its own prompt
+    assert view["id"] in str(managers[0].body)
