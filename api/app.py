@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (users, billing, policy, disputes, audit, sla, metrics):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)
-    app.include_router(slack.router)  # authenticated by Slack's signature, not a token
+    # Authenticated by Slack's signature, not a token.
+    app.include_router(slack.router, responses=errors.ERROR_RESPONSES)
     app.add_middleware(RequestGuard, max_bytes=settings.disputeflow_max_body_bytes)
     return app

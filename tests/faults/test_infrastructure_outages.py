@@ -52,8 +52,14 @@ def test_timers_fire_after_the_temporal_server_restarts(
         view = wait_for(cs, dispute_id, lambda v: v["approvals"][0]["status"] == "escalated",
                         timeout=60)
         assert view["sla"][next(k for k in view["sla"] if k.startswith("approval_"))]["breached"]
-        r = as_user(stack, people, "bm").post(f"/api/v1/disputes/{dispute_id}/decision",
-                                              json={"decision": "approve"})
+        # Just after a restart the server may not list the worker's pollers yet: the API
+        # says 503 worker_unavailable (nothing applied) and a client retries.
+        for _ in range(40):
+            r = as_user(stack, people, "bm").post(f"/api/v1/disputes/{dispute_id}/decision",
+                                                  json={"decision": "approve"})
+            if r.status_code != 503:
+                break
+            time.sleep(0.5)
         assert r.status_code in (200, 202), r.text
         wait_for(cs, dispute_id, lambda v: v["status"] == "resolved", timeout=30)
     finally:
