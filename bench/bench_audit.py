@@ -77,10 +77,11 @@ def load_chains(url: str, n: int) -> None:
 
 
 def measure(label: str, rows: int, fn) -> None:  # type: ignore[no-untyped-def]
-    tracemalloc.start()
     t = time.perf_counter()
     fn()
     elapsed = time.perf_counter() - t
+    tracemalloc.start()  # a second pass for memory: tracing slows Python several times
+    fn()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"{label:<34} {rows:>9,} rows {elapsed:7.1f}s {rows / elapsed:>9,.0f} rows/s "
@@ -119,6 +120,19 @@ def main() -> None:
     measure("approval-chain CSV export", args.rows, export)
     print(f"max resident set size: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
           " MiB (includes loading)")
+    drop(args.url, url)
+
+
+def drop(admin_url: str, url: str) -> None:
+    if make_url(url).get_backend_name() != "postgresql":
+        return
+    from sqlalchemy import create_engine, text
+
+    get_engine(url).dispose()
+    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

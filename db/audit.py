@@ -116,20 +116,24 @@ class VerifyResult:
     problem: str | None = None
 
 
-def _rows(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
+_COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor, AuditEvent.action,
+            AuditEvent.subject, AuditEvent.message, AuditEvent.data, AuditEvent.prev_hash,
+            AuditEvent.hash)
+_NAMES = ("seq", "at", "actor", "action", "subject", "message", "data", "prev_hash", "hash")
+
+
+def _rows(session: Session, batch: int = 20_000) -> Iterator[dict[str, Any]]:
+    """Plain column rows in keyset-paginated batches: constant memory, no ORM objects."""
     after = 0
     while True:
-        rows = list(
-            session.scalars(
-                select(AuditEvent).where(AuditEvent.seq > after)
-                .order_by(AuditEvent.seq).limit(batch)
-            )
-        )
+        rows = session.execute(
+            select(*_COLUMNS).where(AuditEvent.seq > after).order_by(AuditEvent.seq)
+            .limit(batch)).all()
         if not rows:
             return
-        yield from rows
-        after = rows[-1].seq
-        session.expunge_all()
+        for row in rows:
+            yield dict(zip(_NAMES, row, strict=True))
+        after = rows[-1][0]
 
 
 def verify(session: Session) -> VerifyResult:
@@ -137,16 +141,16 @@ def verify(session: Session) -> VerifyResult:
     prev, expected_seq, count = GENESIS, 1, 0
     for row in _rows(session):
         count += 1
-        if row.seq != expected_seq:
-            bad = expected_seq if row.seq > expected_seq else row.seq
+        seq = row["seq"]
+        if seq != expected_seq:
+            bad = expected_seq if seq > expected_seq else seq
             return VerifyResult(False, count, bad, f"sequence {expected_seq} is missing")
-        if row.prev_hash != prev:
-            return VerifyResult(False, count, row.seq,
-                                "the link to the previous event is broken")
-        if chain_hash(prev, row) != row.hash:
-            return VerifyResult(False, count, row.seq,
+        if row["prev_hash"] != prev:
+            return VerifyResult(False, count, seq, "the link to the previous event is broken")
+        if chain_hash(prev, row) != row["hash"]:
+            return VerifyResult(False, count, seq,
                                 "the event's content does not match its hash")
-        prev, expected_seq = row.hash, expected_seq + 1
+        prev, expected_seq = row["hash"], expected_seq + 1
     return VerifyResult(True, count, None)
 
 
