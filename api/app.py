@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, web
 from api.limits import RequestGuard
 from api.routes import audit, billing, disputes, health, metrics, policy, sla, slack, users
 from api.temporal_gateway import TemporalGateway
@@ -40,5 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     # Authenticated by Slack's signature, not a token.
     app.include_router(slack.router, responses=errors.ERROR_RESPONSES)
+    app.include_router(web.router)  # web pages: cookie sign-in + CSRF; not in OpenAPI
+    web.mount_static(app)
     app.add_middleware(RequestGuard, max_bytes=settings.disputeflow_max_body_bytes)
     return app

@@ -63,11 +63,24 @@ async def in_db(settings: Settings, fn: Callable[..., T], /, *, readonly: bool =
     return await run_in_threadpool(call)
 
 
+# The web pages' session cookie (api/web/auth.py): it holds the same bearer token.
+SESSION_COOKIE = "dfl_token"
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 def bearer_token(request: Request) -> str | None:
+    """The caller's token: the Authorization header, else (safe methods only) the session
+    cookie, so a signed-in browser can follow the pages' links to API reads such as the
+    auditor's CSV export. Never for POST/PUT: a cross-site form carries the cookie too, and
+    those routes have no CSRF check — writes from the browser go through the pages."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
+    if request.method in SAFE_METHODS:
+        cookie = request.cookies.get(SESSION_COOKIE, "").strip()
+        if cookie:
+            return cookie
     return None
 
 

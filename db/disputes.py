@@ -7,9 +7,10 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from db import audit
@@ -23,7 +24,7 @@ from db.models import (
     SlaBreach,
 )
 from domain.models import AuditEntry, DisputeState
-from domain.money import from_minor, to_minor
+from domain.money import MINOR_UNITS, from_minor, to_minor
 from domain.views import dispute_view
 
 
@@ -188,10 +189,33 @@ def get_view(session: Session, dispute_id: str) -> dict[str, Any] | None:
 
 @dataclass
 class ListFilter:
+    """``min_amount``/``max_amount`` (inclusive) bound the disputed amount in each dispute's
+    own currency: 100 matches 100.00 USD and 100 JPY alike (no FX conversion). Pass
+    ``account_id`` (one currency per account) when one currency is meant."""
+
     status: str | None = None
     account_id: str | None = None
     breached: bool | None = None
     reason_code: str | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+
+
+def _minor_bound(bound: Decimal, *, lower: bool) -> ColumnElement[int]:
+    """``bound`` in the minor units of each row's currency (``disputed_minor`` has no fixed
+    scale): an integer per exponent group, rounded inwards so a lower bound of 0.5 JPY
+    means 1 and an upper bound of 0.5 JPY means 0."""
+    rounding = ROUND_CEILING if lower else ROUND_FLOOR
+    by_places: dict[int, list[str]] = {}
+    for currency, places in MINOR_UNITS.items():
+        by_places.setdefault(places, []).append(currency)
+
+    def scaled(places: int) -> int:
+        return int(bound.scaleb(places).to_integral_value(rounding=rounding))
+
+    return case(*[(Dispute.currency.in_(currencies), scaled(places))
+                  for places, currencies in sorted(by_places.items()) if places != 2],
+                else_=scaled(2))
 
 
 def encode_cursor(row: Dispute) -> str:
@@ -222,6 +246,12 @@ def list_views(
         query = query.where(Dispute.breached.is_(filters.breached))
     if filters.reason_code:
         query = query.where(Dispute.reason_code == filters.reason_code)
+    if filters.min_amount is not None:
+        query = query.where(Dispute.disputed_minor >= _minor_bound(filters.min_amount,
+                                                                   lower=True))
+    if filters.max_amount is not None:
+        query = query.where(Dispute.disputed_minor <= _minor_bound(filters.max_amount,
+                                                                   lower=False))
     if cursor:
         at, ident = decode_cursor(cursor)
         query = query.where(or_(Dispute.opened_at < at,

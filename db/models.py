@@ -152,6 +152,8 @@ class Dispute(Base):
         Index("ix_disputes_metrics_status", "status", "currency", "opened_at", "closed_at",
               "rejections", "disputed_minor"),
         Index("ix_disputes_metrics_causes", "opened_at", "reason_code", "root_cause"),
+        Index("ix_disputes_status_turnaround", "status", "turnaround_s"),
+        Index("ix_disputes_reason_cause_opened", "reason_code", "root_cause", "opened_at"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     status: Mapped[str] = mapped_column(String(20))

@@ -44,7 +44,7 @@ def to_principal(user: User) -> Principal:
 
 
 def authenticate(session: Session, *, token: str, admin_token: str | None) -> Principal | None:
-    if admin_token and secrets.compare_digest(token, admin_token):
+    if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
         return BOOTSTRAP_ADMIN
     user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
     if user is None or not user.active:

@@ -1,0 +1,174 @@
+"""Dispute pages: the filtered, cursor-paged list and the dispute page (summary, findings,
+investigation, credit memo, approval chain, timeline, and the forms the user may use).
+
+Reads go through ``db.disputes`` (the API's read model queries); the page only adds the
+names of the people involved and the invoice lines the analyst's form offers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import SettingsDep
+from api.errors import AppError
+from api.routes.disputes import _view
+from api.web.auth import page_user
+from api.web.forms import FormErrors
+from api.web.queue import decision_for
+from api.web.render import PAGE_ROLES, PageRoute, render
+from db import billing, disputes
+from db.models import User
+from db.session import session_scope
+from db.users import Principal
+from domain.codes import REASON_CODES, ROOT_CAUSES, TERMINAL_STATUSES, DisputeStatus
+from domain.money import MINOR_UNITS
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+Reader = Annotated[Principal, Depends(page_user(*PAGE_ROLES["/disputes"]))]
+PAGE_SIZE = 50
+STATUSES: tuple[str, ...] = DisputeStatus.__args__  # type: ignore[attr-defined]
+RESOLUTIONS = ("full_credit", "partial_credit", "rebill", "deny")
+_MAX_PLACES = max(MINOR_UNITS.values())
+
+
+def user_names(session: Session, ids: set[str]) -> dict[str, str]:
+    """Display names for user ids (one query); unknown ids (system, admin) stay as they are."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(sorted(ids))))
+    return {user_id: name for user_id, name in rows}
+
+
+@dataclass
+class ListQuery:
+    """The list filters as typed in the form, their parsed values, and their problems."""
+
+    raw: dict[str, str]
+    filters: disputes.ListFilter = field(default_factory=disputes.ListFilter)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _amount(raw: str, name: str, errors: dict[str, str]) -> Decimal | None:
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        errors[name] = "Enter an amount such as 250 or 250.00."
+        return None
+    if not value.is_finite() or value < 0 or len(raw) > 30:
+        errors[name] = "Enter an amount of zero or more."
+        return None
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > _MAX_PLACES:
+        errors[name] = f"Use at most {_MAX_PLACES} decimals."
+        return None
+    return value
+
+
+def parse_list_query(params: dict[str, str]) -> ListQuery:
+    """Query string → filters. Problems become messages next to the filter fields (a
+    filter form should not answer a typo with an error page)."""
+    raw = {k: params.get(k, "").strip()[:100] for k in
+           ("status", "account_id", "reason_code", "breached", "min_amount", "max_amount")}
+    q = ListQuery(raw)
+    if raw["status"] and raw["status"] not in STATUSES:
+        q.errors["status"] = "Choose a status from the list."
+    if raw["reason_code"] and raw["reason_code"] not in REASON_CODES:
+        q.errors["reason_code"] = "Choose a reason from the list."
+    if raw["breached"] not in ("", "yes", "no"):
+        q.errors["breached"] = "Choose any, yes or no."
+    low = _amount(raw["min_amount"], "min_amount", q.errors)
+    high = _amount(raw["max_amount"], "max_amount", q.errors)
+    if low is not None and high is not None and high < low:
+        q.errors["max_amount"] = "The upper bound must not be below the lower bound."
+    q.filters = disputes.ListFilter(
+        status=raw["status"] or None, account_id=raw["account_id"] or None,
+        reason_code=raw["reason_code"] or None,
+        breached={"yes": True, "no": False}.get(raw["breached"]),
+        min_amount=low, max_amount=high)
+    return q  # not queried at all while q.errors is not empty
+
+
+@router.get("/disputes")
+def list_page(request: Request, _: Reader, settings: SettingsDep) -> Response:
+    """Newest first, 50 a page, keyset-paged by ``db.disputes.list_views``."""
+    params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
+    q = parse_list_query(params)
+    cursor = params.get("cursor") or None
+    items: list[dict[str, Any]] = []
+    next_cursor = None
+    general = None
+    if not q.errors:
+        try:
+            with session_scope(settings.database_url, readonly=True) as session:
+                items, next_cursor = disputes.list_views(session, filters=q.filters,
+                                                         limit=PAGE_SIZE, cursor=cursor)
+        except ValueError:
+            general = "That page link is no longer valid; showing the first page instead."
+            with session_scope(settings.database_url, readonly=True) as session:
+                items, next_cursor = disputes.list_views(session, filters=q.filters,
+                                                         limit=PAGE_SIZE, cursor=None)
+            cursor = None
+    kept = {k: v for k, v in q.raw.items() if v}
+    return render(request, "disputes_list.html", {
+        "title": "Disputes", "items": items, "q": q.raw, "errors": q.errors,
+        "general": general, "statuses": STATUSES, "reasons": REASON_CODES,
+        "next_url": f"/disputes?{urlencode({**kept, 'cursor': next_cursor})}"
+        if next_cursor else None,
+        "first_url": f"/disputes?{urlencode(kept)}" if cursor else None,
+    }, status=422 if q.errors else 200)
+
+
+@dataclass
+class InvestigationForm:
+    """What the analyst typed, to show it again with the errors next to the fields."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: FormErrors = field(default_factory=FormErrors)
+
+
+def detail_context(session: Session, principal: Principal, dispute_id: str,
+                   form: InvestigationForm | None = None) -> dict[str, Any]:
+    """Everything the dispute page shows, and which of its forms this user gets."""
+    view = _view(session, dispute_id)
+    memo = view.get("credit_memo") or {}
+    inv = view.get("investigation") or {}
+    ids = {view.get("opened_by", ""), memo.get("preparer_id", ""), inv.get("submitted_by", "")}
+    ids |= {a.get("approver_id") or "" for a in view.get("approvals") or []}
+    ids |= {a.get("delegate_of") or "" for a in view.get("approvals") or []}
+    ids |= {t.get("actor", "") for t in view.get("timeline") or []}
+    status = view.get("status")
+    can_investigate = principal.has("analyst") and status == "investigating"
+    invoice = billing.load_invoice(session, str(view.get("invoice_number"))) \
+        if can_investigate else None
+    return {
+        "title": f"Dispute {dispute_id}", "d": view, "memo": memo, "inv": inv,
+        "names": user_names(session, ids),
+        "breached": any(c.get("breached") for c in (view.get("sla") or {}).values()),
+        "can_investigate": can_investigate, "invoice": invoice,
+        "root_causes": ROOT_CAUSES, "resolutions": RESOLUTIONS,
+        "form": form or InvestigationForm(),
+        "decision": decision_for(session, principal, view, datetime.now(UTC)),
+        "can_withdraw": principal.has("client_services") and status not in TERMINAL_STATUSES,
+    }
+
+
+@router.get("/disputes/{dispute_id}")
+def detail_page(dispute_id: str, request: Request, principal: Reader,
+                settings: SettingsDep) -> Response:
+    """The dispute page, for every role (the forms depend on the role)."""
+    if len(dispute_id) > 40:
+        raise AppError("not_found", f"There is no dispute {dispute_id[:40]}….")
+    with session_scope(settings.database_url, readonly=True) as session:
+        ctx = detail_context(session, principal, dispute_id)
+    return render(request, "dispute_detail.html", ctx)

@@ -1,0 +1,100 @@
+"""Client services' forms: open a dispute, withdraw one.
+
+Both call the API's own route functions (``open_dispute``, ``withdraw``), so the validation,
+the idempotency, the workflow start or Update and the audit are the API's, unchanged. The
+form to open a dispute carries a one-time idempotency key: submitting it twice (a double
+click, a reload of the answer) opens one dispute.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from api.deps import GatewayDep, SettingsDep
+from api.errors import AppError
+from api.routes.disputes import open_dispute, withdraw
+from api.schemas import DisputeCreate, WithdrawIn
+from api.web.auth import Posted, form_user, page_user
+from api.web.forms import FormErrors, flash, from_validation, map_errors
+from api.web.render import PageRoute, render
+from db.users import Principal
+from domain.codes import REASON_CODES
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+OpenerPage = Annotated[Principal, Depends(page_user("client_services"))]
+OpenerForm = Annotated[Posted, Depends(form_user("client_services"))]
+FIELDS = ("account_id", "invoice_number", "currency", "disputed_amount", "reason_code",
+          "description", "line_ids")
+
+
+def new_form(request: Request, values: dict[str, str] | None = None,
+             errors: FormErrors | None = None, status: int = 200) -> Response:
+    """The form, empty or as typed with its errors; a fresh idempotency key when new."""
+    values = dict(values or {})
+    values.setdefault("idem", secrets.token_urlsafe(18))
+    return render(request, "dispute_new.html", {
+        "title": "Open a dispute", "values": values, "errors": errors or FormErrors(),
+        "reasons": REASON_CODES}, status=status)
+
+
+@router.get("/disputes/new")
+def new_page(request: Request, _: OpenerPage) -> Response:
+    """Client services only, like ``POST /api/v1/disputes``."""
+    return new_form(request)
+
+
+def _to_field(api_field: str, _: dict[str, Any]) -> str | None:
+    head = api_field.split(".", 1)[0]
+    return head if head in FIELDS else None
+
+
+@router.post("/disputes/new")
+async def open_from_form(request: Request, posted: OpenerForm, settings: SettingsDep,
+                         gateway: GatewayDep) -> Response:
+    """Open through the API's route function; on success go to the new dispute."""
+    values = {name: posted.text(name) for name in (*FIELDS, "idem")}
+    body: dict[str, Any] = {k: values[k] for k in FIELDS if k != "line_ids"}
+    body["currency"] = body["currency"].upper()
+    body["line_ids"] = [p.strip() for p in values["line_ids"].replace(";", ",").split(",")
+                        if p.strip()]
+    key = values["idem"][:200] or None
+    try:
+        created = DisputeCreate.model_validate(body)
+        answer = await open_dispute(body=created, principal=posted.principal,
+                                    settings=settings, gateway=gateway, idempotency_key=key)
+    except ValidationError as exc:
+        err = from_validation(exc)
+        return new_form(request, values, map_errors(err, _to_field), status=err.status)
+    except AppError as err:
+        if err.code == "idempotency_conflict":  # the same form sent again, changed
+            values["idem"] = secrets.token_urlsafe(18)
+        return new_form(request, values, map_errors(err, _to_field), status=err.status)
+    dispute_id = json.loads(bytes(answer.body))["id"]
+    response = RedirectResponse(f"/disputes/{dispute_id}", status_code=303)
+    flash(response, f"Dispute {dispute_id} is open; the automatic investigation is running.")
+    return response
+
+
+@router.post("/disputes/{dispute_id}/withdraw")
+async def withdraw_from_form(dispute_id: str, posted: OpenerForm, settings: SettingsDep,
+                             gateway: GatewayDep) -> Response:
+    """Withdraw through the API's route function; the outcome is a notice on the page."""
+    response = RedirectResponse(f"/disputes/{dispute_id}", status_code=303)
+    try:
+        body = WithdrawIn.model_validate({"comment": posted.text("comment")})
+        await withdraw(dispute_id, body, posted.principal, settings, gateway)
+    except ValidationError as exc:
+        flash(response, from_validation(exc).message, kind="error")
+    except AppError as err:
+        if err.code == "not_found":
+            raise
+        flash(response, err.message, kind="error")
+    else:
+        flash(response, f"Dispute {dispute_id} is withdrawn.")
+    return response

@@ -1,0 +1,194 @@
+"""Which approval levels the signed-in user may decide now: the "My approvals" queue.
+
+The workflow's validator (approvals/sod.py) is the authority on every decision; this module
+only finds the candidates, from the read model, with the same notion of authority: a pending
+or escalated level whose role the user holds, or holds through a delegation active now, or —
+once escalated — whose backup role (``escalate_to``) the user holds either way. Rows where
+segregation of duties will refuse the user (they prepared the memo, opened the dispute or
+already approved a level) stay in the list with the reason, so the refusal is explained up
+front rather than discovered.
+
+Two indexed queries, whatever the size of the backlog: levels by ``(role, status)``, then the
+user's own earlier approvals of the listed memos. Only escalated rows read the dispute's
+stored view (to learn the level's backup role).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from db import users
+from db.models import ApprovalLevel, CreditMemo, Dispute, PolicyVersion
+from db.users import Principal
+from domain.money import from_minor
+
+OPEN_LEVEL = ("pending", "escalated")
+QUEUE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Authority:
+    """The roles a user can act in now: their own, lent by delegation, and the roles whose
+    escalated levels fall back to one of those."""
+
+    own: frozenset[str]
+    delegated: dict[str, list[str]]  # role -> names of the users who lent it
+    escalation_sources: frozenset[str]
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.own | frozenset(self.delegated)
+
+    def acting_as(self, role: str, status: str, escalate_to: str | None) -> str | None:
+        """How the user could decide a level (words for the page), or None if they cannot."""
+        for candidate, how in ((role, ""), (escalate_to if status == "escalated" else None,
+                                            " (escalation backup)")):
+            if candidate is None:
+                continue
+            if candidate in self.own:
+                return f"as {candidate.replace('_', ' ')}{how}"
+            if candidate in self.delegated:
+                return (f"as delegate of {', '.join(self.delegated[candidate])} "
+                        f"({candidate.replace('_', ' ')}){how}")
+        return None
+
+
+def authority(session: Session, principal: Principal, now: datetime) -> Authority:
+    """The user's roles now: own, lent by delegations active at ``now``, and the roles
+    whose escalated levels fall back to one of those (in any policy version)."""
+    delegated: dict[str, list[str]] = {}
+    for _, lender in users.delegations_to(session, delegate_id=principal.id, at=now):
+        for role in lender.roles:
+            delegated.setdefault(role, []).append(lender.name)
+    roles = set(principal.roles) | set(delegated)
+    sources: set[str] = set()
+    # Every policy version: a memo keeps the version that chose its chain.
+    for document in session.scalars(select(PolicyVersion.document)):
+        for role, spec in (document.get("levels") or {}).items():
+            if isinstance(spec, dict) and spec.get("escalate_to") in roles:
+                sources.add(role)
+    return Authority(frozenset(principal.roles), delegated, frozenset(sources))
+
+
+@dataclass
+class QueueItem:
+    """One row of the queue: the level, its memo, and how (or whether) the user may act."""
+
+    dispute_id: str
+    memo_number: str
+    level: int
+    levels_in_chain: int
+    role: str
+    status: str
+    due_at: datetime | None
+    account_id: str
+    invoice_number: str
+    total: str
+    currency: str
+    base_total: str
+    base_currency: str
+    acting_as: str
+    sod_problems: list[str] = field(default_factory=list)
+
+
+def _sod_problems(principal: Principal, preparer: str, opener: str, approved: bool
+                  ) -> list[str]:
+    problems = []
+    if preparer == principal.id:
+        problems.append("you prepared this credit memo")
+    if opener == principal.id:
+        problems.append("you opened this dispute")
+    if approved:
+        problems.append("you already approved a level of this credit memo")
+    return problems
+
+
+def decidable(session: Session, principal: Principal, now: datetime,
+              limit: int = QUEUE_LIMIT) -> tuple[list[QueueItem], bool]:
+    """The levels the user may decide, oldest due first; True when more than ``limit``."""
+    auth = authority(session, principal, now)
+    conditions = [and_(ApprovalLevel.role.in_(sorted(auth.roles)),
+                       ApprovalLevel.status.in_(OPEN_LEVEL))]
+    if auth.escalation_sources:
+        conditions.append(and_(ApprovalLevel.role.in_(sorted(auth.escalation_sources)),
+                               ApprovalLevel.status == "escalated"))
+    rows = session.execute(
+        select(ApprovalLevel, CreditMemo, Dispute.opened_by)
+        .join(CreditMemo, CreditMemo.number == ApprovalLevel.memo_number)
+        .join(Dispute, Dispute.id == ApprovalLevel.dispute_id)
+        .where(or_(*conditions), CreditMemo.status == "pending_approval")
+        .order_by(ApprovalLevel.due_at.asc().nulls_last(), ApprovalLevel.memo_number)
+        .limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    escalated = [lv.dispute_id for lv, _, _ in rows if lv.status == "escalated"]
+    backups = _backup_roles(session, escalated)
+    numbers = [memo.number for _, memo, _ in rows]
+    mine = set(session.scalars(select(ApprovalLevel.memo_number).where(
+        ApprovalLevel.memo_number.in_(numbers), ApprovalLevel.approver_id == principal.id,
+        ApprovalLevel.status == "approved"))) if numbers else set()
+    chain_sizes: dict[str, int] = {}
+    if numbers:
+        for number in session.scalars(select(ApprovalLevel.memo_number)
+                                      .where(ApprovalLevel.memo_number.in_(numbers))):
+            chain_sizes[number] = chain_sizes.get(number, 0) + 1
+    items = []
+    for lv, memo, opener in rows:
+        acting = auth.acting_as(lv.role, lv.status, backups.get((lv.dispute_id, lv.level)))
+        if acting is None:
+            continue
+        items.append(QueueItem(
+            dispute_id=lv.dispute_id, memo_number=memo.number, level=lv.level,
+            levels_in_chain=chain_sizes.get(memo.number, lv.level), role=lv.role,
+            status=lv.status, due_at=lv.due_at, account_id=memo.account_id,
+            invoice_number=memo.invoice_number,
+            total=str(from_minor(memo.total_minor, memo.currency)), currency=memo.currency,
+            base_total=str(from_minor(memo.base_total_minor, memo.base_currency)),
+            base_currency=memo.base_currency, acting_as=acting,
+            sod_problems=_sod_problems(principal, memo.preparer_id, opener,
+                                       memo.number in mine)))
+    return items, more
+
+
+def _backup_roles(session: Session, dispute_ids: list[str]) -> dict[tuple[str, int], str]:
+    """``escalate_to`` of each level of these disputes, from their stored views."""
+    if not dispute_ids:
+        return {}
+    found: dict[tuple[str, int], str] = {}
+    for dispute_id, view in session.execute(
+            select(Dispute.id, Dispute.view).where(Dispute.id.in_(dispute_ids))):
+        for level in view.get("approvals") or []:
+            if level.get("escalate_to"):
+                found[(dispute_id, int(level["level"]))] = str(level["escalate_to"])
+    return found
+
+
+def pending_level(view: dict[str, Any]) -> dict[str, Any] | None:
+    """The level waiting for a decision now, as the workflow picks it (first open one)."""
+    if view.get("status") != "pending_approval":
+        return None
+    return next((a for a in view.get("approvals") or [] if a.get("status") in OPEN_LEVEL),
+                None)
+
+
+def decision_for(session: Session, principal: Principal, view: dict[str, Any],
+                 now: datetime) -> dict[str, Any] | None:
+    """For the dispute page: the level the user may decide now and how, or None."""
+    level = pending_level(view)
+    if level is None:
+        return None
+    acting = authority(session, principal, now).acting_as(
+        str(level.get("role")), str(level.get("status")), level.get("escalate_to"))
+    if acting is None:
+        return None
+    memo = view.get("credit_memo") or {}
+    approved = any(a.get("approver_id") == principal.id and a.get("status") == "approved"
+                   for a in view.get("approvals") or [])
+    return {"level": level, "acting_as": acting,
+            "sod_problems": _sod_problems(principal, str(memo.get("preparer_id")),
+                                          str(view.get("opened_by")), approved)}
