@@ -152,6 +152,10 @@ class TemporalGateway:
     def _refusal(exc: WorkflowUpdateFailedError) -> AppError:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type:
+            detail = cause.details[0] if cause.details else None
+            if isinstance(detail, dict) and detail.get("field"):
+                return AppError(cause.type, cause.message,
+                                [{**detail, "message": cause.message}])
             return AppError(cause.type, cause.message)
         return AppError("validation_error", str(cause or exc))
 

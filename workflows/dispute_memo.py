@@ -53,7 +53,9 @@ class MemoSteps:
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type:
-                raise refuse(cause.type, cause.message) from None
+                details = cause.details[0] if cause.details else None
+                raise refuse(cause.type, cause.message,
+                             details if isinstance(details, dict) else None) from None
             raise refuse("database_unavailable", "The credit memo could not be prepared "
                          "because the database did not answer; try again shortly.") from None
 

@@ -26,7 +26,11 @@ from domain.models import (
 OPEN = ("investigating", "pending_approval")
 
 
-def refuse(code: str, message: str) -> ApplicationError:
+def refuse(code: str, message: str, details: dict[str, object] | None = None
+           ) -> ApplicationError:
+    """A refusal the API returns as ``code``; ``details`` (e.g. the field) travel with it."""
+    if details:
+        return ApplicationError(message, details, type=code, non_retryable=True)
     return ApplicationError(message, type=code, non_retryable=True)
 
 

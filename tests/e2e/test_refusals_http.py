@@ -84,6 +84,9 @@ def test_bad_investigation_is_refused_with_reasons(stack: Stack, people: People)
         r = analyst.post(url, json=body)
         assert r.status_code == status, (body, r.text)
         assert error_code(r) == "validation_error"
+    r = analyst.post(url, json=cases[2][0])  # over what is open on line L1
+    assert r.json()["error"]["details"][0]["field"] == "credit_lines"
+    assert r.json()["error"]["details"][0]["line_id"] == "L1"
     r = cs.post(url, json={"root_cause": "rate_card", "resolution": "deny"})
     assert r.status_code == 403 and error_code(r) == "forbidden"
     r = as_user(stack, people, "bm").post(f"/api/v1/disputes/{dispute_id}/decision",
