@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -22,6 +23,10 @@ from config.temporal import connect
 from workflows import WORKFLOWS
 
 log = logging.getLogger("disputeflow.worker")
+# On SIGTERM (a deploy, a scale-down) running activities get this long to finish before
+# they are cancelled; they are short, and a finished ledger posting is better than a retried
+# one. Keep the orchestrator's grace period (Kubernetes: 30 s by default) above it.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
 def build_worker(
@@ -40,6 +45,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=getattr(executor, "_max_workers", 16),
         max_cached_workflows=settings.disputeflow_max_cached_workflows,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ActivityContext
+from activities.defn import defn
 from approvals.chain import select_chain
 from approvals.policy import parse_policy
 from db import billing, policies
@@ -38,7 +38,7 @@ class CreditMemoActivities:
     def __init__(self, ctx: ActivityContext) -> None:
         self.ctx = ctx
 
-    @activity.defn(name="prepare_credit_memo")
+    @defn(name="prepare_credit_memo")
     def prepare_credit_memo(self, req: PrepareCreditMemo) -> PreparedCreditMemo:
         cur = req.currency
         with session_scope(self.ctx.db_url) as s:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from temporalio import activity
-
 from activities.context import ActivityContext
+from activities.defn import defn
 from db import disputes, metrics
 from db.session import session_scope
 from domain.models import Digest, DigestRequest
@@ -17,7 +16,7 @@ class DigestActivities:
     def __init__(self, ctx: ActivityContext) -> None:
         self.ctx = ctx
 
-    @activity.defn(name="compose_daily_digest")
+    @defn(name="compose_daily_digest")
     def compose_daily_digest(self, req: DigestRequest) -> Digest:
         tz = ZoneInfo(req.timezone)
         day = (req.at.astimezone(tz) - timedelta(days=1)).date()

@@ -3,10 +3,10 @@ billing connector and compute findings."""
 
 from __future__ import annotations
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ActivityContext
+from activities.defn import defn
 from domain.findings import investigate
 from domain.models import Finding, GatherFindings
 
@@ -15,7 +15,7 @@ class InvestigationActivities:
     def __init__(self, ctx: ActivityContext) -> None:
         self.ctx = ctx
 
-    @activity.defn(name="gather_findings")
+    @defn(name="gather_findings")
     def gather_findings(self, request: GatherFindings) -> list[Finding]:
         conn = self.ctx.billing
         invoice = conn.invoice(request.invoice_number)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from temporalio import activity
-
 from activities.context import ActivityContext
+from activities.defn import defn
 from activities.faults import crash_point
 from domain.models import PostCreditMemo, Posted
 
@@ -13,7 +12,7 @@ class LedgerActivities:
     def __init__(self, ctx: ActivityContext) -> None:
         self.ctx = ctx
 
-    @activity.defn(name="post_credit_memo")
+    @defn(name="post_credit_memo")
     def post_credit_memo(self, request: PostCreditMemo) -> Posted:
         # The memo number is the idempotency key: a retry after a crash between the ledger's
         # commit and this activity's completion finds the first posting.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from temporalio import activity
-
 from activities.context import ActivityContext
+from activities.defn import defn
 from db import disputes, policies
 from db.session import session_scope
 from domain.models import Notify, PolicyRef, RecordSnapshot
@@ -14,19 +13,19 @@ class ReadModelActivities:
     def __init__(self, ctx: ActivityContext) -> None:
         self.ctx = ctx
 
-    @activity.defn(name="record_snapshot")
+    @defn(name="record_snapshot")
     def record_snapshot(self, request: RecordSnapshot) -> bool:
         """Idempotent: a retry of an already-written revision changes nothing."""
         with session_scope(self.ctx.db_url) as s:
             return disputes.save_snapshot(s, state=request.state, events=request.events)
 
-    @activity.defn(name="load_policy")
+    @defn(name="load_policy")
     def load_policy(self) -> PolicyRef:
         with session_scope(self.ctx.db_url) as s:
             row = policies.current(s)
             return PolicyRef(version=row.version, document=row.document)
 
-    @activity.defn(name="notify")
+    @defn(name="notify")
     def notify(self, request: Notify) -> bool:
         """The pluggable notifier's default: a log table, one row per key."""
         from datetime import UTC, datetime

@@ -28,9 +28,9 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
-from temporalio import activity
 
 from activities import slack_blocks as blocks
+from activities.defn import defn
 from config.settings import Settings
 from db import disputes, slack_messages
 from db.models import SlackMessage
@@ -157,7 +157,7 @@ class SlackActivities:
                 sent.append(row)
         return sent
 
-    @activity.defn(name="slack_prompt_level")
+    @defn(name="slack_prompt_level")
     def slack_prompt_level(self, req: SlackLevelRef) -> int:
         """DM every eligible approver of a pending level; returns how many were posted."""
         if not self.settings.slack_enabled:
@@ -171,7 +171,7 @@ class SlackActivities:
             roles.append(approval["escalate_to"])
         return len(self._prompt(view, req, roles))
 
-    @activity.defn(name="slack_level_decided")
+    @defn(name="slack_level_decided")
     def slack_level_decided(self, req: SlackLevelRef) -> int:
         """Replace every prompt of a decided (or voided) level: no buttons, the outcome."""
         if not self.settings.slack_enabled:
@@ -209,7 +209,7 @@ class SlackActivities:
                 slack_messages.mark_decided(s, row.id)
         return updated
 
-    @activity.defn(name="slack_thread_note")
+    @defn(name="slack_thread_note")
     def slack_thread_note(self, req: SlackThreadNote) -> int:
         """A reminder or escalation in each prompt's thread; escalation also prompts the
         escalation role's approvers. Returns how many messages were posted."""
@@ -240,7 +240,7 @@ class SlackActivities:
             posted += row is not None
         return posted
 
-    @activity.defn(name="slack_alert_managers")
+    @defn(name="slack_alert_managers")
     def slack_alert_managers(self, req: SlackAlert) -> bool:
         """Post to SLACK_MANAGERS_CHANNEL once per key; False when not configured or sent."""
         channel = self.settings.slack_managers_channel

@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with contextlib.suppress(errors.AppError):
             await gateway.client()
         yield
+        await slack.drain(app)
 
     app = FastAPI(
         title="Disputeflow",

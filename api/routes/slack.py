@@ -95,6 +95,21 @@ def _spawn(app: FastAPI, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     return task
 
 
+async def drain(app: FastAPI, *, within_s: float = 10.0) -> None:
+    """On shutdown, let in-flight Slack decisions finish and send their replies (a deploy
+    must not leave an approver without an answer); cancel what is still running after
+    ``within_s`` so no connection is left half-open."""
+    tasks: set[asyncio.Task[None]] = set(getattr(app.state, "slack_tasks", None) or ())
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=within_s)
+    for task in pending:
+        task.cancel()
+    if pending:
+        log.warning("cancelled %d Slack replies still running at shutdown", len(pending))
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 @router.post("/slack/interactions", summary="Slack interactivity (signed)")
 async def interactions(request: Request) -> Response:
     settings: Settings = request.app.state.settings
