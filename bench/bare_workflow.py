@@ -35,3 +35,29 @@ class BareWorkflow:
                                         start_to_close_timeout=timedelta(seconds=30))
         self.updates += 1
         return self.updates
+
+
+@activity.defn(name="bare_record")
+def bare_record(i: int) -> int:
+    return i
+
+
+@workflow.defn(name="BareDecisionWorkflow")
+class BareDecisionWorkflow:
+    """The engine's share of a decision: an Update whose handler runs one local activity
+    (ours records the decision in one) and answers; the workflow then waits for the next."""
+
+    def __init__(self) -> None:
+        self.decided = 0
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.decided >= 2)
+        return self.decided
+
+    @workflow.update
+    async def decide(self) -> int:
+        await workflow.execute_local_activity("bare_record", self.decided,
+                                              start_to_close_timeout=timedelta(seconds=30))
+        self.decided += 1
+        return self.decided

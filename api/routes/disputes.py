@@ -127,8 +127,12 @@ def _refusal_audited(session: Session, *, principal: Principal, dispute_id: str,
 async def _run_update(
     *, settings: Any, gateway: Any, principal: Principal, dispute_id: str, action: str,
     name: str, arg: Any, update_id: str, request: dict[str, Any],
+    view: dict[str, Any] | None = None,
 ) -> Any:
-    view = await in_db(settings, _view, readonly=True, dispute_id=dispute_id)
+    """Send one decision-type Update; ``view`` is the dispute as the caller already read it
+    (saves a read on the hot path), else it is read here."""
+    if view is None:
+        view = await in_db(settings, _view, readonly=True, dispute_id=dispute_id)
     if view["status"] in TERMINAL_STATUSES:
         raise AppError("wrong_state", f"Dispute {dispute_id} is {view['status']}; it takes no "
                        "more changes.")
@@ -162,7 +166,7 @@ async def submit_investigation(
     return await _run_update(settings=settings, gateway=gateway, principal=principal,
                              dispute_id=dispute_id, action="investigation",
                              name="submit_investigation", arg=arg, update_id=update_id,
-                             request=body.model_dump(mode="json"))
+                             request=body.model_dump(mode="json"), view=view)
 
 
 @router.post("/{dispute_id}/credit-memo", response_model=DisputeOut)
@@ -181,7 +185,7 @@ async def revise_credit_memo(
     return await _run_update(settings=settings, gateway=gateway, principal=principal,
                              dispute_id=dispute_id, action="revision",
                              name="revise_credit_memo", arg=arg, update_id=update_id,
-                             request=body.model_dump(mode="json"))
+                             request=body.model_dump(mode="json"), view=view)
 
 
 def _grants(session: Session, *, principal: Principal) -> list[DelegationGrant]:
@@ -219,7 +223,8 @@ async def decide(
     update_id = _update_id("decision", principal, idempotency_key, memo, body.decision)
     return await _run_update(settings=settings, gateway=gateway, principal=principal,
                              dispute_id=dispute_id, action="decision", name="decide", arg=arg,
-                             update_id=update_id, request=body.model_dump(mode="json"))
+                             update_id=update_id, request=body.model_dump(mode="json"),
+                             view=view)
 
 
 @router.post("/{dispute_id}/withdraw", response_model=DisputeOut)

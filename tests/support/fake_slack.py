@@ -25,6 +25,7 @@ class Call:
     headers: dict[str, str]
     status: int
     answer: dict[str, Any] = field(default_factory=dict)  # what the fake replied
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks use it)
 
 
 @dataclass

@@ -1,0 +1,214 @@
+"""Decision latency with 1,000 disputes in flight: from ``POST …/decision`` sent to its 200
+with the new state, and from a signed Slack click sent to Slack's 200 (the acknowledgement
+that tells the approver it was taken).
+
+    .venv/bin/python bench/bench_decisions.py [--disputes 1000] [--concurrency 10] [--url ...]
+
+The production shape (bench/harness.py): dev server, worker and API processes, PostgreSQL
+(default) or SQLite, Slack turned on against the fake Slack Web API over real HTTP. All
+disputes are first brought to "pending approval"; then every level 1 is approved through
+the API and every level 2 through a Slack click, ``--concurrency`` requests at a time.
+Targets: API p99 < 150 ms, Slack acknowledgement p99 < 500 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from sqlalchemy import func, select
+from temporalio.worker import Worker
+
+from activities.slack_blocks import button_value
+from bench import harness
+from bench.bare_workflow import BareDecisionWorkflow, bare_record
+from config.settings import Settings
+from config.temporal import connect
+from db.models import Dispute, LedgerPosting
+from db.session import session_scope
+from tests.support.fake_slack import FakeSlack
+
+SLACK_IDS = {"bm": "U0BENCHBM", "sbm": "U0BENCHSBM"}
+
+
+def signed(secret: str, payload: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    body = urlencode({"payload": json.dumps(payload)})
+    stamp = str(int(time.time()))
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(),
+                      hashlib.sha256).hexdigest()
+    return body, {"Content-Type": "application/x-www-form-urlencoded",
+                  "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+def click(fake: FakeSlack, secret: str, view: dict[str, Any], n: int) -> tuple[str, dict[str,
+                                                                                         str]]:
+    value = button_value(view["id"], view["credit_memo"]["number"], 2)
+    return signed(secret, {
+        "type": "block_actions", "user": {"id": SLACK_IDS["sbm"], "username": "sbm"},
+        "team": {"id": "T0"}, "trigger_id": f"trig-{n}",
+        "response_url": fake.response_url(f"bench-{n}"),
+        "container": {"type": "message", "message_ts": "1700000000.000001"},
+        "actions": [{"type": "button", "action_id": "dfl_approve", "block_id": "dfl_decision",
+                     "value": value, "action_ts": str(time.time())}]})
+
+
+async def timed(part: tuple[range, int], call: Callable[[int], Awaitable[Any]],
+                ) -> tuple[list[float], dict[int, int]]:
+    """Run ``call(i)`` for every i of the range, ``concurrency`` at a time; latencies (ms) and
+    answer counts (``call`` returns a response, or a status code)."""
+    indexes, concurrency = part
+    limit, latencies, codes = asyncio.Semaphore(concurrency), [], {}  # type: ignore[var-annotated]
+
+    async def one(i: int) -> None:
+        async with limit:
+            t = time.perf_counter()
+            r = await call(i)
+            latencies.append((time.perf_counter() - t) * 1000)
+            code = r if isinstance(r, int) else r.status_code
+            codes[code] = codes.get(code, 0) + 1
+
+    await asyncio.gather(*(one(i) for i in indexes))
+    return latencies, codes
+
+
+def report(label: str, latencies: list[float], codes: dict[int, int], target: float) -> None:
+    p99 = harness.percentile(latencies, 99)
+    print(f"{label:<40} p50 {harness.percentile(latencies, 50):6.0f} ms  p99 {p99:6.0f} ms  "
+          f"max {max(latencies):6.0f} ms  answers {dict(sorted(codes.items()))}  "
+          f"(target p99 < {target:.0f} ms: {'met' if p99 < target else 'MISSED'})")
+
+
+async def bare(address: str, n: int, concurrency: int, sequential: int) -> None:
+    """The same measurement on the bare engine: ``n`` waiting workflows, one Update each
+    running one no-op local activity — what no code of ours can make faster."""
+    client = await connect(Settings(temporal_address=address))
+    queue = f"bare-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(16) as pool:
+        async with Worker(client, task_queue=queue, workflows=[BareDecisionWorkflow],
+                          activities=[bare_record], activity_executor=pool):
+            handles = await asyncio.gather(*(client.start_workflow(
+                BareDecisionWorkflow.run, id=f"{queue}-{i}", task_queue=queue)
+                for i in range(n)))
+
+            async def update(i: int) -> int:
+                await handles[i].execute_update(BareDecisionWorkflow.decide)
+                return 200
+
+            for label, part in split(n, sequential, concurrency):
+                report(f"bare engine Update {label}", *await timed(part, update), 150)
+
+
+def split(n: int, sequential: int, concurrency: int) -> list[tuple[str, tuple[range, int]]]:
+    """The first ``sequential`` one at a time (latency unloaded), the rest ``concurrency``
+    at a time (latency under load)."""
+    first = min(sequential, n)
+    return [("(one at a time)", (range(0, first), 1)),
+            (f"({concurrency} at a time)", (range(first, n), concurrency))]
+
+
+async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
+              concurrency: int, sequential: int) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
+                                 limits=httpx.Limits(max_connections=100)) as c:
+        t = time.perf_counter()
+        limit = asyncio.Semaphore(20)
+
+        async def bring(i: int) -> dict[str, Any]:
+            async with limit:
+                return await harness.open_pending(c, stack, i)
+
+        views = await asyncio.gather(*(bring(i) for i in range(n)))
+        print(f"{n} disputes brought to pending approval in {time.perf_counter() - t:.0f} s")
+        after_level_1: list[dict[str, Any]] = [{} for _ in range(n)]
+
+        async def api_decision(i: int) -> httpx.Response:
+            r = await c.post(f"/api/v1/disputes/{views[i]['id']}/decision",
+                             headers=stack.headers("bm"), json={"decision": "approve"})
+            after_level_1[i] = r.json() if r.status_code == 200 else {"id": views[i]["id"]}
+            return r
+
+        for label, part in split(n, sequential, concurrency):
+            report(f"API decision {label}", *await timed(part, api_decision), 150)
+        for i, view in enumerate(after_level_1):  # a 202 answer carries no view: read it
+            if "credit_memo" not in view:
+                after_level_1[i] = (await c.get(f"/api/v1/disputes/{view['id']}",
+                                                headers=stack.headers("bm"))).json()
+
+        clicked_at: dict[int, float] = {}
+
+        async def slack_click(i: int) -> httpx.Response:
+            body, headers = click(fake, secret, after_level_1[i], i)
+            clicked_at[i] = time.monotonic()
+            return await c.post("/slack/interactions", content=body, headers=headers)
+
+        for label, part in split(n, sequential, concurrency):
+            report(f"Slack click ack {label}", *await timed(part, slack_click), 500)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with session_scope(stack.db_url, readonly=True) as s:
+            resolved = s.scalar(select(func.count()).where(Dispute.status == "resolved"))
+            posted = s.scalar(select(func.count()).select_from(LedgerPosting))
+        if resolved == n:
+            break
+        await asyncio.sleep(0.5)
+    replies = {int(c.method.rsplit("-", 1)[1]): c.at for c in list(fake.calls)
+               if c.method.startswith("response/bench-")}
+    reply_ms = [(at - clicked_at[i]) * 1000 for i, at in replies.items()]
+    if reply_ms:
+        print(f"{'Slack click to its reply (all)':<40} p50 {harness.percentile(reply_ms, 50):6.0f}"
+              f" ms  p99 {harness.percentile(reply_ms, 99):6.0f} ms  (the approver reads the "
+              "outcome; includes ledger posting on the final level)")
+    print(f"afterwards: {resolved}/{n} resolved, {posted} ledger postings, {len(replies)} Slack "
+          "replies to the clickers")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--disputes", type=int, default=1000)
+    p.add_argument("--concurrency", type=int, default=10)
+    p.add_argument("--sequential", type=int, default=100,
+                   help="how many decisions are first sent one at a time")
+    p.add_argument("--url", default=os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    args = p.parse_args()
+    db_url = harness.fresh_database(args.url)
+    fake, secret = FakeSlack.start(), secrets.token_hex(16)
+    with tempfile.TemporaryDirectory() as tmp:
+        if db_url.startswith("sqlite"):
+            db_url = f"sqlite:///{tmp}/bench.db"
+        stack = harness.start(Path(tmp), db_url=db_url, accounts=args.disputes, env={
+            "SLACK_BOT_TOKEN": "xoxb-bench-" + secrets.token_hex(4),
+            "SLACK_SIGNING_SECRET": secret, "SLACK_API_URL": fake.url},
+            slack_ids=SLACK_IDS)
+        print(harness.machine_line(disputes=args.disputes, concurrency=args.concurrency,
+                                   database=db_url.split(":")[0], slack="fake Slack over HTTP"))
+        try:
+            asyncio.run(run(stack, fake, secret, args.disputes, args.concurrency,
+                            args.sequential))
+            asyncio.run(bare(stack.server.address, args.disputes, args.concurrency,
+                             args.sequential))
+        finally:
+            stack.stop()
+            fake.close()
+            harness.drop_database(args.url, db_url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""The production shape for benchmarks: the real Temporal dev server, the worker and the API
+as their own processes (exactly what ``disputeflow up`` starts), one database, seeded
+billing data and one user per role — driven from the benchmark's process over HTTP.
+
+Running the API and the worker as separate processes matters on a 2-core machine: in one
+process they would share one interpreter lock with the load generator and measure that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench import data
+from cli.processes import DevServer, free_port, start_dev_server, stop_process, wait_for_port
+from db import billing
+from db.migrate import upgrade
+from db.session import get_engine, session_scope
+from db.users import create_user
+from domain.billing_doc import BillingDocument
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLES = {"cs": "client_services", "an": "analyst", "bm": "billing_manager",
+         "sbm": "senior_billing_manager", "mgr": "manager", "admin": "admin"}
+
+
+def machine_line(**settings: object) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in settings.items())
+    return (f"machine: {platform.machine()} {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, {platform.system()} {platform.release()}; {shown}")
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of a non-empty sample."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))  # ceil without floats drifting
+    return ordered[int(rank) - 1]
+
+
+def fresh_database(url: str) -> str:
+    """A new, empty PostgreSQL database beside ``url`` (SQLite URLs are returned as given)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return url
+    name = f"dfl_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(parsed.set(drivername="postgresql+psycopg"),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    if make_url(url).get_backend_name() != "postgresql":
+        return
+    get_engine(url).dispose()
+    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(db_url: str, accounts: int, *, slack_ids: Mapping[str, str] | None = None,
+         ) -> dict[str, str]:
+    """Billing data for ``accounts`` disputes and one user per role; returns their tokens."""
+    tokens: dict[str, str] = {}
+    with session_scope(db_url) as s:
+        for start in range(0, accounts, 2000):
+            doc = data.billing_document(start, min(2000, accounts - start))
+            billing.import_document(s, BillingDocument.model_validate(doc), actor="bench")
+        for who, role in ROLES.items():
+            _, tokens[who] = create_user(
+                s, name=who, email=f"{who}@bench.example", roles=[role],
+                slack_user_id=(slack_ids or {}).get(who), created_by="bench")
+    return tokens
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(resident now, peak resident) of a process, in MiB, from /proc."""
+    fields: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
+
+
+@dataclass
+class BenchStack:
+    server: DevServer
+    db_url: str
+    base_url: str
+    tokens: dict[str, str]
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            stop_process(proc)
+        self.server.stop()
+
+
+def start(tmp: Path, *, db_url: str, accounts: int, env: Mapping[str, str] | None = None,
+          slack_ids: Mapping[str, str] | None = None) -> BenchStack:
+    """Dev server, migrations, seed, then the worker and API processes; ready to take load."""
+    server = start_dev_server(tmp / "temporal.db", port=free_port(), ui_port=None,
+                              log_file=tmp / "temporal.log")
+    try:
+        upgrade(db_url)
+        tokens = seed(db_url, accounts, slack_ids=slack_ids)
+        port = free_port()
+        child_env = {**os.environ, "DATABASE_URL": db_url, "TEMPORAL_ADDRESS": server.address,
+                     "TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
+                     "DISPUTEFLOW_API_PORT": str(port),
+                     "DISPUTEFLOW_ADMIN_TOKEN": "adm_" + uuid.uuid4().hex * 2,
+                     "PYTHONPATH": str(ROOT), **(env or {})}
+        stack = BenchStack(server, db_url, f"http://127.0.0.1:{port}", tokens)
+        for part in ("worker", "api"):
+            log = open(tmp / f"{part}.log", "ab")  # noqa: SIM115  (the child keeps it)
+            stack.procs[part] = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", part], env=child_env, cwd=ROOT,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port("127.0.0.1", port, timeout=60, proc=stack.procs["api"], what="API")
+        _wait_ready(stack.base_url)
+        return stack
+    except BaseException:
+        server.stop()
+        raise
+
+
+def _wait_ready(base_url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("the API did not become healthy within 60 s")
+
+
+async def open_pending(c: httpx.AsyncClient, stack: BenchStack, i: int) -> dict[str, Any]:
+    """Intake over HTTP, wait for the findings, submit the investigation: the dispute then
+    waits at approval level 1. Returns the investigation's answer (the dispute view)."""
+    r = await c.post("/api/v1/disputes", headers={**stack.headers("cs"),
+                                                  "Idempotency-Key": f"bench-{i}"},
+                     json=data.dispute_body(i))
+    r.raise_for_status()
+    did = r.json()["id"]
+    for _ in range(1200):
+        r = await c.post(f"/api/v1/disputes/{did}/investigation", headers=stack.headers("an"),
+                         json=data.INVESTIGATION)
+        if r.status_code in (200, 202):
+            return dict(r.json()) if r.status_code == 200 else {"id": did}
+        if r.status_code not in (409, 503):  # not in yet / worker busy: both safe to resend
+            raise RuntimeError(f"investigation of {did}: {r.status_code} {r.text}")
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"{did} never reached investigating")
