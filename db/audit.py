@@ -36,8 +36,24 @@ class NewEvent:
     idem_key: str | None = None
 
 
+# One encoder for every event: json.dumps with options builds a new encoder per call, which
+# was a third of `audit verify`'s time over a million events.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (isoformat is several times faster than
+    strftime; the bytes are the same)."""
+    text = at.isoformat(timespec="microseconds")
+    if text.endswith("+00:00"):
+        return text[:-6] + "Z"
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _canonical(seq: int, at: datetime, actor: str, action: str, subject: str, message: str,
+               data: Any) -> bytes:
+    return _ENCODER.encode({"seq": int(seq), "at": _iso(at), "actor": actor, "action": action,
+                            "subject": subject, "message": message, "data": data}).encode()
 
 
 def canonical(event: AuditEvent | dict[str, Any]) -> bytes:
@@ -45,16 +61,8 @@ def canonical(event: AuditEvent | dict[str, Any]) -> bytes:
     def get(key: str) -> Any:
         return event[key] if isinstance(event, dict) else getattr(event, key)
 
-    body = {
-        "seq": int(get("seq")),
-        "at": _iso(get("at")),
-        "actor": get("actor"),
-        "action": get("action"),
-        "subject": get("subject"),
-        "message": get("message"),
-        "data": get("data"),
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return _canonical(get("seq"), get("at"), get("actor"), get("action"), get("subject"),
+                      get("message"), get("data"))
 
 
 def chain_hash(prev_hash: str, event: AuditEvent | dict[str, Any]) -> str:
@@ -119,11 +127,11 @@ class VerifyResult:
 _COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor, AuditEvent.action,
             AuditEvent.subject, AuditEvent.message, AuditEvent.data, AuditEvent.prev_hash,
             AuditEvent.hash)
-_NAMES = ("seq", "at", "actor", "action", "subject", "message", "data", "prev_hash", "hash")
 
 
-def _rows(session: Session, batch: int = 20_000) -> Iterator[dict[str, Any]]:
-    """Plain column rows in keyset-paginated batches: constant memory, no ORM objects."""
+def _rows(session: Session, batch: int = 20_000) -> Iterator[Any]:
+    """Plain column tuples (the order of ``_COLUMNS``) in keyset-paginated batches:
+    constant memory, no ORM objects, no per-row dicts."""
     after = 0
     while True:
         rows = session.execute(
@@ -131,26 +139,26 @@ def _rows(session: Session, batch: int = 20_000) -> Iterator[dict[str, Any]]:
             .limit(batch)).all()
         if not rows:
             return
-        for row in rows:
-            yield dict(zip(_NAMES, row, strict=True))
+        yield from rows
         after = rows[-1][0]
 
 
 def verify(session: Session) -> VerifyResult:
     """Walk the whole chain in constant memory; report the first sequence that does not hold."""
     prev, expected_seq, count = GENESIS, 1, 0
-    for row in _rows(session):
+    sha256 = hashlib.sha256
+    for seq, at, actor, action, subject, message, data, prev_hash, hash_ in _rows(session):
         count += 1
-        seq = row["seq"]
         if seq != expected_seq:
             bad = expected_seq if seq > expected_seq else seq
             return VerifyResult(False, count, bad, f"sequence {expected_seq} is missing")
-        if row["prev_hash"] != prev:
+        if prev_hash != prev:
             return VerifyResult(False, count, seq, "the link to the previous event is broken")
-        if chain_hash(prev, row) != row["hash"]:
+        body = _canonical(seq, at, actor, action, subject, message, data)
+        if sha256(prev.encode() + b"\n" + body).hexdigest() != hash_:
             return VerifyResult(False, count, seq,
                                 "the event's content does not match its hash")
-        prev, expected_seq = row["hash"], expected_seq + 1
+        prev, expected_seq = hash_, expected_seq + 1
     return VerifyResult(True, count, None)
 
 
