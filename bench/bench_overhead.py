@@ -28,13 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from temporalio.worker import Worker
 
+from bench import data, harness
 from bench.bare_workflow import UPDATES, BareWorkflow, bare_noop
 from cli.processes import free_port, start_dev_server
 from config.temporal import connect
 from db.migrate import upgrade
-from db.session import session_scope
-from db.users import create_user
-from tests.support.billing_data import document
 from tests.support.stack import Stack
 
 
@@ -66,19 +64,9 @@ async def connect_plain(address: str):  # type: ignore[no-untyped-def]
 
 
 def ours(address: str, db_url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
-    tokens = {}
-    with session_scope(db_url) as s:
-        from db import billing
-        from domain.billing_doc import BillingDocument
-
-        doc = document()
-        doc["invoices"][1]["lines"][0]["units"] = 4_000_000_000
-        doc["invoices"][1]["lines"][0]["amount"] = "80000000.00"
-        billing.import_document(s, BillingDocument.model_validate(doc), actor="bench")
-        for who, role in (("cs", "client_services"), ("an", "analyst"),
-                          ("bm", "billing_manager"), ("sbm", "senior_billing_manager")):
-            _, tokens[who] = create_user(s, name=who, email=f"{who}@b.example", roles=[role],
-                                         slack_user_id=None, created_by="bench")
+    # One account per dispute: on a single account the aggregation control would push the
+    # later disputes into the four-level tier, and two approvals would not finish them.
+    tokens = harness.seed(db_url, n)
     stack = Stack.create(temporal_address=address, db_url=db_url, admin_token="adm_" + "x" * 30)
     latencies: list[float] = []
 
@@ -90,16 +78,12 @@ def ours(address: str, db_url: str, n: int, concurrency: int) -> tuple[float, li
                 def h(who: str) -> dict[str, str]:
                     return {"Authorization": f"Bearer {tokens[who]}"}
 
-                r = await c.post("/api/v1/disputes", headers=h("cs"), json={
-                    "account_id": "ADV-1", "invoice_number": "INV-BIG", "currency": "USD",
-                    "disputed_amount": "6000.00", "reason_code": "other",
-                    "description": "bench", "line_ids": ["B1"]})
+                r = await c.post("/api/v1/disputes", headers=h("cs"),
+                                 json=data.dispute_body(i))
                 did = r.json()["id"]
                 while True:
                     r = await c.post(f"/api/v1/disputes/{did}/investigation", headers=h("an"),
-                                     json={"root_cause": "other", "resolution": "full_credit",
-                                           "credit_lines": [{"line_id": "B1",
-                                                             "amount": "6000.00"}]})
+                                     json=data.INVESTIGATION)
                     if r.status_code == 200:
                         break
                     await asyncio.sleep(0.05)
