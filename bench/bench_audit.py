@@ -112,8 +112,7 @@ def main() -> None:
 
     def export() -> None:
         with session_scope(url, readonly=True) as s, open(os.devnull, "w") as sink:
-            for chunk in approval_chains.iter_csv(approval_chains.iter_rows(s, start=None,
-                                                                            end=None)):
+            for chunk in approval_chains.export(s, start=None, end=None, format="csv"):
                 sink.write(chunk)
 
     measure("audit verify", args.events, verify)

@@ -194,10 +194,8 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     out = open(args.output, "w", newline="") if args.output else sys.stdout  # noqa: SIM115
     try:
         with _session() as s:
-            rows = approval_chains.iter_rows(s, start=_when(args.start), end=_when(args.end))
-            chunks = (approval_chains.iter_csv(rows) if args.format == "csv"
-                      else approval_chains.iter_json(rows))
-            for chunk in chunks:
+            for chunk in approval_chains.export(s, start=_when(args.start),
+                                                end=_when(args.end), format=args.format):
                 out.write(chunk)
     finally:
         if args.output:

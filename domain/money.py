@@ -68,6 +68,16 @@ def from_minor(value: int, currency: str) -> Decimal:
     return Decimal(value).scaleb(-places).quantize(Decimal(1).scaleb(-places))
 
 
+def minor_text(value: int, currency: str) -> str:
+    """``str(from_minor(value, currency))`` without Decimal arithmetic: exports format a
+    hundred thousand amounts, and this is several times faster (tests hold them equal)."""
+    places = minor_units(currency)
+    if places == 0:
+        return str(value)
+    whole, part = divmod(abs(value), 10**places)
+    return f"{'-' if value < 0 else ''}{whole}.{part:0{places}d}"
+
+
 def fmt(amount: Decimal, currency: str) -> str:
     """Human form for messages: ``1,250.00 USD``."""
     return f"{quantize(amount, currency):,} {currency}"

@@ -59,9 +59,7 @@ def approval_chains_export(
     def stream() -> Iterator[str]:
         # Its own session: the response body is produced after the request's scope ends.
         with session_scope(settings.database_url) as session:
-            rows = approval_chains.iter_rows(session, start=start, end=end)
-            yield from (approval_chains.iter_csv(rows) if format == "csv"
-                        else approval_chains.iter_json(rows))
+            yield from approval_chains.export(session, start=start, end=end, format=format)
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     media = "text/csv; charset=utf-8" if format == "csv" else "application/json"

@@ -10,9 +10,19 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from approvals.chain import select_chain
 from approvals.policy import DEFAULT_POLICY_DOCUMENT, parse_policy
-from db.approval_chains import EXPORT_COLUMNS, csv_safe, iter_csv, iter_json, iter_rows
+from db.approval_chains import (
+    EXPORT_COLUMNS,
+    csv_safe,
+    export,
+    iter_csv,
+    iter_json,
+    iter_records,
+    iter_rows,
+)
 from db.models import (
     ApprovalLevel,
     CreditMemo,
@@ -181,9 +191,10 @@ def test_csv_parses_back_to_the_rows(db_url: str) -> None:
         {"role": "director_revops", "comment": "-2"},
         {"role": "controller", "comment": '@x, "quoted"\nsecond line'}])
     rows = _rows(db_url)
-    chunks = list(iter_csv(rows))
+    with session_scope(db_url) as s:
+        chunks = list(export(s, start=None, end=None, format="csv"))
     assert chunks[0] == ",".join(EXPORT_COLUMNS) + "\r\n"
-    assert len(chunks) == 1 + len(rows) and all(c.endswith("\r\n") for c in chunks)
+    assert all(c.endswith("\r\n") for c in chunks)
     parsed = list(csv.reader(io.StringIO("".join(chunks), newline="")))
     assert parsed[0] == EXPORT_COLUMNS
     comments = [line[EXPORT_COLUMNS.index("comment")] for line in parsed[1:]]
@@ -199,7 +210,42 @@ def test_json_stream_is_one_valid_document(db_url: str) -> None:
     _memo(db_url, "CM-1", at=T0, levels=[{"role": "billing_manager", "comment": "é \"q\""}])
     _memo(db_url, "CM-2", at=T0 + timedelta(days=1), levels=[{"role": "billing_manager"}])
     rows = _rows(db_url)
-    chunks = list(iter_json(rows))
-    assert len(chunks) == 2 + len(rows)
+    with session_scope(db_url) as s:
+        chunks = list(export(s, start=None, end=None, format="json"))
     assert json.loads("".join(chunks)) == {"items": rows}
     assert json.loads("".join(iter_json([]))) == {"items": []}
+    assert json.loads("".join(iter_json([[], []]))) == {"items": []}
+
+
+def test_streams_one_chunk_per_batch_and_holds_no_more(db_url: str) -> None:
+    """An export of 100,000 memos must not sit in memory: the records come in batches of
+    the asked size, in order, and the CSV has one chunk per batch after the header."""
+    for i in range(5):
+        _memo(db_url, f"CM-{i}", at=T0 + timedelta(hours=i),
+              levels=[{"role": "billing_manager"}, {"role": "senior_billing_manager"}])
+    with session_scope(db_url) as s:
+        batches = list(iter_records(s, start=None, end=None, batch=2))
+        chunks = list(iter_csv(iter_records(s, start=None, end=None, batch=2, escape=True)))
+    assert [len(b) for b in batches] == [4, 4, 2]  # two memos of two levels, then one
+    memos = [r[EXPORT_COLUMNS.index("credit_memo")] for b in batches for r in b]
+    assert memos == ["CM-0", "CM-0", "CM-1", "CM-1", "CM-2", "CM-2", "CM-3", "CM-3",
+                     "CM-4", "CM-4"]
+    assert len(chunks) == 1 + 3
+    assert [c.count("\r\n") for c in chunks] == [1, 4, 4, 2]
+
+
+def test_export_refuses_an_unknown_format(db_url: str) -> None:
+    with session_scope(db_url) as s, pytest.raises(ValueError, match="csv"):
+        export(s, start=None, end=None, format="xlsx")
+
+
+def test_record_escaping_matches_escaping_each_cell() -> None:
+    """Records are escaped in one pass over their joined cells; that must agree with
+    :func:`csv_safe` cell by cell, including cells that hold the join separator."""
+    from itertools import product
+
+    from db.approval_chains import _escaped
+
+    samples = ["", "plain", "=x", "+1", "-", "@a", "\tt", "\rr", "a=b", "\x1f=z", "=\x1f=", "'q"]
+    for cells in product(samples, repeat=3):
+        assert _escaped(cells) == tuple(csv_safe(c) for c in cells), cells

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.money import MoneyError, from_minor, parse_amount, quantize, to_minor
+from domain.money import MoneyError, from_minor, minor_text, parse_amount, quantize, to_minor
 
 
 @pytest.mark.parametrize(("value", "currency", "expected"), [
@@ -32,3 +32,16 @@ def test_minor_units_round_trip_and_half_up_rounding() -> None:
     assert from_minor(125000, "USD") == Decimal("1250.00")
     assert from_minor(150000, "JPY") == Decimal("150000")
     assert quantize(Decimal("0.125"), "USD") == Decimal("0.13")
+
+
+@pytest.mark.parametrize("currency", ["USD", "JPY", "BHD", "KWD", "EUR"])
+def test_minor_text_is_the_text_of_from_minor(currency: str) -> None:
+    """Exports use the fast form; it must print exactly what the Decimal form prints."""
+    for value in [0, 1, 9, 10, 99, 100, 101, 999, 1000, 123456, -1, -5, -100, -123456,
+                  10**15 + 7, 9_223_372_036_854_775_807, -9_223_372_036_854_775_807]:
+        assert minor_text(value, currency) == str(from_minor(value, currency)), value
+
+
+def test_minor_text_refuses_an_unknown_currency() -> None:
+    with pytest.raises(MoneyError):
+        minor_text(100, "XXX")
