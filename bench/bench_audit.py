@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from bench.bench_queries import fresh_database
 from db import approval_chains, audit
 from db.migrate import upgrade
-from db.models import ApprovalLevel, AuditEvent, CreditMemo, Dispute
+from db.models import ApprovalLevel, AuditEvent, CreditMemo, Dispute, LedgerPosting
 from db.session import get_engine, session_scope
 
 
@@ -67,6 +67,10 @@ def load_chains(url: str, n: int) -> None:
                 "preparer_id": "U-2", "policy_version": 1, "tier_min": "0",
                 "chain": {"reasons": ["Credit of 100.00 USD, at or above the 0.00 USD tier."]},
                 "created_at": at0 + timedelta(seconds=i), "posted_at": at0} for i in ids])
+            conn.execute(insert(LedgerPosting), [{
+                "idempotency_key": f"post-CM-{i}", "reference": f"LGR-{i:09d}",
+                "memo_number": f"CM-{i}", "account_id": "ADV-1", "invoice_number": f"INV-{i}",
+                "currency": "USD", "amount_minor": 10000, "posted_at": at0} for i in ids])
             conn.execute(insert(ApprovalLevel), [{
                 "memo_number": f"CM-{i}", "level": 1, "dispute_id": f"DSP-{i:012d}",
                 "role": "billing_manager", "status": "approved", "approver_id": "U-3",

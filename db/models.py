@@ -248,7 +248,8 @@ class LedgerPosting(Base):
     __tablename__ = "ledger_postings"
     idempotency_key: Mapped[str] = mapped_column(String(80), primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
-    memo_number: Mapped[str] = mapped_column(String(40))
+    # Indexed: the auditors' export looks up each memo's postings.
+    memo_number: Mapped[str] = mapped_column(String(40), index=True)
     account_id: Mapped[str] = mapped_column(String(64))
     invoice_number: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))
