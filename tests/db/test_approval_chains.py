@@ -244,8 +244,8 @@ def test_record_escaping_matches_escaping_each_cell() -> None:
     :func:`csv_safe` cell by cell, including cells that hold the join separator."""
     from itertools import product
 
-    from db.approval_chains import _escaped
+    from db.csv_cells import escaped
 
     samples = ["", "plain", "=x", "+1", "-", "@a", "\tt", "\rr", "a=b", "\x1f=z", "=\x1f=", "'q"]
     for cells in product(samples, repeat=3):
-        assert _escaped(cells) == tuple(csv_safe(c) for c in cells), cells
+        assert escaped(cells) == tuple(csv_safe(c) for c in cells), cells

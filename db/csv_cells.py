@@ -1,0 +1,39 @@
+"""Spreadsheet formula escaping for exported cells (OWASP "CSV injection").
+
+A comment such as ``=HYPERLINK(...)`` typed by an approver, or an account id imported from a
+billing system, must reach the auditor's spreadsheet as text, never run as a formula. The
+leading quote is the conventional, visible escape. Shared by both approval-chain formatters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+__all__ = ["FORMULA_STARTS", "csv_safe", "escaped"]
+
+# Characters a spreadsheet reads as the start of a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_SEPARATOR = "\x1f"
+_ANY_FORMULA = re.compile("(^|\x1f)([=+\\-@\t\r])")
+
+
+def csv_safe(value: str) -> str:
+    """``value``, with a leading quote if a spreadsheet would read it as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def escaped(cells: Sequence[str]) -> tuple[str, ...]:
+    """:func:`csv_safe` on every cell, with one regex pass over the joined cells rather than a
+    call per cell (28 cells, 100,000 records). When a cell itself holds the separator, the
+    joined form is ambiguous and each cell is escaped on its own."""
+    joined = _SEPARATOR.join(cells)
+    if _ANY_FORMULA.search(joined) is None:
+        return tuple(cells)
+    if joined.count(_SEPARATOR) == len(cells) - 1:
+        return tuple(_ANY_FORMULA.sub(_quote, joined).split(_SEPARATOR))
+    return tuple(csv_safe(cell) for cell in cells)
+
+
+def _quote(match: re.Match[str]) -> str:
+    return match[1] + "'" + match[2]
