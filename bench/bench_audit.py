@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
-from bench.bench_queries import fresh_database
+from bench.harness import drop_database, fresh_database
 from db import approval_chains, audit
 from db.migrate import upgrade
 from db.models import ApprovalLevel, AuditEvent, CreditMemo, Dispute, LedgerPosting
@@ -123,19 +123,7 @@ def main() -> None:
     measure("approval-chain CSV export", args.rows, export)
     print(f"max resident set size: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
           " MiB (includes loading)")
-    drop(args.url, url)
-
-
-def drop(admin_url: str, url: str) -> None:
-    if make_url(url).get_backend_name() != "postgresql":
-        return
-    from sqlalchemy import create_engine, text
-
-    get_engine(url).dispose()
-    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
+    drop_database(args.url, url)
 
 
 if __name__ == "__main__":

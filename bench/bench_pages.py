@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,12 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from api import web
 from api.app import create_app
 from api.deps import SESSION_COOKIE
+from bench.harness import drop_database, fresh_database
 from cli.processes import free_port
 from config.settings import Settings
 from db import audit
@@ -54,21 +54,6 @@ REASONS = ["rate_mismatch", "delivery_shortfall", "duplicate_billing", "makegood
 CAUSES = ["contract_setup", "rate_card", "delivery_data", "billing_system", "manual_error"]
 TARGET_MS = 200.0
 BATCH = 5000
-
-
-def fresh_database(url: str | None, tmp: Path) -> str:
-    if not url:
-        return f"sqlite:///{tmp / 'bench_pages.db'}"
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return url
-    name = f"dfl_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(parsed.set(drivername="postgresql+psycopg"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -278,7 +263,7 @@ def main() -> None:
                    help="PostgreSQL server URL (a fresh database is created); default SQLite")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database(args.url, Path(tmp))
+        url = fresh_database(args.url) if args.url else f"sqlite:///{Path(tmp) / 'bench_pages.db'}"
         upgrade(url)
         t = time.perf_counter()
         tokens = load(url, args.n)
@@ -338,11 +323,7 @@ def main() -> None:
                     client.close()
         get_engine(url).dispose()
         if backend == "postgresql":
-            admin = create_engine(make_url(args.url).set(drivername="postgresql+psycopg"),
-                                  isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
-            admin.dispose()
+            drop_database(args.url, url)
 
 
 if __name__ == "__main__":

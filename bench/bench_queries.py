@@ -16,15 +16,15 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
+from bench.harness import drop_database, fresh_database
 from db import disputes, metrics
 from db.migrate import upgrade
 from db.models import CreditMemo, Dispute, SlaBreach
@@ -35,18 +35,6 @@ STATUSES = ["investigating"] * 25 + ["pending_approval"] * 15 + ["resolved"] * 4
 REASONS = ["rate_mismatch", "delivery_shortfall", "duplicate_billing", "makegood_not_applied",
            "tax_error", "invalid_traffic", "contract_terms", "other"]
 CAUSES = ["contract_setup", "rate_card", "delivery_data", "billing_system", "manual_error"]
-
-
-def fresh_database(url: str) -> str:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return url
-    name = f"dfl_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(parsed.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 def load(url: str, n: int) -> None:
@@ -155,11 +143,7 @@ def main() -> None:
             ):
                 plan = [r[0] for r in c.execute(text(sql))]
                 print(f"EXPLAIN {label}: " + " | ".join(line.strip() for line in plan[:3]))
-        get_engine(url).dispose()
-        admin = create_engine(make_url(args.url).set(drivername="postgresql+psycopg"),
-                              isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
+    drop_database(args.url, url)
 
 
 if __name__ == "__main__":
