@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import column, func, select, text
 from sqlalchemy.orm import Session
 
 from db.models import AuditEvent
+from db.types import UTCDateTime
 
 GENESIS = "0" * 64
 _LOCK_ID = 7_311_001  # pg_advisory_xact_lock key reserved for the audit chain
@@ -44,6 +45,7 @@ _encode_data = _ENCODER.encode
 # The keys in sorted order, exactly what ``_ENCODER.encode`` of the event dict would write
 # (strings escaped as ensure_ascii does); formatting it directly halves the cost per event.
 # tests/db/test_audit_canonical.py holds it byte-identical to the dict encoding.
+_string = encode_basestring_ascii
 _TEMPLATE = '{"action":%s,"actor":%s,"at":"%s","data":%s,"message":%s,"seq":%d,"subject":%s}'
 
 
@@ -60,9 +62,6 @@ def _canonical(seq: int, at: datetime, actor: str, action: str, subject: str, me
                data: Any) -> bytes:
     return (_TEMPLATE % (_string(action), _string(actor), _iso(at), _encode_data(data),
                          _string(message), int(seq), _string(subject))).encode()
-
-
-_string = encode_basestring_ascii
 
 
 def canonical(event: AuditEvent | dict[str, Any]) -> bytes:
@@ -133,53 +132,46 @@ class VerifyResult:
     problem: str | None = None
 
 
-# ``data`` as text, parsed by json.loads here: psycopg's own jsonb loading took half the time
-# of fetching a row.
-_PAGE = text("SELECT seq, at, actor, action, subject, message, CAST(data AS TEXT), prev_hash, hash "
-             "FROM audit_events WHERE seq > :after ORDER BY seq LIMIT :n")
+# A textual query, so values arrive without SQLAlchemy's per-value processing except for the
+# time, typed as everywhere else (``UTCDateTime``); ``data`` comes as text and is parsed here,
+# because psycopg's own jsonb loading took half the time of fetching a row.
+_PAGE = text(
+    "SELECT seq, at, actor, action, subject, message, CAST(data AS TEXT) AS data, prev_hash, "
+    "hash FROM audit_events WHERE seq > :after ORDER BY seq LIMIT :n"
+).columns(column("seq"), column("at", UTCDateTime()), column("actor"), column("action"),
+          column("subject"), column("message"), column("data"), column("prev_hash"),
+          column("hash"))
 
 
-def _pages(session: Session, batch: int = 20_000) -> Iterator[Sequence[Any]]:
-    """Rows of ``(seq, at, actor, action, subject, message, data, prev_hash, hash)`` in
-    keyset-paginated batches: constant memory, no ORM objects.
-
-    A textual query, so the driver's values arrive without SQLAlchemy's per-value type
-    processing (half the time of a million-event walk); :func:`verify` parses the JSON and
-    normalises the time (text from SQLite, an aware datetime from PostgreSQL)."""
+def _rows(session: Session, batch: int = 20_000) -> Iterator[Any]:
+    """``(seq, at, actor, action, subject, message, data, prev_hash, hash)`` with ``data``
+    parsed, in keyset-paginated batches: constant memory, no ORM objects."""
     after = 0
     while True:
         rows = session.execute(_PAGE, {"after": after, "n": batch}).all()
         if not rows:
             return
-        yield rows
+        for seq, at, actor, action, subject, message, data, prev_hash, hash_ in rows:
+            yield seq, at, actor, action, subject, message, json.loads(data), prev_hash, hash_
         after = rows[-1][0]
 
 
 def verify(session: Session) -> VerifyResult:
-    """Walk the whole chain in constant memory; report the first sequence that does not hold.
-
-    One loop with everything inlined: over a million events, each call per event costs
-    seconds."""
+    """Walk the whole chain in constant memory; report the first sequence that does not hold."""
     prev, expected_seq, count = GENESIS, 1, 0
-    sha256, loads, fromiso = hashlib.sha256, json.loads, datetime.fromisoformat
-    for rows in _pages(session):
-        for seq, at, actor, action, subject, message, data, prev_hash, hash_ in rows:
-            count += 1
-            if seq != expected_seq:
-                bad = expected_seq if seq > expected_seq else seq
-                return VerifyResult(False, count, bad, f"sequence {expected_seq} is missing")
-            if prev_hash != prev:
-                return VerifyResult(False, count, seq,
-                                    "the link to the previous event is broken")
-            if at.__class__ is str:
-                at = fromiso(at)
-            if at.tzinfo is None:
-                at = at.replace(tzinfo=UTC)
-            body = _canonical(seq, at, actor, action, subject, message, loads(data))
-            if sha256(prev.encode() + b"\n" + body).hexdigest() != hash_:
-                return VerifyResult(False, count, seq,
-                                    "the event's content does not match its hash")
-            prev, expected_seq = hash_, expected_seq + 1
+    sha256 = hashlib.sha256
+    for seq, at, actor, action, subject, message, data, prev_hash, hash_ in _rows(session):
+        count += 1
+        if seq != expected_seq:
+            bad = expected_seq if seq > expected_seq else seq
+            return VerifyResult(False, count, bad, f"sequence {expected_seq} is missing")
+        if prev_hash != prev:
+            return VerifyResult(False, count, seq, "the link to the previous event is broken")
+        body = _canonical(seq, at, actor, action, subject, message, data)
+        if sha256(prev.encode() + b"\n" + body).hexdigest() != hash_:
+            return VerifyResult(False, count, seq,
+                                "the event's content does not match its hash")
+        prev, expected_seq = hash_, expected_seq + 1
     return VerifyResult(True, count, None)
 
 
