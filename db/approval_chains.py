@@ -19,7 +19,7 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -49,7 +49,6 @@ __all__ = [
     "iter_json",
     "iter_records",
     "iter_records_python",
-    "iter_rows",
     "memo_batches",
 ]
 
@@ -166,14 +165,6 @@ def _ledger_references(session: Session, numbers: Sequence[str]) -> dict[str, st
     return {number: ", ".join(values) for number, values in refs.items()}
 
 
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
-
-
 def _sod_text(checks: object) -> str:
     """``name=pass; name=fail`` from the stored ``[{"name", "passed", "detail"}]`` list."""
     if not isinstance(checks, list):
@@ -214,7 +205,7 @@ _AUTO_APPROVED_LEVEL = ("0", "0", "", "auto_approved", "", "", "auto_approve", "
 def _auto_approved_reasons(memo: Row[Any]) -> str:
     """The chain's reason when an auto-approved memo recorded none."""
     return (f"No approval levels: auto-approved under the de-minimis tier (from "
-            f"{_text(memo.tier_min)} {memo.base_currency}) of policy version "
+            f"{memo.tier_min} {memo.base_currency}) of policy version "
             f"{memo.policy_version}.")
 
 
@@ -273,15 +264,6 @@ def iter_records_python(
             for lv in chain:
                 records.append(esc((*head, *_level_cells(lv, size), *tail)))
         yield records
-
-
-def iter_rows(
-    session: Session, *, start: datetime | None, end: datetime | None, batch: int = 1000
-) -> Iterator[dict[str, str]]:
-    """The export one row at a time, as ``{column: value}`` (unescaped)."""
-    for records in iter_records(session, start=start, end=end, batch=batch):
-        for record in records:
-            yield dict(zip(EXPORT_COLUMNS, record, strict=True))
 
 
 def iter_csv(batches: Iterable[Sequence[Sequence[str]]]) -> Iterator[str]:

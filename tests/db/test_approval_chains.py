@@ -21,7 +21,6 @@ from db.approval_chains import (
     iter_csv,
     iter_json,
     iter_records,
-    iter_rows,
 )
 from db.models import (
     ApprovalLevel,
@@ -88,7 +87,8 @@ def _rows(url: str, **kwargs: Any) -> list[dict[str, str]]:
     kwargs.setdefault("start", None)
     kwargs.setdefault("end", None)
     with session_scope(url) as s:
-        return list(iter_rows(s, **kwargs))
+        return [dict(zip(EXPORT_COLUMNS, record, strict=True))
+                for records in iter_records(s, **kwargs) for record in records]
 
 
 def _de_minimis_policy(url: str) -> str:
