@@ -14,12 +14,13 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import AppError
 from api.schemas import DisputeCreate
 from db import billing, disputes
-from db.models import Account, Dispute
+from db.models import Account
 from db.users import Principal
 from domain.models import DisputeOpened, DisputeState, Evidence
 from domain.money import MoneyError, fmt, from_minor, parse_amount
@@ -99,17 +100,19 @@ def record(
     session: Session, *, opened: DisputeOpened, principal: Principal, key: str | None,
     body_hash: str,
 ) -> None:
-    """Write the intake row and the key, unless the workflow's first snapshot came first."""
-    idem = (principal.id, key, body_hash) if key else None
-    exists = session.get(Dispute, opened.dispute_id) is not None
-    if exists:
-        if idem and disputes.find_idempotency(session, user_id=principal.id, key=key or "") is None:
-            from datetime import UTC
-            from datetime import datetime as dt
-
-            from db.models import IdempotencyKey
-
-            session.add(IdempotencyKey(user_id=principal.id, key=key, request_hash=body_hash,
-                                       dispute_id=opened.dispute_id, created_at=dt.now(UTC)))
+    """Write the intake row and the key. Either may already be there: the workflow's first
+    snapshot can write the dispute row first (it runs as soon as the workflow starts), and a
+    concurrent twin request with the same key can write the key first."""
+    try:
+        with session.begin_nested():
+            disputes.insert_intake(session, state=DisputeState(opened=opened))
+    except IntegrityError:
+        pass  # the workflow's own first snapshot came first; it is the newer row
+    if key is None:
         return
-    disputes.insert_intake(session, state=DisputeState(opened=opened), idempotency=idem)
+    try:
+        with session.begin_nested():
+            disputes.insert_idempotency(session, user_id=principal.id, key=key,
+                                        request_hash=body_hash, dispute_id=opened.dispute_id)
+    except IntegrityError:
+        replayed(session, principal=principal, key=key, body_hash=body_hash)  # 409 if not ours

@@ -32,9 +32,7 @@ def find_idempotency(session: Session, *, user_id: str, key: str) -> Idempotency
     return session.get(IdempotencyKey, (user_id, key))
 
 
-def insert_intake(
-    session: Session, *, state: DisputeState, idempotency: tuple[str, str, str] | None
-) -> None:
+def insert_intake(session: Session, *, state: DisputeState) -> None:
     """The row the API writes before the workflow's first snapshot, so GET works at once."""
     o = state.opened
     session.add(Dispute(
@@ -44,10 +42,14 @@ def insert_intake(
         opened_by=o.opened_by, opened_at=o.opened_at, closed_at=None, breached=False,
         root_cause=None, revision=0, view=dispute_view(state),
     ))
-    if idempotency:
-        user_id, key, request_hash = idempotency
-        session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=request_hash,
-                                   dispute_id=o.dispute_id, created_at=datetime.now(UTC)))
+    session.flush()
+
+
+def insert_idempotency(session: Session, *, user_id: str, key: str, request_hash: str,
+                       dispute_id: str) -> None:
+    """Remember which dispute an intake request with this Idempotency-Key created."""
+    session.add(IdempotencyKey(user_id=user_id, key=key, request_hash=request_hash,
+                               dispute_id=dispute_id, created_at=datetime.now(UTC)))
     session.flush()
 
 
