@@ -106,6 +106,7 @@ class BenchStack:
     db_url: str
     base_url: str
     tokens: dict[str, str]
+    logs: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def headers(self, who: str) -> dict[str, str]:
@@ -115,6 +116,17 @@ class BenchStack:
         for proc in reversed(list(self.procs.values())):
             stop_process(proc)
         self.server.stop()
+        self.show_errors()
+
+    def show_errors(self, *, lines: int = 40) -> None:
+        """A figure measured through errors is no figure: print the end of any traceback
+        the API or the worker logged (their logs go away with the temporary directory)."""
+        for part in self.procs:
+            text = (self.logs / f"{part}.log").read_text(errors="replace")
+            at = text.find("Traceback")
+            if at >= 0:
+                shown = "\n".join(text[at:].splitlines()[:lines])
+                print(f"--- {part} logged errors (first shown) ---\n{shown}", file=sys.stderr)
 
 
 def start(tmp: Path, *, db_url: str, accounts: int, env: Mapping[str, str] | None = None,
@@ -131,7 +143,7 @@ def start(tmp: Path, *, db_url: str, accounts: int, env: Mapping[str, str] | Non
                      "DISPUTEFLOW_API_PORT": str(port),
                      "DISPUTEFLOW_ADMIN_TOKEN": "adm_" + uuid.uuid4().hex * 2,
                      "PYTHONPATH": str(ROOT), **(env or {})}
-        stack = BenchStack(server, db_url, f"http://127.0.0.1:{port}", tokens)
+        stack = BenchStack(server, db_url, f"http://127.0.0.1:{port}", tokens, tmp)
         for part in ("worker", "api"):
             log = open(tmp / f"{part}.log", "ab")  # noqa: SIM115  (the child keeps it)
             stack.procs[part] = subprocess.Popen(
