@@ -269,7 +269,6 @@ def test_a_slow_decision_is_acknowledged_at_once_and_answered_later(
     env: Env, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     view = pending(env)
-    monkeypatch.setattr(slack_route, "ACK_WITHIN_S", 0.2)
     assert env.stack.app is not None
     gateway = env.stack.app.state.temporal
     original = gateway.update
@@ -288,6 +287,42 @@ def test_a_slow_decision_is_acknowledged_at_once_and_answered_later(
     release.set()
     assert env.reply_text("slow").startswith("You approved level 1")
     wait_for(env.http, view["id"], lambda v: v["status"] == "resolved")
+
+
+def test_a_flood_of_clicks_runs_a_bounded_number_of_decisions_and_answers_every_one(
+    env: Env, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    view = pending(env)
+    monkeypatch.setattr(slack_route, "DECISIONS_AT_ONCE", 2)
+    assert env.stack.app is not None
+    gateway = env.stack.app.state.temporal
+    original = gateway.update
+    release = threading.Event()
+    running = [0, 0]  # now, most at once
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        running[0] += 1
+        running[1] = max(running)
+        try:
+            while not release.is_set():
+                await asyncio.sleep(0.02)
+            return await original(*args, **kwargs)
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(gateway, "update", slow)
+    clickers = ["U0BM", "U0BM2", "U0SBM", "U0PREP", "U0CS"]
+    for i, who in enumerate(clickers):  # every click acknowledged at once, none decided yet
+        assert env.click(who, ACTION_APPROVE, view, f"flood-{i}").status_code == 200
+    deadline = time.monotonic() + 5
+    while running[0] < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # room for a third decision to start, were the bound not kept
+    assert running == [2, 2]
+    release.set()
+    answers = [env.reply_text(f"flood-{i}") for i in range(len(clickers))]
+    assert sum(a.startswith("You approved level 1") for a in answers) == 1, answers
+    assert len(env.actions(view["id"], "approval.approved")) == 1
 
 
 async def test_slack_off_means_404(db_url: str) -> None:
