@@ -247,6 +247,10 @@ async def _decide(app: FastAPI, settings: Settings, action: sa.Action) -> str:
         asyncio.get_running_loop().call_later(INFLIGHT_KEEP_S, _forget, inflight, update_id,
                                               future)
     verb = "approved" if decision == "approve" else "rejected"
+    if result is None:  # accepted, so durable, but not finished within the API's wait
+        return (f"You {verb} level {ref.l} of credit memo {ref.m}. It is recorded and still "
+                "being processed (for example posted to the ledger); the dispute shows the "
+                "outcome shortly.")
     return f"You {verb} level {ref.l} of credit memo {ref.m}. {result.message}"
 
 

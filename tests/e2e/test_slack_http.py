@@ -289,6 +289,25 @@ def test_a_slow_decision_is_acknowledged_at_once_and_answered_later(
     wait_for(env.http, view["id"], lambda v: v["status"] == "resolved")
 
 
+def test_a_decision_accepted_but_still_running_is_told_as_recorded(
+    env: Env, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    view = pending(env)
+    assert env.stack.app is not None
+    gateway = env.stack.app.state.temporal
+    original = gateway.update
+
+    async def accepted_only(*args: Any, **kwargs: Any) -> Any:
+        await original(*args, **kwargs)
+        return None  # what the gateway answers when the result outlasts its wait
+
+    monkeypatch.setattr(gateway, "update", accepted_only)
+    words = env.ask("U0BM", ACTION_APPROVE, view, "accepted")
+    assert words.startswith("You approved level 1 of credit memo "), words
+    assert "still being processed" in words
+    wait_for(env.http, view["id"], lambda v: v["status"] == "resolved")
+
+
 def test_a_flood_of_clicks_runs_a_bounded_number_of_decisions_and_answers_every_one(
     env: Env, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
