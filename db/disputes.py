@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_, select
+from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from db import audit
@@ -56,8 +56,10 @@ def insert_idempotency(session: Session, *, user_id: str, key: str, request_hash
 def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[AuditEntry]) -> bool:
     """Write the workflow's state if it is newer than what is stored; idempotent on retry."""
     o = state.opened
-    row = session.get(Dispute, o.dispute_id, with_for_update=True)
-    if row is not None and row.revision >= state.revision:
+    # Lock and compare the revision only: loading the row would parse its (large) view.
+    stored = session.scalar(select(Dispute.revision).where(Dispute.id == o.dispute_id)
+                            .with_for_update())
+    if stored is not None and stored >= state.revision:
         return False
     view = dispute_view(state)
     values: dict[str, Any] = {
@@ -70,13 +72,17 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         "turnaround_s": state.turnaround_seconds, "rejections": state.rejections,
         "revision": state.revision, "view": view,
     }
-    if row is None:
+    if stored is None:
         session.add(Dispute(id=o.dispute_id, **values))
+        session.flush()
     else:
-        for key, value in values.items():
-            setattr(row, key, value)
-    session.flush()
-    for memo in [*state.past_memos, *([state.credit_memo] if state.credit_memo else [])]:
+        session.execute(update(Dispute).where(Dispute.id == o.dispute_id).values(**values))
+    memos = [*state.past_memos, *([state.credit_memo] if state.credit_memo else [])]
+    if memos:  # loaded in two queries, so each get below is answered from the session
+        session.scalars(select(CreditMemo).where(CreditMemo.dispute_id == o.dispute_id)).all()
+        session.scalars(select(ApprovalLevel)
+                        .where(ApprovalLevel.dispute_id == o.dispute_id)).all()
+    for memo in memos:
         _save_memo(session, state, memo)
     _save_breaches(session, state)
     audit.append(session, [
