@@ -13,6 +13,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from bench.harness import drop_database, fresh_database
 from db import approval_chains, audit
+from db.approval_chains_pg import iter_records_pg
 from db.migrate import upgrade
 from db.models import ApprovalLevel, AuditEvent, CreditMemo, Dispute, LedgerPosting
 from db.session import get_engine, session_scope
@@ -122,8 +124,21 @@ def main() -> None:
             for chunk in approval_chains.export(s, start=None, end=None, format="csv"):
                 sink.write(chunk)
 
+    def export_with(records) -> Callable[[], None]:  # type: ignore[no-untyped-def]
+        def run() -> None:
+            with session_scope(url, readonly=True) as s, open(os.devnull, "w") as sink:
+                for chunk in approval_chains.iter_csv(records(s)):
+                    sink.write(chunk)
+        return run
+
     measure("audit verify", args.events, verify)
     measure("approval-chain CSV export", args.rows, export)
+    if make_url(url).get_backend_name() == "postgresql":  # what it is made of, side by side
+        measure("  formatted by 1 connection", args.rows, export_with(
+            lambda s: iter_records_pg(s, start=None, end=None, escape=True, workers=1)))
+        measure("  formatted in Python (SQLite's)", args.rows, export_with(
+            lambda s: approval_chains.iter_records_python(s, start=None, end=None,
+                                                          escape=True)))
     print(f"max resident set size: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
           " MiB (includes loading)")
     drop_database(args.url, url)
