@@ -1,12 +1,23 @@
-"""The bare-engine baseline for bench_overhead: same number of activities and updates as a
-dispute lifecycle, each doing nothing. Its own module so the workflow sandbox loads it
-the same way as ours."""
+"""The bare-engine baselines: for bench_overhead, the same number of activities and updates as
+a dispute lifecycle, each doing nothing; for bench_decisions, one Update. Its own module so
+the workflow sandbox loads it the same way as ours.
+
+    python -m bench.bare_workflow ADDRESS TASK_QUEUE   # a worker process for them
+
+Run as its own process, like our worker, so the two are compared in the same shape.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
 
 ACTIVITIES, UPDATES = 11, 3
 
@@ -61,3 +72,21 @@ class BareDecisionWorkflow:
                                               start_to_close_timeout=timedelta(seconds=30))
         self.decided += 1
         return self.decided
+
+
+async def serve(address: str, task_queue: str) -> None:
+    """A worker for the bare workflows, with the thread pool our worker has, until SIGTERM."""
+    client = await Client.connect(address)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(16) as pool:
+        async with Worker(client, task_queue=task_queue,
+                          workflows=[BareWorkflow, BareDecisionWorkflow],
+                          activities=[bare_noop, bare_record], activity_executor=pool,
+                          max_concurrent_activities=16):
+            await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(sys.argv[1], sys.argv[2]))

@@ -23,9 +23,7 @@ import secrets
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -34,11 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from sqlalchemy import func, select
-from temporalio.worker import Worker
 
 from activities.slack_blocks import button_value
 from bench import harness
-from bench.bare_workflow import BareDecisionWorkflow, bare_record
+from bench.bare_workflow import BareDecisionWorkflow
 from config.settings import Settings
 from config.temporal import connect
 from db.models import Dispute, LedgerPosting
@@ -95,24 +92,20 @@ def report(label: str, latencies: list[float], codes: dict[int, int], target: fl
           f"(target p99 < {target:.0f} ms: {'met' if p99 < target else 'MISSED'})")
 
 
-async def bare(address: str, n: int, concurrency: int, sequential: int) -> None:
-    """The same measurement on the bare engine: ``n`` waiting workflows, one Update each
-    running one no-op local activity — what no code of ours can make faster."""
+async def bare(address: str, queue: str, n: int, concurrency: int, sequential: int) -> None:
+    """The same measurement on the bare engine (its worker a process of its own, as ours):
+    ``n`` waiting workflows, one Update each running one no-op local activity — what no code
+    of ours can make faster."""
     client = await connect(Settings(temporal_address=address))
-    queue = f"bare-{uuid.uuid4().hex[:6]}"
-    with ThreadPoolExecutor(16) as pool:
-        async with Worker(client, task_queue=queue, workflows=[BareDecisionWorkflow],
-                          activities=[bare_record], activity_executor=pool):
-            handles = await asyncio.gather(*(client.start_workflow(
-                BareDecisionWorkflow.run, id=f"{queue}-{i}", task_queue=queue)
-                for i in range(n)))
+    handles = await asyncio.gather(*(client.start_workflow(
+        BareDecisionWorkflow.run, id=f"{queue}-{i}", task_queue=queue) for i in range(n)))
 
-            async def update(i: int) -> int:
-                await handles[i].execute_update(BareDecisionWorkflow.decide)
-                return 200
+    async def update(i: int) -> int:
+        await handles[i].execute_update(BareDecisionWorkflow.decide)
+        return 200
 
-            for label, part in split(n, sequential, concurrency):
-                report(f"bare engine Update {label}", *await timed(part, update), 150)
+    for label, part in split(n, sequential, concurrency):
+        report(f"bare engine Update {label}", *await timed(part, update), 150)
 
 
 def split(n: int, sequential: int, concurrency: int) -> list[tuple[str, tuple[range, int]]]:
@@ -165,11 +158,11 @@ async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
         with session_scope(stack.db_url, readonly=True) as s:
             resolved = s.scalar(select(func.count()).where(Dispute.status == "resolved"))
             posted = s.scalar(select(func.count()).select_from(LedgerPosting))
-        if resolved == n:
+        replies = {int(c.method.rsplit("-", 1)[1]): c.at for c in list(fake.calls)
+                   if c.method.startswith("response/bench-")}
+        if resolved == n and len(replies) == n:  # a reply follows its decision's write
             break
         await asyncio.sleep(0.5)
-    replies = {int(c.method.rsplit("-", 1)[1]): c.at for c in list(fake.calls)
-               if c.method.startswith("response/bench-")}
     reply_ms = [(at - clicked_at[i]) * 1000 for i, at in replies.items()]
     if reply_ms:
         print(f"{'Slack click to its reply (all)':<40} p50 {harness.percentile(reply_ms, 50):6.0f}"
@@ -202,8 +195,9 @@ def main() -> None:
         try:
             asyncio.run(run(stack, fake, secret, args.disputes, args.concurrency,
                             args.sequential))
-            asyncio.run(bare(stack.server.address, args.disputes, args.concurrency,
-                             args.sequential))
+            stack.stop_processes()  # nothing of ours runs beside the baseline
+            asyncio.run(bare(stack.server.address, stack.start_bare_worker(), args.disputes,
+                             args.concurrency, args.sequential))
         finally:
             stack.stop()
             fake.close()

@@ -113,10 +113,25 @@ class BenchStack:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
     def stop(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            stop_process(proc)
+        self.stop_processes()
         self.server.stop()
         self.show_errors()
+
+    def stop_processes(self) -> None:
+        """The API and the worker (and any process added), leaving the dev server up."""
+        for proc in reversed(list(self.procs.values())):
+            stop_process(proc)
+
+    def start_bare_worker(self) -> str:
+        """A worker process for bench/bare_workflow.py's workflows, shaped like ours (its own
+        process, the same thread pool); returns its task queue."""
+        queue = f"bare-{uuid.uuid4().hex[:6]}"
+        log = open(self.logs / "bare.log", "ab")  # noqa: SIM115  (the child keeps it)
+        self.procs["bare"] = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_workflow", self.server.address, queue],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        return queue
 
     def show_errors(self, *, lines: int = 40) -> None:
         """A figure measured through errors is no figure: print the end of any traceback
