@@ -11,7 +11,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -177,6 +177,19 @@ def pending(env: Env, *, preparer: str = "analyst", amount: str = "250.00",
     return dict(r.json())
 
 
+def patch_update(env: Env, monkeypatch: pytest.MonkeyPatch,
+                 around: Callable[..., Awaitable[Any]]) -> None:
+    """The API's Temporal Update call, replaced by ``around(original, *args, **kwargs)``."""
+    assert env.stack.app is not None
+    gateway = env.stack.app.state.temporal
+    original = gateway.update
+
+    async def patched(*args: Any, **kwargs: Any) -> Any:
+        return await around(original, *args, **kwargs)
+
+    monkeypatch.setattr(gateway, "update", patched)
+
+
 def test_forged_and_stale_requests_are_refused_and_audited(env: Env) -> None:
     payload = {"type": "block_actions", "user": {"id": "U0BM"}, "actions": []}
     r = env.post(payload, secret="not-the-secret")
@@ -264,22 +277,18 @@ def test_reject_opens_a_modal_and_its_reason_is_recorded(env: Env) -> None:
     assert len(env.actions(view["id"], "approval.rejected")) == 1
 
 
-
 def test_a_slow_decision_is_acknowledged_at_once_and_answered_later(
     env: Env, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     view = pending(env)
-    assert env.stack.app is not None
-    gateway = env.stack.app.state.temporal
-    original = gateway.update
     release = threading.Event()
 
-    async def slow(*args: Any, **kwargs: Any) -> Any:
+    async def slow(original: Any, *args: Any, **kwargs: Any) -> Any:
         while not release.is_set():  # Temporal "slow" until the test has its answer
             await asyncio.sleep(0.02)
         return await original(*args, **kwargs)
 
-    monkeypatch.setattr(gateway, "update", slow)
+    patch_update(env, monkeypatch, slow)
     started = time.monotonic()
     r = env.click("U0BM", ACTION_APPROVE, view, "slow")
     assert r.status_code == 200 and time.monotonic() - started < 1
@@ -293,15 +302,12 @@ def test_a_decision_accepted_but_still_running_is_told_as_recorded(
     env: Env, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     view = pending(env)
-    assert env.stack.app is not None
-    gateway = env.stack.app.state.temporal
-    original = gateway.update
 
-    async def accepted_only(*args: Any, **kwargs: Any) -> Any:
+    async def accepted_only(original: Any, *args: Any, **kwargs: Any) -> Any:
         await original(*args, **kwargs)
         return None  # what the gateway answers when the result outlasts its wait
 
-    monkeypatch.setattr(gateway, "update", accepted_only)
+    patch_update(env, monkeypatch, accepted_only)
     words = env.ask("U0BM", ACTION_APPROVE, view, "accepted")
     assert words.startswith("You approved level 1 of credit memo "), words
     assert "still being processed" in words
@@ -313,13 +319,10 @@ def test_a_flood_of_clicks_runs_a_bounded_number_of_decisions_and_answers_every_
 ) -> None:
     view = pending(env)
     monkeypatch.setattr(slack_route, "DECISIONS_AT_ONCE", 2)
-    assert env.stack.app is not None
-    gateway = env.stack.app.state.temporal
-    original = gateway.update
     release = threading.Event()
     running = [0, 0]  # now, most at once
 
-    async def slow(*args: Any, **kwargs: Any) -> Any:
+    async def slow(original: Any, *args: Any, **kwargs: Any) -> Any:
         running[0] += 1
         running[1] = max(running)
         try:
@@ -329,7 +332,7 @@ def test_a_flood_of_clicks_runs_a_bounded_number_of_decisions_and_answers_every_
         finally:
             running[0] -= 1
 
-    monkeypatch.setattr(gateway, "update", slow)
+    patch_update(env, monkeypatch, slow)
     clickers = ["U0BM", "U0BM2", "U0SBM", "U0PREP", "U0CS"]
     for i, who in enumerate(clickers):  # every click acknowledged at once, none decided yet
         assert env.click(who, ACTION_APPROVE, view, f"flood-{i}").status_code == 200
