@@ -11,6 +11,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import audit
@@ -56,9 +57,7 @@ def insert_idempotency(session: Session, *, user_id: str, key: str, request_hash
 def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[AuditEntry]) -> bool:
     """Write the workflow's state if it is newer than what is stored; idempotent on retry."""
     o = state.opened
-    # Lock and compare the revision only: loading the row would parse its (large) view.
-    stored = session.scalar(select(Dispute.revision).where(Dispute.id == o.dispute_id)
-                            .with_for_update())
+    stored = _locked_revision(session, o.dispute_id)
     if stored is not None and stored >= state.revision:
         return False
     view = dispute_view(state)
@@ -73,9 +72,18 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         "revision": state.revision, "view": view,
     }
     if stored is None:
-        session.add(Dispute(id=o.dispute_id, **values))
-        session.flush()
-    else:
+        try:
+            with session.begin_nested():
+                session.add(Dispute(id=o.dispute_id, **values))
+        except IntegrityError:
+            # The API's intake row landed meanwhile (it races the first snapshot): take it
+            # as stored, rather than fail and wait for the activity's retry.
+            stored = _locked_revision(session, o.dispute_id)
+            if stored is None:
+                raise  # not that race: some other constraint
+            if stored >= state.revision:
+                return False
+    if stored is not None:
         session.execute(update(Dispute).where(Dispute.id == o.dispute_id).values(**values))
     memos = [*state.past_memos, *([state.credit_memo] if state.credit_memo else [])]
     if memos:  # loaded in two queries, so each get below is answered from the session
@@ -91,6 +99,13 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         for i, e in enumerate(events)
     ])
     return True
+
+
+def _locked_revision(session: Session, dispute_id: str) -> int | None:
+    """The stored revision, row locked until commit; only it: loading the whole row would
+    parse its (large) view."""
+    return session.scalar(select(Dispute.revision).where(Dispute.id == dispute_id)
+                          .with_for_update())
 
 
 def _save_memo(session: Session, state: DisputeState, memo: Any) -> None:

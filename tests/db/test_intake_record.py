@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.orm import Session
 
 from api import intake
 from api.errors import AppError
@@ -63,3 +64,25 @@ def test_twin_request_with_the_same_body_is_fine_and_a_different_body_is_a_confl
     with session_scope(db_url, readonly=True) as s:
         key = s.get(IdempotencyKey, (seeded.ids["cs"], "k-2"))
         assert key is not None and key.request_hash == "h-2"
+
+
+def test_a_first_snapshot_that_loses_the_race_to_the_intake_row_updates_it(
+        db_url: str, seeded: People, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot read no row, then the intake row committed before its insert: it must
+    write its state over the intake row at once, not fail and wait for a retry."""
+    opened = _opened(seeded)
+    with session_scope(db_url) as s:
+        intake.record(s, opened=opened, principal=_principal(seeded), key=None, body_hash="h")
+    real, reads = disputes._locked_revision, []
+
+    def before_the_intake_commit(session: Session, dispute_id: str) -> int | None:
+        reads.append(dispute_id)
+        return None if len(reads) == 1 else real(session, dispute_id)
+
+    monkeypatch.setattr(disputes, "_locked_revision", before_the_intake_commit)
+    with session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=DisputeState(opened=opened, revision=1),
+                                      events=[])
+    with session_scope(db_url, readonly=True) as s:
+        row = s.get(Dispute, opened.dispute_id)
+        assert row is not None and row.revision == 1
