@@ -92,13 +92,16 @@ def report(label: str, latencies: list[float], codes: dict[int, int], target: fl
           f"(target p99 < {target:.0f} ms: {'met' if p99 < target else 'MISSED'})")
 
 
-async def bare(address: str, queue: str, n: int, concurrency: int, sequential: int) -> None:
+async def bare(address: str, worker: tuple[str, int], n: int, concurrency: int,
+               sequential: int) -> None:
     """The same measurement on the bare engine (its worker a process of its own, as ours):
     ``n`` waiting workflows, one Update each running one no-op local activity — what no code
     of ours can make faster."""
+    queue, pid = worker
     client = await connect(Settings(temporal_address=address))
     handles = await asyncio.gather(*(client.start_workflow(
         BareDecisionWorkflow.run, id=f"{queue}-{i}", task_queue=queue) for i in range(n)))
+    await harness.settled(pid)  # every workflow's first task done, as ours were
 
     async def update(i: int) -> int:
         await handles[i].execute_update(BareDecisionWorkflow.decide)
@@ -129,6 +132,7 @@ async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
 
         views = await asyncio.gather(*(bring(i) for i in range(n)))
         print(f"{n} disputes brought to pending approval in {time.perf_counter() - t:.0f} s")
+        await harness.settled(stack.procs["worker"].pid)  # their Slack prompts sent
         after_level_1: list[dict[str, Any]] = [{} for _ in range(n)]
 
         async def api_decision(i: int) -> httpx.Response:
@@ -196,7 +200,8 @@ def main() -> None:
             asyncio.run(run(stack, fake, secret, args.disputes, args.concurrency,
                             args.sequential))
             stack.stop_processes()  # nothing of ours runs beside the baseline
-            asyncio.run(bare(stack.server.address, stack.start_bare_worker(), args.disputes,
+            bare_worker = (stack.start_bare_worker(), stack.procs["bare"].pid)
+            asyncio.run(bare(stack.server.address, bare_worker, args.disputes,
                              args.concurrency, args.sequential))
         finally:
             stack.stop()

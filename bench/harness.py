@@ -100,6 +100,25 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, from /proc (clock ticks to seconds)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def settled(pid: int, *, below: float = 0.05, window: float = 1.0,
+                  timeout: float = 300) -> None:
+    """Wait until a worker is quiet (under ``below`` of a core for ``window`` seconds), so a
+    latency measured next is not queued behind work left from setting up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(window)
+        if cpu_seconds(pid) - before < below * window:
+            return
+    raise TimeoutError(f"process {pid} still busy after {timeout:.0f} s")
+
+
 @dataclass
 class BenchStack:
     server: DevServer
