@@ -108,21 +108,18 @@ def _safe(column: str) -> str:
     return f"CASE WHEN left({column}, 1) IN {_FORMULA} THEN '''' || {column} ELSE {column} END"
 
 
-def _query(*, escape: bool, start: bool, end: bool, after: bool = False,
-           upto: bool = False) -> str:
+def _query(*, escape: bool, start: bool, end: bool, upto: bool) -> str:
     """One batch: ``batch`` memos in keyset order, each joined (LATERAL, so by the levels'
     primary key, never a scan of the table; the window keeps it from being flattened) to its
     levels and their count. The cells are computed in an inner query and escaped in the
     outer one; ``OFFSET 0`` keeps PostgreSQL from merging the two, which would compute each
-    cell once per reference in its escape. ``after`` starts at a key (inclusive), ``upto``
-    stops before one."""
-    where = ["TRUE"]
+    cell once per reference in its escape. The batch starts at a key (inclusive) and, unless
+    it is the last, stops before the next batch's (``upto``)."""
+    where = ["(created_at, number) >= (:after_at, :after_number)"]
     if start:
         where.append("created_at >= :start")
     if end:
         where.append("created_at < :end")
-    if after:
-        where.append("(created_at, number) >= (:after_at, :after_number)")
     if upto:
         where.append("(created_at, number) < (:upto_at, :upto_number)")
     inner = ", ".join(f"{e} AS c{i}" for i, e in enumerate(_CELL_EXPRESSIONS))
@@ -167,7 +164,7 @@ def iter_records_pg(
     has = {"start": start is not None, "end": end is not None}
     # Run on the driver's cursor (so compiled for it): its rows are the tuples wanted, where
     # SQLAlchemy's result would wrap each of 100,000 rows in a Row only to unwrap it again.
-    middle, last = (str(text(_query(escape=escape, **has, after=True, upto=upto))
+    middle, last = (str(text(_query(escape=escape, **has, upto=upto))
                         .compile(dialect=engine.dialect)) for upto in (True, False))
     with ExitStack() as stack:
         conns = [stack.enter_context(engine.connect().execution_options(
