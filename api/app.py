@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # If Temporal is down the API still serves reads; writes say temporal_unavailable.
         with contextlib.suppress(errors.AppError):
             await gateway.client()
+        keeper = (asyncio.create_task(slack.keep_clicks(app, settings))
+                  if settings.slack_enabled and settings.slack_signing_secret else None)
         yield
+        if keeper is not None:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
         await slack.drain(app)
 
     app = FastAPI(

@@ -68,6 +68,19 @@ class Action:
     trigger_id: str | None = None
     reason: str = ""
 
+    def to_record(self) -> dict[str, Any]:
+        """What is kept of a decision click until it is decided (db.slack_clicks); the
+        trigger id only serves the reject modal, which is never kept."""
+        return {"kind": self.kind, "slack_user_id": self.slack_user_id,
+                "ref": self.ref.model_dump(exclude_none=True),
+                "response_url": self.response_url, "reason": self.reason}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Action:
+        return cls(kind=record["kind"], slack_user_id=record["slack_user_id"],
+                   ref=ButtonRef.model_validate(record["ref"]),
+                   response_url=record.get("response_url"), reason=record.get("reason", ""))
+
 
 def parse(body: bytes) -> Action | None:
     """The action a signed payload asks for; None when it is not one of ours.

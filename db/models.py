@@ -317,3 +317,18 @@ class SlackMessage(Base):
     decided: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class SlackClick(Base):
+    """A Slack decision click, written before Slack gets its 200: Slack never redelivers an
+    acknowledged click, so an API process that dies before deciding it must leave it where
+    another process (or this one, restarted) finds it. ``lease_until`` is how long the
+    process working on it holds it; ``done_at`` is set once its outcome was answered."""
+
+    __tablename__ = "slack_clicks"
+    __table_args__ = (Index("ix_slack_clicks_open", "done_at", "lease_until"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    lease_until: Mapped[datetime]
+    done_at: Mapped[datetime | None]

@@ -4,8 +4,10 @@ Order matters: the signature (and its 5-minute window) is checked on the raw bod
 anything is parsed; a refusal is a 401 and an audit event. A click becomes the same
 workflow Update the REST API sends, with the same update id, so a decision made twice —
 double click, Slack's redelivery, or the API and Slack — is applied once. Slack wants an
-answer within 3 seconds: the click is acknowledged as soon as it is verified and parsed, the
-decision runs in a task, and its outcome always reaches the person through ``response_url``.
+answer within 3 seconds: the click is acknowledged as soon as it is verified, parsed and
+written down (``db.slack_clicks``: Slack never redelivers an acknowledged click, so one whose
+API process dies is taken over by another, see :func:`keep_clicks`), the decision runs in a
+task, and its outcome always reaches the person through ``response_url``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -32,7 +34,7 @@ from api.errors import AppError, error_body
 from api.routes.disputes import _grants, _update_id
 from approvals.sod import DecisionContext, Delegation, check_decision
 from config.settings import Settings
-from db import audit, disputes
+from db import audit, disputes, slack_clicks
 from db.models import User
 from db.slack_messages import memo_view, user_names
 from db.users import Principal, to_principal
@@ -45,6 +47,10 @@ router = APIRouter(tags=["slack"])
 # a flood of clicks then waits here (cheaply) instead of starving the acknowledgements of
 # CPU and the database pool of connections (bench/bench_decisions.py measures both).
 DECISIONS_AT_ONCE = 8
+# A process holds the clicks it is deciding for this long, renewing every RECOVER_EVERY_S;
+# a click of a process that died is taken over once its lease has run out.
+CLICK_LEASE = timedelta(seconds=60)
+RECOVER_EVERY_S = 15.0
 INFLIGHT_KEEP_S = 30.0
 POLICY_REFUSALS = ("forbidden", "sod_violation", "wrong_state")
 
@@ -137,8 +143,12 @@ async def interactions(request: Request) -> Response:
     if action.kind == "reject_submit" and not action.reason:
         return JSONResponse({"response_action": "errors",
                              "errors": {REASON_BLOCK: "Say why you reject it."}})
-    work = _reject_click if action.kind == "reject" else _decide_and_reply
-    _spawn(request.app, work(request.app, settings, action))
+    if action.kind == "reject":
+        _spawn(request.app, _reject_click(request.app, settings, action))
+        return Response(status_code=200)
+    click_id = await in_db(settings, slack_clicks.receive, action=action.to_record(),
+                           now=datetime.now(UTC), lease=CLICK_LEASE)
+    _start(request.app, settings, action, click_id)
     if action.kind == "reject_submit":
         return JSONResponse({"response_action": "clear"})
     return Response(status_code=200)
@@ -198,15 +208,57 @@ def _decision_slots(app: FastAPI) -> asyncio.Semaphore:
     return slots
 
 
-async def _decide_and_reply(app: FastAPI, settings: Settings, action: sa.Action) -> None:
+def _held(app: FastAPI) -> set[int]:
+    """The kept clicks this process is deciding (their leases are renewed)."""
+    held: set[int] | None = getattr(app.state, "slack_clicks_held", None)
+    if held is None:
+        held = app.state.slack_clicks_held = set()
+    return held
+
+
+def _start(app: FastAPI, settings: Settings, action: sa.Action, click_id: int) -> None:
+    _held(app).add(click_id)
+    _spawn(app, _decide_and_reply(app, settings, action, click_id))
+
+
+async def _decide_and_reply(app: FastAPI, settings: Settings, action: sa.Action,
+                            click_id: int) -> None:
     try:
-        async with _decision_slots(app):
-            words = await _decide(app, settings, action)
-    except Exception:
-        log.exception("a Slack decision failed")
-        words = ("Something went wrong on our side. Check the dispute before trying again; "
-                 "a decision is never applied twice.")
-    await sa.reply(action.response_url, words, slack_api_url=settings.slack_api_url)
+        try:
+            async with _decision_slots(app):
+                words = await _decide(app, settings, action)
+        except Exception:
+            log.exception("a Slack decision failed")
+            words = ("Something went wrong on our side. Check the dispute before trying again; "
+                     "a decision is never applied twice.")
+        await sa.reply(action.response_url, words, slack_api_url=settings.slack_api_url)
+        await in_db(settings, slack_clicks.done, click_id=click_id, now=datetime.now(UTC))
+    finally:
+        _held(app).discard(click_id)
+
+
+async def recover_clicks(app: FastAPI, settings: Settings) -> int:
+    """Renew the leases of the clicks this process holds, then take over (and decide) those
+    whose process died; how many were taken over."""
+    now = datetime.now(UTC)
+    await in_db(settings, slack_clicks.renew, ids=list(_held(app)), now=now, lease=CLICK_LEASE)
+    claimed = await in_db(settings, slack_clicks.claim_stale, now=now, lease=CLICK_LEASE)
+    for click_id, record in claimed:
+        log.warning("taking over Slack click %d, left undecided by a stopped API process",
+                    click_id)
+        _start(app, settings, sa.Action.from_record(record), click_id)
+    return len(claimed)
+
+
+async def keep_clicks(app: FastAPI, settings: Settings) -> None:
+    """The API's background loop while Slack is on: :func:`recover_clicks`, at start (a
+    restart finds its own clicks) and every ``RECOVER_EVERY_S``."""
+    while True:
+        try:
+            await recover_clicks(app, settings)
+        except Exception as exc:  # the database may be down for a while: try again later
+            log.warning("could not look after kept Slack clicks: %s", type(exc).__name__)
+        await asyncio.sleep(RECOVER_EVERY_S)
 
 
 async def _decide(app: FastAPI, settings: Settings, action: sa.Action) -> str:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,12 +32,14 @@ from activities.slack_blocks import (
     VIEW_REJECT,
     button_value,
 )
+from api import slack_actions as sa
 from api.app import create_app
 from api.routes import slack as slack_route
 from cli.processes import DevServer
 from config.settings import Settings
 from config.temporal import connect
-from db.models import AuditEvent, User
+from db import slack_clicks
+from db.models import AuditEvent, SlackClick, User
 from db.session import session_scope
 from tests.conftest import People
 from tests.e2e.helpers import as_user, dispute_body, wait_for
@@ -345,6 +348,54 @@ def test_a_flood_of_clicks_runs_a_bounded_number_of_decisions_and_answers_every_
     answers = [env.reply_text(f"flood-{i}") for i in range(len(clickers))]
     assert sum(a.startswith("You approved level 1") for a in answers) == 1, answers
     assert len(env.actions(view["id"], "approval.approved")) == 1
+
+
+def test_a_click_left_undecided_by_a_stopped_api_process_is_taken_over(env: Env) -> None:
+    """Slack never redelivers a click it got a 200 for: a click kept by an API process that
+    then died is decided by the next process that looks after kept clicks, answered once."""
+    view = pending(env)
+    ref = sa.ButtonRef.model_validate_json(
+        button_value(view["id"], view["credit_memo"]["number"], 1))
+    action = sa.Action(kind="approve", slack_user_id="U0BM", ref=ref,
+                       response_url=env.fake.response_url("orphan"))
+    url = env.stack.settings.database_url
+    with session_scope(url) as s:  # received and acknowledged two minutes ago, lease run out
+        click_id = slack_clicks.receive(s, action=action.to_record(),
+                                        now=datetime.now(UTC) - timedelta(minutes=2),
+                                        lease=slack_route.CLICK_LEASE)
+
+    def look_after_clicks() -> int:
+        assert env.stack.app is not None and env.stack._loop is not None
+        return asyncio.run_coroutine_threadsafe(slack_route.recover_clicks(
+            env.stack.app, env.stack.settings), env.stack._loop).result(10)
+
+    assert look_after_clicks() == 1
+    assert env.reply_text("orphan").startswith("You approved level 1 of credit memo")
+    wait_for(env.http, view["id"], lambda v: v["status"] == "resolved")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with session_scope(url) as s:
+            if s.get_one(SlackClick, click_id).done_at is not None:
+                break
+        time.sleep(0.05)
+    assert look_after_clicks() == 0  # done: nobody takes it over again
+    assert len(env.fake.of("response/orphan")) == 1
+    assert len(env.actions(view["id"], "approval.approved")) == 1
+
+
+def test_every_click_is_kept_until_answered(env: Env) -> None:
+    view = pending(env)
+    assert env.ask("U0BM", ACTION_APPROVE, view, "kept").startswith("You approved level 1")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with session_scope(env.stack.settings.database_url) as s:
+            clicks = list(s.scalars(select(SlackClick)))
+        if clicks and all(c.done_at is not None for c in clicks):
+            break
+        time.sleep(0.05)
+    assert [(c.action["kind"], c.action["slack_user_id"]) for c in clicks] == [
+        ("approve", "U0BM")]
+    assert clicks[0].done_at is not None
 
 
 async def test_slack_off_means_404(db_url: str) -> None:
