@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from db.models import SlackClick
@@ -38,6 +38,13 @@ def renew(session: Session, *, ids: Iterable[int], now: datetime, lease: timedel
 
 def done(session: Session, *, click_id: int, now: datetime) -> None:
     session.execute(update(SlackClick).where(SlackClick.id == click_id).values(done_at=now))
+
+
+def prune(session: Session, *, done_before: datetime) -> int:
+    """Forget clicks answered before ``done_before`` (their decisions are in the audit
+    trail); how many. Keeps the table to the clicks of the last day or so."""
+    gone = session.execute(delete(SlackClick).where(SlackClick.done_at < done_before))
+    return int(gone.rowcount)  # type: ignore[attr-defined]
 
 
 def claim_stale(session: Session, *, now: datetime, lease: timedelta,

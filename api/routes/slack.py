@@ -51,6 +51,7 @@ DECISIONS_AT_ONCE = 8
 # a click of a process that died is taken over once its lease has run out.
 CLICK_LEASE = timedelta(seconds=60)
 RECOVER_EVERY_S = 15.0
+CLICKS_KEPT_AFTER_DONE = timedelta(days=1)
 INFLIGHT_KEEP_S = 30.0
 POLICY_REFUSALS = ("forbidden", "sod_violation", "wrong_state")
 
@@ -238,11 +239,12 @@ async def _decide_and_reply(app: FastAPI, settings: Settings, action: sa.Action,
 
 
 async def recover_clicks(app: FastAPI, settings: Settings) -> int:
-    """Renew the leases of the clicks this process holds, then take over (and decide) those
-    whose process died; how many were taken over."""
+    """Renew the leases of the clicks this process holds, take over (and decide) those whose
+    process died, forget those answered a day ago; how many were taken over."""
     now = datetime.now(UTC)
     await in_db(settings, slack_clicks.renew, ids=list(_held(app)), now=now, lease=CLICK_LEASE)
     claimed = await in_db(settings, slack_clicks.claim_stale, now=now, lease=CLICK_LEASE)
+    await in_db(settings, slack_clicks.prune, done_before=now - CLICKS_KEPT_AFTER_DONE)
     for click_id, record in claimed:
         log.warning("taking over Slack click %d, left undecided by a stopped API process",
                     click_id)

@@ -33,3 +33,8 @@ def test_a_click_is_held_while_renewed_taken_over_once_then_closed(db_url: str) 
     much_later = NOW + timedelta(hours=1)
     with session_scope(db_url) as s:  # the held one's process died after all: taken over
         assert [c for c, _ in slack_clicks.claim_stale(s, now=much_later, lease=LEASE)] == [held]
+    with session_scope(db_url) as s:  # answered clicks are forgotten after a while, open not
+        assert slack_clicks.prune(s, done_before=after_lease) == 0
+        assert slack_clicks.prune(s, done_before=much_later) == 1
+        assert [c for c, _ in slack_clicks.claim_stale(
+            s, now=much_later + timedelta(hours=1), lease=LEASE)] == [held]
