@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -66,8 +68,17 @@ async def run_worker(settings: Settings | None = None) -> None:
 
 
 def main() -> None:
+    """The worker process: runs until SIGTERM/SIGINT, then exits 0 once shut down."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(run_worker())
+    # Everything has stopped by now. The Temporal SDK's Rust threads can outlive the event
+    # loop, and Python's own teardown then aborts now and then ("Fatal Python error:
+    # PyGILState_Release", exit 134: temporalio/sdk-python#300) — which an orchestrator
+    # counts as a crash on every deploy. Skip that teardown, once the logs are flushed.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
