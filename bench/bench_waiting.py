@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from approvals.default_policy import DEFAULT_POLICY_DOCUMENT
 from bench import harness
+from config.settings import Settings
 from db.models import SlaBreach
 from db.session import session_scope
 
@@ -118,7 +119,8 @@ def main() -> None:
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = p.parse_args()
     db_url = harness.fresh_database(args.url)
-    cache = os.environ.get("DISPUTEFLOW_MAX_CACHED_WORKFLOWS", "500")
+    cache = os.environ.get("DISPUTEFLOW_MAX_CACHED_WORKFLOWS", str(
+        Settings.model_fields["disputeflow_max_cached_workflows"].default))
     with tempfile.TemporaryDirectory() as tmp:
         if db_url.startswith("sqlite"):
             db_url = f"sqlite:///{tmp}/bench.db"

@@ -44,8 +44,10 @@ class Settings(BaseSettings):
     disputeflow_delivery_tolerance: Decimal = Field(default=Decimal("0.03"), ge=0, lt=1)
     # Largest request body the API accepts (bytes); larger is 413.
     disputeflow_max_body_bytes: int = Field(default=1_048_576, gt=1024)
-    # Worker workflow cache bound, so thousands of waiting disputes do not all sit in memory.
-    disputeflow_max_cached_workflows: int = Field(default=500, ge=0)
+    # Worker workflow cache bound, so thousands of waiting disputes do not all sit in memory
+    # (about 0.25 MiB each). A decision on a dispute outside the cache first replays its
+    # history (~30 ms more, bench_decisions): size it to the disputes decided in a day.
+    disputeflow_max_cached_workflows: int = Field(default=1000, ge=0)
 
     @field_validator("disputeflow_admin_token", "slack_bot_token", "slack_signing_secret")
     @classmethod
