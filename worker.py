@@ -43,7 +43,7 @@ def build_worker(
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=WORKFLOWS,
         activities=[*all_activities(ctx), slack.slack_prompt_level, slack.slack_level_decided,
-                    slack.slack_thread_note, slack.slack_alert_managers],
+                    slack.slack_thread_note, slack.slack_alert_managers, slack.slack_steps],
         activity_executor=executor,
         max_concurrent_activities=getattr(executor, "_max_workers", 16),
         max_cached_workflows=settings.disputeflow_max_cached_workflows,

@@ -68,6 +68,18 @@ class SlackAlert(BaseModel):
     dispute_id: str = ""
 
 
+class SlackStep(BaseModel):
+    """One Slack step a state change queued: which of the activities below, with its input."""
+
+    name: Literal["slack_prompt_level", "slack_level_decided", "slack_thread_note",
+                  "slack_alert_managers"]
+    arg: dict[str, Any]
+
+
+class SlackSteps(BaseModel):
+    steps: list[SlackStep]
+
+
 class _AnyServerError(ServerErrorRetryHandler):
     """Every 5xx, not only 500/503: gateways in front of Slack answer 502/504 too."""
 
@@ -255,6 +267,22 @@ class SlackActivities:
                          blocks=blocks.note_blocks(req.text, icon=":rotating_light:",
                                                    link=link))
         return row is not None
+
+    @defn(name="slack_steps")
+    def slack_steps(self, req: SlackSteps) -> int:
+        """The Slack steps of one state change, in order, as one activity: one task and one
+        wake-up of the workflow instead of one per step. Each step is idempotent, so a retry
+        after a partial failure repeats only what did not happen. How many steps ran."""
+        steps: dict[str, tuple[Any, type[BaseModel]]] = {
+            "slack_prompt_level": (self.slack_prompt_level, SlackLevelRef),
+            "slack_level_decided": (self.slack_level_decided, SlackLevelRef),
+            "slack_thread_note": (self.slack_thread_note, SlackThreadNote),
+            "slack_alert_managers": (self.slack_alert_managers, SlackAlert),
+        }
+        for step in req.steps:
+            run, model = steps[step.name]
+            run(model.model_validate(step.arg))
+        return len(req.steps)
 
 
 def _permanent(err: SlackApiError) -> bool:

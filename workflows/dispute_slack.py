@@ -14,6 +14,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import DisputeState
 
 SLACK_PATCH = "slack-v1"
+# One activity per state change for all its Slack steps (activities/slack.slack_steps).
+SLACK_STEPS_PATCH = "slack-steps-v1"
 # Slack is best effort in time, never in outcome: its activities run beside the dispute,
 # retry for as long as Slack is down, and are awaited only at the end.
 SLACK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
@@ -40,6 +42,10 @@ class SlackOutbox:
         queued, self._slack_queue = self._slack_queue, []
         if not queued or not workflow.patched(SLACK_PATCH):
             return
+        if workflow.patched(SLACK_STEPS_PATCH):
+            # One task and one wake-up of this workflow for them all, not one per step (an
+            # approval queues two: its level's messages updated, the next level prompted).
+            queued = [("slack_steps", {"steps": [{"name": n, "arg": a} for n, a in queued]})]
         for name, arg in queued:
             self._slack_running.append(workflow.start_activity(
                 name, arg, start_to_close_timeout=SLACK_TIMEOUT, retry_policy=SLACK_RETRY))

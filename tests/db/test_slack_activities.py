@@ -13,7 +13,14 @@ from decimal import Decimal
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from activities.slack import SlackActivities, SlackAlert, SlackLevelRef, SlackThreadNote
+from activities.slack import (
+    SlackActivities,
+    SlackAlert,
+    SlackLevelRef,
+    SlackStep,
+    SlackSteps,
+    SlackThreadNote,
+)
 from activities.slack_blocks import ACTION_APPROVE, ACTION_REJECT
 from config.settings import Settings
 from db import disputes
@@ -165,6 +172,23 @@ def test_decided_level_updates_every_prompt_and_drops_buttons(
         assert call.body["text"].endswith("via api: fine by me")
     assert {(c.body["channel"], c.body["ts"]) for c in updates} == posted
     assert world.acts.slack_level_decided(REF) == 0  # idempotent
+
+
+def test_one_state_change_runs_its_steps_in_order_as_one_activity(
+    world: World, fake: FakeSlack, db_url: str,
+) -> None:
+    world.acts.slack_prompt_level(REF)
+    _decide(world, db_url, "approved", "bm_a", "ok")  # level 1 decided, level 2 now pending
+    level_2 = REF.model_copy(update={"level": 2})
+    steps = SlackSteps(steps=[
+        SlackStep(name="slack_level_decided", arg=REF.model_dump()),
+        SlackStep(name="slack_prompt_level", arg=level_2.model_dump())])
+    assert world.acts.slack_steps(steps) == 2
+    updated, prompts = fake.of("chat.update"), fake.of("chat.postMessage")
+    assert len(updated) == 3 and len(prompts) == 4  # 3 prompts for level 1, then 1 for 2
+    assert "2 of 2" in " ".join(str(b) for b in prompts[-1].body["blocks"])
+    assert world.acts.slack_steps(steps) == 2  # a retry: both steps find their work done
+    assert (len(fake.of("chat.update")), len(fake.of("chat.postMessage"))) == (3, 4)
 
 
 def test_replaced_memo_voids_its_prompts(world: World, fake: FakeSlack, db_url: str) -> None:
