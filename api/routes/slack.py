@@ -233,7 +233,10 @@ async def _decide_and_reply(app: FastAPI, settings: Settings, action: sa.Action,
             words = ("Something went wrong on our side. Check the dispute before trying again; "
                      "a decision is never applied twice.")
         await sa.reply(action.response_url, words, slack_api_url=settings.slack_api_url)
-        await in_db(settings, slack_clicks.done, click_id=click_id, now=datetime.now(UTC))
+        try:
+            await in_db(settings, slack_clicks.done, click_id=click_id, now=datetime.now(UTC))
+        except Exception as exc:  # kept open: taken over later, decided once, answered again
+            log.warning("could not close Slack click %d: %s", click_id, type(exc).__name__)
     finally:
         _held(app).discard(click_id)
 
