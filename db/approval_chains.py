@@ -37,13 +37,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from db.approval_chains_pg import iter_records_pg
-from db.csv_cells import csv_safe, escaped
+from db.csv_cells import escaped
 from db.models import ApprovalLevel, CreditMemo, LedgerPosting
 from domain.money import minor_text
 
 __all__ = [
     "EXPORT_COLUMNS",
-    "csv_safe",
     "export",
     "iter_csv",
     "iter_json",
@@ -225,7 +224,7 @@ def iter_records(
 ) -> Iterator[list[tuple[str, ...]]]:
     """The export in batches of records (tuples in :data:`EXPORT_COLUMNS` order, every value
     a string), ordered by ``(memo created_at, memo number, level)``; ``escape`` applies
-    :func:`csv_safe` to every cell (for CSV).
+    :func:`db.csv_cells.csv_safe` to every cell (for CSV).
 
     On PostgreSQL the database formats the cells (:mod:`db.approval_chains_pg`, two to three
     times faster); elsewhere :func:`iter_records_python`, which defines the output.

@@ -16,12 +16,12 @@ from approvals.chain import select_chain
 from approvals.policy import DEFAULT_POLICY_DOCUMENT, parse_policy
 from db.approval_chains import (
     EXPORT_COLUMNS,
-    csv_safe,
     export,
     iter_csv,
     iter_json,
     iter_records,
 )
+from db.csv_cells import csv_safe, escaped
 from db.models import (
     ApprovalLevel,
     CreditMemo,
@@ -244,7 +244,6 @@ def test_record_escaping_matches_escaping_each_cell() -> None:
     :func:`csv_safe` cell by cell, including cells that hold the join separator."""
     from itertools import product
 
-    from db.csv_cells import escaped
 
     samples = ["", "plain", "=x", "+1", "-", "@a", "\tt", "\rr", "a=b", "\x1f=z", "=\x1f=", "'q"]
     for cells in product(samples, repeat=3):
