@@ -94,11 +94,28 @@ def _audit_signature(session: Session, *, problem: str, timestamp: str | None) -
         data={"problem": problem, "timestamp": (timestamp or "")[:20]})])
 
 
+@dataclass
+class SlackRuntime:
+    """What one API process keeps while it answers Slack: the tasks that outlive their
+    requests (drained on shutdown), decisions in flight by update id (double clicks), the
+    bound on decisions at once, and the kept clicks it holds (their leases are renewed)."""
+
+    slots: asyncio.Semaphore
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    inflight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    held: set[int] = field(default_factory=set)
+
+
+def runtime(app: FastAPI) -> SlackRuntime:
+    found: SlackRuntime | None = getattr(app.state, "slack_runtime", None)
+    if found is None:
+        found = app.state.slack_runtime = SlackRuntime(asyncio.Semaphore(DECISIONS_AT_ONCE))
+    return found
+
+
 def _spawn(app: FastAPI, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """A task that outlives the request (kept referenced until it is done)."""
-    tasks: set[asyncio.Task[None]] | None = getattr(app.state, "slack_tasks", None)
-    if tasks is None:
-        tasks = app.state.slack_tasks = set()
+    tasks = runtime(app).tasks
     task = asyncio.create_task(coro)
     tasks.add(task)
     task.add_done_callback(tasks.discard)
@@ -109,7 +126,7 @@ async def drain(app: FastAPI, *, within_s: float = 10.0) -> None:
     """On shutdown, let in-flight Slack decisions finish and send their replies (a deploy
     must not leave an approver without an answer); cancel what is still running after
     ``within_s`` so no connection is left half-open."""
-    tasks: set[asyncio.Task[None]] = set(getattr(app.state, "slack_tasks", None) or ())
+    tasks = set(runtime(app).tasks)
     if not tasks:
         return
     _, pending = await asyncio.wait(tasks, timeout=within_s)
@@ -202,23 +219,8 @@ async def _precheck(settings: Settings, action: sa.Action) -> tuple[Clicked, str
     return clicked, words
 
 
-def _decision_slots(app: FastAPI) -> asyncio.Semaphore:
-    slots: asyncio.Semaphore | None = getattr(app.state, "slack_decision_slots", None)
-    if slots is None:
-        slots = app.state.slack_decision_slots = asyncio.Semaphore(DECISIONS_AT_ONCE)
-    return slots
-
-
-def _held(app: FastAPI) -> set[int]:
-    """The kept clicks this process is deciding (their leases are renewed)."""
-    held: set[int] | None = getattr(app.state, "slack_clicks_held", None)
-    if held is None:
-        held = app.state.slack_clicks_held = set()
-    return held
-
-
 def _start(app: FastAPI, settings: Settings, action: sa.Action, click_id: int) -> None:
-    _held(app).add(click_id)
+    runtime(app).held.add(click_id)
     _spawn(app, _decide_and_reply(app, settings, action, click_id))
 
 
@@ -226,7 +228,7 @@ async def _decide_and_reply(app: FastAPI, settings: Settings, action: sa.Action,
                             click_id: int) -> None:
     try:
         try:
-            async with _decision_slots(app):
+            async with runtime(app).slots:
                 words = await _decide(app, settings, action)
         except Exception:
             log.exception("a Slack decision failed")
@@ -238,14 +240,15 @@ async def _decide_and_reply(app: FastAPI, settings: Settings, action: sa.Action,
         except Exception as exc:  # kept open: taken over later, decided once, answered again
             log.warning("could not close Slack click %d: %s", click_id, type(exc).__name__)
     finally:
-        _held(app).discard(click_id)
+        runtime(app).held.discard(click_id)
 
 
 async def recover_clicks(app: FastAPI, settings: Settings) -> int:
     """Renew the leases of the clicks this process holds, take over (and decide) those whose
     process died, forget those answered a day ago; how many were taken over."""
     now = datetime.now(UTC)
-    await in_db(settings, slack_clicks.renew, ids=list(_held(app)), now=now, lease=CLICK_LEASE)
+    await in_db(settings, slack_clicks.renew, ids=list(runtime(app).held), now=now,
+                lease=CLICK_LEASE)
     claimed = await in_db(settings, slack_clicks.claim_stale, now=now, lease=CLICK_LEASE)
     await in_db(settings, slack_clicks.prune, done_before=now - CLICKS_KEPT_AFTER_DONE)
     for click_id, record in claimed:
@@ -273,9 +276,7 @@ async def _decide(app: FastAPI, settings: Settings, action: sa.Action) -> str:
     principal, ref = clicked.principal, action.ref
     decision: Decision = "approve" if action.kind == "approve" else "reject"
     update_id = _update_id("decision", principal, None, ref.m, decision)
-    inflight: dict[str, asyncio.Future[Any]] | None = getattr(app.state, "slack_inflight", None)
-    if inflight is None:
-        inflight = app.state.slack_inflight = {}
+    inflight = runtime(app).inflight
     if update_id in inflight:  # a double click: let the first one decide
         await asyncio.wait({inflight[update_id]})
         again = await in_db(settings, _load, slack_user_id=action.slack_user_id,

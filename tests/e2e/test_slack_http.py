@@ -321,7 +321,8 @@ def test_a_flood_of_clicks_runs_a_bounded_number_of_decisions_and_answers_every_
     env: Env, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     view = pending(env)
-    monkeypatch.setattr(slack_route, "DECISIONS_AT_ONCE", 2)
+    assert env.stack.app is not None
+    monkeypatch.setattr(slack_route.runtime(env.stack.app), "slots", asyncio.Semaphore(2))
     release = threading.Event()
     running = [0, 0]  # now, most at once
 
