@@ -13,7 +13,7 @@ import resource
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from bench.harness import drop_database, fresh_database
 from db import approval_chains, audit
@@ -119,26 +120,23 @@ def main() -> None:
             result = audit.verify(s)
         assert result.ok and result.events == args.events, result
 
-    def export() -> None:
-        with session_scope(url, readonly=True) as s, open(os.devnull, "w") as sink:
-            for chunk in approval_chains.export(s, start=None, end=None, format="csv"):
-                sink.write(chunk)
-
-    def export_with(records) -> Callable[[], None]:  # type: ignore[no-untyped-def]
+    def export_with(chunks: Callable[[Session], Iterable[str]]) -> Callable[[], None]:
         def run() -> None:
             with session_scope(url, readonly=True) as s, open(os.devnull, "w") as sink:
-                for chunk in approval_chains.iter_csv(records(s)):
+                for chunk in chunks(s):
                     sink.write(chunk)
         return run
 
     measure("audit verify", args.events, verify)
-    measure("approval-chain CSV export", args.rows, export)
+    measure("approval-chain CSV export", args.rows, export_with(
+        lambda s: approval_chains.export(s, start=None, end=None, format="csv")))
     if make_url(url).get_backend_name() == "postgresql":  # what it is made of, side by side
         measure("  formatted by 1 connection", args.rows, export_with(
-            lambda s: iter_records_pg(s, start=None, end=None, escape=True, workers=1)))
+            lambda s: approval_chains.iter_csv(
+                iter_records_pg(s, start=None, end=None, escape=True, workers=1))))
         measure("  formatted in Python (SQLite's)", args.rows, export_with(
-            lambda s: approval_chains.iter_records_python(s, start=None, end=None,
-                                                          escape=True)))
+            lambda s: approval_chains.iter_csv(approval_chains.iter_records_python(
+                s, start=None, end=None, escape=True))))
     print(f"max resident set size: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
           " MiB (includes loading)")
     drop_database(args.url, url)

@@ -71,17 +71,17 @@ async def timed(part: tuple[range, int], call: Callable[[int], Awaitable[Any]],
     """Run ``call(i)`` for every i of the range, ``concurrency`` at a time; latencies (ms) and
     answer counts (``call`` returns a response, or a status code)."""
     indexes, concurrency = part
-    limit, latencies, codes = asyncio.Semaphore(concurrency), [], {}  # type: ignore[var-annotated]
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
 
     async def one(i: int) -> None:
-        async with limit:
-            t = time.perf_counter()
-            r = await call(i)
-            latencies.append((time.perf_counter() - t) * 1000)
-            code = r if isinstance(r, int) else r.status_code
-            codes[code] = codes.get(code, 0) + 1
+        t = time.perf_counter()
+        r = await call(i)
+        latencies.append((time.perf_counter() - t) * 1000)
+        code = r if isinstance(r, int) else r.status_code
+        codes[code] = codes.get(code, 0) + 1
 
-    await asyncio.gather(*(one(i) for i in indexes))
+    await harness.bounded(indexes, concurrency, one)
     return latencies, codes
 
 
@@ -124,13 +124,7 @@ async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
                                  limits=httpx.Limits(max_connections=100)) as c:
         t = time.perf_counter()
-        limit = asyncio.Semaphore(20)
-
-        async def bring(i: int) -> dict[str, Any]:
-            async with limit:
-                return await harness.open_pending(c, stack, i)
-
-        views = await asyncio.gather(*(bring(i) for i in range(n)))
+        views = await harness.bounded(range(n), 20, lambda i: harness.open_pending(c, stack, i))
         print(f"{n} disputes brought to pending approval in {time.perf_counter() - t:.0f} s")
         await harness.settled(stack.procs["worker"].pid)  # their Slack prompts sent
         after_level_1: list[dict[str, Any]] = [{} for _ in range(n)]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from sqlalchemy import func, select
 
-from bench import data, harness
+from bench import harness
 from bench.bare_workflow import UPDATES, BareWorkflow
 from config.settings import Settings
 from config.temporal import connect
@@ -41,14 +41,8 @@ async def rate(n: int, concurrency: int, one: Callable[[int], Awaitable[None]],
                done: Callable[[], Awaitable[None]] | None = None) -> float:
     """Lifecycles per second: ``one(i)`` for n of them, ``concurrency`` at a time, then
     ``done()`` (whatever must still finish) inside the clock."""
-    limit = asyncio.Semaphore(concurrency)
-
-    async def bounded(i: int) -> None:
-        async with limit:
-            await one(i)
-
     t = time.perf_counter()
-    await asyncio.gather(*(bounded(i) for i in range(n)))
+    await harness.bounded(range(n), concurrency, one)
     if done is not None:
         await done()
     return n / (time.perf_counter() - t)
@@ -59,18 +53,7 @@ async def ours(stack: harness.BenchStack, n: int, concurrency: int) -> tuple[flo
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
                                  limits=httpx.Limits(max_connections=concurrency * 2)) as c:
         async def one(i: int) -> None:
-            r = await c.post("/api/v1/disputes", headers=stack.headers("cs"),
-                             json=data.dispute_body(i))
-            r.raise_for_status()
-            did = r.json()["id"]
-            while True:  # 409 until the findings are in
-                r = await c.post(f"/api/v1/disputes/{did}/investigation",
-                                 headers=stack.headers("an"), json=data.INVESTIGATION)
-                if r.status_code == 200:
-                    break
-                if r.status_code not in (409, 503):
-                    raise RuntimeError(f"investigation of {did}: {r.status_code} {r.text}")
-                await asyncio.sleep(0.05)
+            did = (await harness.open_pending(c, stack, i))["id"]
             for who in ("bm", "sbm"):
                 t = time.perf_counter()
                 r = await c.post(f"/api/v1/disputes/{did}/decision", headers=stack.headers(who),

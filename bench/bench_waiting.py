@@ -40,13 +40,7 @@ from db.session import session_scope
 
 async def bring(c: httpx.AsyncClient, stack: harness.BenchStack, ids: range,
                 concurrency: int) -> None:
-    limit = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> None:
-        async with limit:
-            await harness.open_pending(c, stack, i)
-
-    await asyncio.gather(*(one(i) for i in ids))
+    await harness.bounded(ids, concurrency, lambda i: harness.open_pending(c, stack, i))
 
 
 def breaches_seen(db_url: str, seen: dict[tuple[str, str], float]) -> None:

@@ -15,10 +15,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -33,6 +33,7 @@ from db.users import create_user
 from domain.billing_doc import BillingDocument
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 ROLES = {"cs": "client_services", "an": "analyst", "bm": "billing_manager",
          "sbm": "senior_billing_manager", "mgr": "manager", "admin": "admin"}
 
@@ -48,6 +49,18 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * p // 100))  # ceil without floats drifting
     return ordered[int(rank) - 1]
+
+
+async def bounded(indexes: Iterable[int], concurrency: int,
+                  call: Callable[[int], Awaitable[T]]) -> list[T]:
+    """``call(i)`` for every index, at most ``concurrency`` at once; results in index order."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> T:
+        async with limit:
+            return await call(i)
+
+    return list(await asyncio.gather(*(one(i) for i in indexes)))
 
 
 def fresh_database(url: str) -> str:
