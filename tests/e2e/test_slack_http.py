@@ -139,6 +139,17 @@ class Env:
         assert call.body["response_type"] == "ephemeral"
         return str(call.body["text"])
 
+    def answered_clicks(self, timeout: float = 5) -> list[SlackClick]:
+        """The kept clicks, once there are some and every one is closed (answered)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with session_scope(self.stack.settings.database_url) as s:
+                clicks = list(s.scalars(select(SlackClick).order_by(SlackClick.id)))
+            if clicks and all(c.done_at is not None for c in clicks):
+                return clicks
+            assert time.monotonic() < deadline, f"clicks still open: {clicks}"
+            time.sleep(0.05)
+
     def actions(self, subject: str, action: str) -> list[AuditEvent]:
         with session_scope(self.stack.settings.database_url) as s:
             return list(s.scalars(select(AuditEvent).where(
@@ -373,12 +384,7 @@ def test_a_click_left_undecided_by_a_stopped_api_process_is_taken_over(env: Env)
     assert look_after_clicks() == 1
     assert env.reply_text("orphan").startswith("You approved level 1 of credit memo")
     wait_for(env.http, view["id"], lambda v: v["status"] == "resolved")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with session_scope(url) as s:
-            if s.get_one(SlackClick, click_id).done_at is not None:
-                break
-        time.sleep(0.05)
+    assert [c.id for c in env.answered_clicks()] == [click_id]
     assert look_after_clicks() == 0  # done: nobody takes it over again
     assert len(env.fake.of("response/orphan")) == 1
     assert len(env.actions(view["id"], "approval.approved")) == 1
@@ -387,13 +393,7 @@ def test_a_click_left_undecided_by_a_stopped_api_process_is_taken_over(env: Env)
 def test_every_click_is_kept_until_answered(env: Env) -> None:
     view = pending(env)
     assert env.ask("U0BM", ACTION_APPROVE, view, "kept").startswith("You approved level 1")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with session_scope(env.stack.settings.database_url) as s:
-            clicks = list(s.scalars(select(SlackClick)))
-        if clicks and all(c.done_at is not None for c in clicks):
-            break
-        time.sleep(0.05)
+    clicks = env.answered_clicks()
     assert [(c.action["kind"], c.action["slack_user_id"]) for c in clicks] == [
         ("approve", "U0BM")]
     assert clicks[0].done_at is not None
