@@ -2,12 +2,15 @@
 with the new state, and from a signed Slack click sent to Slack's 200 (the acknowledgement
 that tells the approver it was taken).
 
-    .venv/bin/python bench/bench_decisions.py [--disputes 1000] [--concurrency 10] [--url ...]
+    .venv/bin/python bench/bench_decisions.py [--disputes 1000] [--rate 5] [--concurrency 10]
 
 The production shape (bench/harness.py): dev server, worker and API processes, PostgreSQL
 (default) or SQLite, Slack turned on against the fake Slack Web API over real HTTP. All
 disputes are first brought to "pending approval"; then every level 1 is approved through
-the API and every level 2 through a Slack click, ``--concurrency`` requests at a time.
+the API and every level 2 through a Slack click, in three phases: one at a time (latency
+unloaded), arriving at ``--rate`` a second (latency under a steady load), and
+``--concurrency`` back to back (a flood: the throughput, and the latency once saturated).
+Each phase also prints its decisions a second and the CPU each process spent per decision.
 Targets: API p99 < 150 ms, Slack acknowledgement p99 < 500 ms.
 """
 
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -66,11 +70,22 @@ def click(fake: FakeSlack, secret: str, view: dict[str, Any], n: int) -> tuple[s
                      "value": value, "action_ts": str(time.time())}]})
 
 
-async def timed(part: tuple[range, int], call: Callable[[int], Awaitable[Any]],
+@dataclass(frozen=True)
+class Phase:
+    """A run of decisions: one at a time, ``concurrency`` at a time back to back (a closed
+    loop: it measures throughput, since each answer sends the next), or arriving at
+    ``rate`` a second whatever the answers do (an open loop: latency at a given load)."""
+
+    label: str
+    indexes: range
+    concurrency: int = 1
+    rate: float = 0.0
+
+
+async def timed(phase: Phase, call: Callable[[int], Awaitable[Any]],
                 ) -> tuple[list[float], dict[int, int]]:
-    """Run ``call(i)`` for every i of the range, ``concurrency`` at a time; latencies (ms) and
-    answer counts (``call`` returns a response, or a status code)."""
-    indexes, concurrency = part
+    """Run ``call(i)`` for every i of the phase; latencies (ms) and answer counts (``call``
+    returns a response, or a status code)."""
     latencies: list[float] = []
     codes: dict[int, int] = {}
 
@@ -81,8 +96,32 @@ async def timed(part: tuple[range, int], call: Callable[[int], Awaitable[Any]],
         code = r if isinstance(r, int) else r.status_code
         codes[code] = codes.get(code, 0) + 1
 
-    await harness.bounded(indexes, concurrency, one)
+    if phase.rate:
+        await harness.paced(phase.indexes, phase.rate, one)
+    else:
+        await harness.bounded(phase.indexes, phase.concurrency, one)
     return latencies, codes
+
+
+async def measured(stack: harness.BenchStack, pid: int, what: str, phase: Phase,
+                   call: Callable[[int], Awaitable[Any]], target: float) -> None:
+    """One phase's latencies, then its throughput and CPU once the worker is quiet again."""
+    before, t = stack.cpu(), time.perf_counter()
+    report(f"{what} {phase.label}", *await timed(phase, call), target)
+    wall = time.perf_counter() - t
+    await harness.settled(pid)
+    cpu_report(f"  {what} {phase.label}", before, stack.cpu(), len(phase.indexes), wall)
+
+
+def cpu_report(label: str, before: dict[str, float], after: dict[str, float], count: int,
+               wall: float) -> None:
+    """Throughput and where its CPU went: milliseconds of CPU per decision in each process,
+    counted until the worker is quiet again (work a decision leaves behind included)."""
+    parts = "  ".join(f"{name} {(after[name] - before[name]) * 1000 / count:.1f}"
+                      for name in after if name in before)
+    total = sum(after[n] - before[n] for n in after if n in before) * 1000 / count
+    print(f"{label:<40} {count / wall:6.1f} decisions/s; CPU ms per decision: {parts}  "
+          f"(total {total:.1f})")
 
 
 def report(label: str, latencies: list[float], codes: dict[int, int], target: float) -> None:
@@ -92,13 +131,13 @@ def report(label: str, latencies: list[float], codes: dict[int, int], target: fl
           f"(target p99 < {target:.0f} ms: {'met' if p99 < target else 'MISSED'})")
 
 
-async def bare(address: str, worker: tuple[str, int], n: int, concurrency: int,
-               sequential: int) -> None:
+async def bare(stack: harness.BenchStack, worker: tuple[str, int], n: int,
+               phases: list[Phase]) -> None:
     """The same measurement on the bare engine (its worker a process of its own, as ours):
     ``n`` waiting workflows, one Update each running one no-op local activity — what no code
     of ours can make faster."""
     queue, pid = worker
-    client = await connect(Settings(temporal_address=address))
+    client = await connect(Settings(temporal_address=stack.server.address))
     handles = await asyncio.gather(*(client.start_workflow(
         BareDecisionWorkflow.run, id=f"{queue}-{i}", task_queue=queue) for i in range(n)))
     await harness.settled(pid)  # every workflow's first task done, as ours were
@@ -107,20 +146,23 @@ async def bare(address: str, worker: tuple[str, int], n: int, concurrency: int,
         await handles[i].execute_update(BareDecisionWorkflow.decide)
         return 200
 
-    for label, part in split(n, sequential, concurrency):
-        report(f"bare engine Update {label}", *await timed(part, update), 150)
+    for phase in phases:
+        await measured(stack, pid, "bare engine Update", phase, update, 150)
 
 
-def split(n: int, sequential: int, concurrency: int) -> list[tuple[str, tuple[range, int]]]:
-    """The first ``sequential`` one at a time (latency unloaded), the rest ``concurrency``
-    at a time (latency under load)."""
-    first = min(sequential, n)
-    return [("(one at a time)", (range(0, first), 1)),
-            (f"({concurrency} at a time)", (range(first, n), concurrency))]
+def split(n: int, sequential: int, steady: int, rate: float, concurrency: int) -> list[Phase]:
+    """The first ``sequential`` one at a time (latency unloaded), the next ``steady``
+    arriving at ``rate`` a second (latency under a steady load), the rest ``concurrency``
+    at a time (a flood: throughput, and latency when saturated)."""
+    a = min(sequential, n)
+    b = min(a + steady, n)
+    return [Phase("(one at a time)", range(0, a)),
+            Phase(f"(arriving {rate:g}/s)", range(a, b), rate=rate),
+            Phase(f"({concurrency} at a time)", range(b, n), concurrency=concurrency)]
 
 
 async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
-              concurrency: int, sequential: int) -> None:
+              phases: list[Phase]) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
                                  limits=httpx.Limits(max_connections=100)) as c:
         t = time.perf_counter()
@@ -135,8 +177,9 @@ async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
             after_level_1[i] = r.json() if r.status_code == 200 else {"id": views[i]["id"]}
             return r
 
-        for label, part in split(n, sequential, concurrency):
-            report(f"API decision {label}", *await timed(part, api_decision), 150)
+        worker = stack.procs["worker"].pid
+        for phase in phases:
+            await measured(stack, worker, "API decision", phase, api_decision, 150)
         for i, view in enumerate(after_level_1):  # a 202 answer carries no view: read it
             if "credit_memo" not in view:
                 after_level_1[i] = (await c.get(f"/api/v1/disputes/{view['id']}",
@@ -149,8 +192,8 @@ async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
             clicked_at[i] = time.monotonic()
             return await c.post("/slack/interactions", content=body, headers=headers)
 
-        for label, part in split(n, sequential, concurrency):
-            report(f"Slack click ack {label}", *await timed(part, slack_click), 500)
+        for phase in phases:
+            report(f"Slack click ack {phase.label}", *await timed(phase, slack_click), 500)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         with session_scope(stack.db_url, readonly=True) as s:
@@ -176,6 +219,9 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=10)
     p.add_argument("--sequential", type=int, default=100,
                    help="how many decisions are first sent one at a time")
+    p.add_argument("--steady", type=int, default=300,
+                   help="how many decisions then arrive at --rate a second")
+    p.add_argument("--rate", type=float, default=5.0)
     p.add_argument("--url", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = p.parse_args()
@@ -191,12 +237,12 @@ def main() -> None:
         print(harness.machine_line(disputes=args.disputes, concurrency=args.concurrency,
                                    database=db_url.split(":")[0], slack="fake Slack over HTTP"))
         try:
-            asyncio.run(run(stack, fake, secret, args.disputes, args.concurrency,
-                            args.sequential))
+            phases = split(args.disputes, args.sequential, args.steady, args.rate,
+                           args.concurrency)
+            asyncio.run(run(stack, fake, secret, args.disputes, phases))
             stack.stop_processes()  # nothing of ours runs beside the baseline
             bare_worker = (stack.start_bare_worker(), stack.procs["bare"].pid)
-            asyncio.run(bare(stack.server.address, bare_worker, args.disputes,
-                             args.concurrency, args.sequential))
+            asyncio.run(bare(stack, bare_worker, args.disputes, phases))
         finally:
             stack.stop()
             fake.close()

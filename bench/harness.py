@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import random
 import subprocess
 import sys
 import time
@@ -61,6 +62,22 @@ async def bounded(indexes: Iterable[int], concurrency: int,
             return await call(i)
 
     return list(await asyncio.gather(*(one(i) for i in indexes)))
+
+
+async def paced(indexes: Iterable[int], rate: float, call: Callable[[int], Awaitable[T]],
+                *, seed: int = 7) -> list[T]:
+    """``call(i)`` for every index, arriving as a Poisson stream of ``rate`` a second,
+    whatever the ones before are doing (an open loop: people do not wait for each other,
+    so a slow answer does not slow the arrivals down, as it would with ``bounded``)."""
+    gaps = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    at = loop.time()
+    tasks = []
+    for i in indexes:
+        at += gaps.expovariate(rate)
+        await asyncio.sleep(max(0.0, at - loop.time()))
+        tasks.append(asyncio.ensure_future(call(i)))
+    return list(await asyncio.gather(*tasks))
 
 
 def fresh_database(url: str) -> str:
@@ -132,6 +149,27 @@ async def settled(pid: int, *, below: float = 0.05, window: float = 1.0,
     raise TimeoutError(f"process {pid} still busy after {timeout:.0f} s")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of the machine's PostgreSQL (the benches' server): the postmaster with
+    every connection process, those ended included (they count as its waited children)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, list[str]]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        if text.split(" (", 1)[1].startswith("postgres)"):
+            fields = text.rsplit(")", 1)[1].split()
+            stats[int(stat.parent.name)] = (int(fields[1]), fields)
+    total = 0.0
+    for ppid, fields in stats.values():
+        own = int(fields[11]) + int(fields[12])
+        ended_children = int(fields[13]) + int(fields[14]) if ppid not in stats else 0
+        total += (own + ended_children) / tick
+    return total
+
+
 @dataclass
 class BenchStack:
     server: DevServer
@@ -143,6 +181,16 @@ class BenchStack:
 
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each part of the stack: our processes, the dev
+        server, PostgreSQL, and this process (the load generator and the fake Slack)."""
+        used = {name: cpu_seconds(p.pid) for name, p in self.procs.items()
+                if p.poll() is None}
+        used["temporal"] = cpu_seconds(self.server.proc.pid)
+        used["postgres"] = postgres_cpu_seconds()
+        used["load"] = cpu_seconds(os.getpid())
+        return used
 
     def stop(self) -> None:
         self.stop_processes()
