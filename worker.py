@@ -11,7 +11,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -20,6 +22,7 @@ from temporalio.worker import Worker
 from activities import all_activities
 from activities.context import ActivityContext
 from activities.slack import SlackActivities
+from activities.slack_dispatch import SlackDispatcher
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from workflows import WORKFLOWS
@@ -33,10 +36,13 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 def build_worker(
     client: Client, settings: Settings, executor: ThreadPoolExecutor, *,
-    task_queue: str | None = None,
+    task_queue: str | None = None, dispatcher: SlackDispatcher | None = None,
 ) -> Worker:
+    """The Temporal worker alone; :func:`running` adds the Slack dispatcher it needs."""
     ctx = ActivityContext(db_url=settings.database_url,
-                          delivery_tolerance=settings.disputeflow_delivery_tolerance)
+                          delivery_tolerance=settings.disputeflow_delivery_tolerance,
+                          slack_outbox=settings.slack_enabled,
+                          on_slack_steps=dispatcher.wake if dispatcher else None)
     slack = SlackActivities(settings)
     return Worker(
         client,
@@ -51,6 +57,29 @@ def build_worker(
     )
 
 
+@asynccontextmanager
+async def running(
+    client: Client, settings: Settings, executor: ThreadPoolExecutor, *,
+    task_queue: str | None = None,
+) -> AsyncIterator[Worker]:
+    """The Temporal worker and, with Slack on, the Slack outbox's dispatcher beside it:
+    what a worker process runs (tests run the same)."""
+    dispatcher = SlackDispatcher(SlackActivities(settings)) if settings.slack_enabled else None
+    worker = build_worker(client, settings, executor, task_queue=task_queue,
+                          dispatcher=dispatcher)
+    async with worker:
+        if dispatcher is None:
+            yield worker
+            return
+        stop = asyncio.Event()
+        sending = asyncio.create_task(dispatcher.run(stop))
+        try:
+            yield worker
+        finally:
+            stop.set()
+            await sending
+
+
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     client = await connect(settings)
@@ -59,10 +88,9 @@ async def run_worker(settings: Settings | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
-        worker = build_worker(client, settings, executor)
         log.info("worker polling task queue %s on %s", settings.temporal_task_queue,
                  settings.temporal_address)
-        async with worker:
+        async with running(client, settings, executor):
             await stop.wait()
         log.info("worker stopped")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -14,6 +15,10 @@ class ActivityContext:
     delivery_tolerance: Decimal = Decimal("0.03")
     billing: BillingConnector = field(default=None)  # type: ignore[assignment]
     ledger: LedgerConnector = field(default=None)  # type: ignore[assignment]
+    # Slack on: the snapshot activity queues each change's Slack steps in the outbox, and
+    # tells this process's dispatcher (``on_slack_steps``) there is something to send.
+    slack_outbox: bool = False
+    on_slack_steps: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if self.billing is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from activities.context import ActivityContext
 from activities.defn import defn
-from db import disputes, policies
+from db import disputes, policies, slack_outbox
 from db.session import session_scope
 from domain.models import Notify, PolicyRef, RecordSnapshot
 
@@ -15,9 +17,18 @@ class ReadModelActivities:
 
     @defn(name="record_snapshot")
     def record_snapshot(self, request: RecordSnapshot) -> bool:
-        """Idempotent: a retry of an already-written revision changes nothing."""
+        """Idempotent: a retry of an already-written revision changes nothing. The change's
+        Slack steps are queued in the same transaction (activities/slack_dispatch.py)."""
+        steps = request.slack_steps if self.ctx.slack_outbox else []
         with session_scope(self.ctx.db_url) as s:
-            return disputes.save_snapshot(s, state=request.state, events=request.events)
+            written = disputes.save_snapshot(s, state=request.state, events=request.events)
+            if written and steps:
+                slack_outbox.add(s, dispute_id=request.state.opened.dispute_id,
+                                 revision=request.state.revision, steps=steps,
+                                 now=datetime.now(UTC))
+        if written and steps and self.ctx.on_slack_steps is not None:
+            self.ctx.on_slack_steps()
+        return written
 
     @defn(name="load_policy")
     def load_policy(self) -> PolicyRef:

@@ -332,3 +332,26 @@ class SlackClick(Base):
     received_at: Mapped[datetime]
     lease_until: Mapped[datetime]
     done_at: Mapped[datetime | None]
+
+
+class SlackOutboxRow(Base):
+    """Slack steps a dispute's state change queued, written in the same transaction as the
+    snapshot they describe, so they are sent if and only if the change was recorded; the
+    worker's dispatcher sends them (activities/slack_dispatch.py) and deletes the row.
+    ``next_at`` is when it is due (later after a failure), ``lease_until`` how long the
+    process sending it holds it."""
+
+    __tablename__ = "slack_outbox"
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "revision", name="uq_slack_outbox_revision"),
+        Index("ix_slack_outbox_due", "next_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[str] = mapped_column(String(40))
+    revision: Mapped[int]
+    steps: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    next_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -233,6 +233,9 @@ class AuditEntry(BaseModel):
 class RecordSnapshot(BaseModel):
     state: DisputeState
     events: list[AuditEntry] = Field(default_factory=list)
+    # The Slack steps this change queued ({"name", "arg"} each, as activities.slack's
+    # SlackStep), written to the Slack outbox with the snapshot (slack-outbox-v1 onwards).
+    slack_steps: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class GatherFindings(BaseModel):

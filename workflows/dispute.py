@@ -376,7 +376,8 @@ class DisputeWorkflow(MemoSteps, SlaClocks, SlackOutbox):
             self.state.revision += 1
             revision = self.state.revision
             events, self._events = self._events, []
-            await self._db_step("record_snapshot", RecordSnapshot(state=self.state, events=events))
+            await self._db_step("record_snapshot", RecordSnapshot(
+                state=self.state, events=events, slack_steps=self._outbox_steps()))
             self._persisted = revision
         self._flush_slack()
 

@@ -1,5 +1,7 @@
-"""Slack from the dispute workflow: queued after a state change, started once the read
-model is written (the Slack activities read it), never awaited by an Update, settled before
+"""Slack from the dispute workflow: steps queued by a state change go with its snapshot into
+the Slack outbox (written in one transaction, sent by the worker's dispatcher: no activity,
+no wake-up of the workflow). Runs from before that patch started them as activities once
+the read model was written (the steps read it), never awaited by an Update, settled before
 the workflow ends or continues as new. A mixin of DisputeWorkflow."""
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ with workflow.unsafe.imports_passed_through():
 SLACK_PATCH = "slack-v1"
 # One activity per state change for all its Slack steps (activities/slack.slack_steps).
 SLACK_STEPS_PATCH = "slack-steps-v1"
+# Steps into the Slack outbox with the snapshot (db/slack_outbox.py): an activity per state
+# change cost the engine a task and a workflow wake-up, most of a decision's engine cost.
+SLACK_OUTBOX_PATCH = "slack-outbox-v1"
 # Slack is best effort in time, never in outcome: its activities run beside the dispute,
 # retry for as long as Slack is down, and are awaited only at the end.
 SLACK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
@@ -37,6 +42,13 @@ class SlackOutbox:
         memo = self.state.credit_memo
         self._slack(activity_name, dispute_id=self.state.opened.dispute_id,
                     memo_number=memo_number or (memo.number if memo else ""), level=level)
+
+    def _outbox_steps(self) -> list[dict[str, object]]:
+        """The queued steps, taken for the snapshot about to be written (once patched)."""
+        if not self._slack_queue or not workflow.patched(SLACK_OUTBOX_PATCH):
+            return []
+        queued, self._slack_queue = self._slack_queue, []
+        return [{"name": n, "arg": a} for n, a in queued]
 
     def _flush_slack(self) -> None:
         queued, self._slack_queue = self._slack_queue, []

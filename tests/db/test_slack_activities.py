@@ -4,6 +4,7 @@ manager alerts, and retries of 429 / 5xx."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ from activities.slack import (
     SlackThreadNote,
 )
 from activities.slack_blocks import ACTION_APPROVE, ACTION_REJECT
+from activities.slack_dispatch import SlackDispatcher
 from config.settings import Settings
-from db import disputes
+from db import disputes, slack_outbox
 from db.models import User
 from db.session import session_scope
 from db.users import add_delegation, create_user
@@ -293,3 +295,35 @@ def test_alerts_go_to_the_managers_channel_once(world: World, fake: FakeSlack) -
     calls = fake.of("chat.postMessage")
     assert [c.body["channel"] for c in calls] == ["C0MANAGERS"]
     assert "https://df.example/disputes/DSP-T1" in str(calls[0].body["blocks"])
+
+
+def test_the_dispatcher_sends_outbox_steps_once_through_a_slack_outage(
+    world: World, fake: FakeSlack, db_url: str,
+) -> None:
+    """A row the snapshot queued is sent by the worker's dispatcher; while Slack answers 500
+    (beyond slack-sdk's own retries) the row backs off and stays; then it goes, once."""
+    with session_scope(db_url) as s:
+        slack_outbox.add(s, dispute_id=REF.dispute_id, revision=1, now=datetime.now(UTC),
+                         steps=[{"name": "slack_prompt_level", "arg": REF.model_dump()}])
+    fake.fail("chat.postMessage", 500, times=4)  # the first attempt fails, retries and all
+    dispatcher = SlackDispatcher(world.acts, poll_s=0.05,
+                                 first_retry=timedelta(milliseconds=100))
+
+    async def until_sent() -> None:
+        stop = asyncio.Event()
+        sending = asyncio.create_task(dispatcher.run(stop))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with session_scope(db_url, readonly=True) as s:
+                if not slack_outbox.backlog(s):
+                    break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await sending
+
+    asyncio.run(until_sent())
+    calls = fake.of("chat.postMessage", ok_only=False)
+    assert [c.status for c in calls[:4]] == [500] * 4  # the first attempt, given up
+    assert sorted(c.body["channel"] for c in calls[4:]) == ["U0BMA", "U0BMB", "U0DEL"]
+    with session_scope(db_url) as s:
+        assert slack_outbox.backlog(s) == 0

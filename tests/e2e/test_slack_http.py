@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -37,7 +36,6 @@ from api.app import create_app
 from api.routes import slack as slack_route
 from cli.processes import DevServer
 from config.settings import Settings
-from config.temporal import connect
 from db import slack_clicks
 from db.models import AuditEvent, SlackClick, User
 from db.session import session_scope
@@ -45,7 +43,6 @@ from tests.conftest import People
 from tests.e2e.helpers import as_user, dispute_body, wait_for
 from tests.support.fake_slack import FakeSlack
 from tests.support.stack import Stack
-from worker import build_worker
 
 pytestmark = pytest.mark.e2e
 SLACK_IDS = {"bm": "U0BM", "bm2": "U0BM2", "sbm": "U0SBM", "analyst_bm": "U0PREP", "cs": "U0CS"}
@@ -73,28 +70,9 @@ class SlackStack(Stack):
 
     app: FastAPI | None = None
 
-    async def _main(self) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+    def build_app(self) -> FastAPI:
         self.app = slack_app(self.settings)
-        server = uvicorn.Server(uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.settings.disputeflow_api_port,
-            log_level="warning", lifespan="on"))
-        try:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                worker = build_worker(await connect(self.settings), self.settings, pool)
-                serve = asyncio.create_task(server.serve())
-                while not server.started:
-                    if serve.done():
-                        serve.result()
-                    await asyncio.sleep(0.02)
-                async with worker:
-                    self._ready.set()
-                    await self._stop.wait()
-                server.should_exit = True
-                await serve
-        except BaseException as exc:  # surfaced to the test thread
-            self._error = exc
-            self._ready.set()
+        return self.app
 
 
 @dataclass

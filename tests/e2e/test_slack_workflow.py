@@ -4,8 +4,11 @@ in Slack moves the dispute, and a Slack outage delays messages but never approva
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from config.temporal import connect
 from tests.e2e.helpers import as_user, wait_for
 from tests.e2e.test_slack_http import SLACK_IDS, Env, env, pending  # noqa: F401
 
@@ -41,6 +44,17 @@ def test_prompts_go_to_role_holders_and_update_when_the_api_decides(env: Env) ->
     assert "approved" in reply.lower()
     wait_for(as_user(env.stack, env.people, "cs"), view["id"],
              lambda v: v["status"] == "resolved")
+    # All of it went through the Slack outbox: no Slack activity in the dispute's history.
+    assert asyncio.run(_activities(env, view["id"])) == ["gather_findings", "post_credit_memo"]
+
+
+async def _activities(slack_env: Env, dispute_id: str) -> list[str]:
+    """The (non-local) activities a dispute's workflow scheduled, in order."""
+    client = await connect(slack_env.stack.settings)
+    history = await client.get_workflow_handle(dispute_id).fetch_history()
+    return [e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")]
 
 
 def test_slack_outage_delays_messages_not_approvals(env: Env) -> None:  # noqa: F811

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from cli.processes import free_port
 from config.settings import Settings
 from config.temporal import connect
-from worker import build_worker
+from worker import running
 
 
 @dataclass
@@ -53,26 +54,26 @@ class Stack:
     def _run(self) -> None:
         asyncio.run(self._main())
 
+    def build_app(self) -> FastAPI:
+        """The app served; subclasses serve it with more routers."""
+        return create_app(self.settings)
+
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1",
+        config = uvicorn.Config(self.build_app(), host="127.0.0.1",
                                 port=self.settings.disputeflow_api_port, log_level="warning",
                                 lifespan="on")
         server = uvicorn.Server(config)
         try:
             with ThreadPoolExecutor(max_workers=8) as pool:
-                worker = None
-                if self.worker_running:
-                    client = await connect(self.settings)
-                    worker = build_worker(client, self.settings, pool)
                 serve = asyncio.create_task(server.serve())
                 while not server.started:
                     if serve.done():
                         serve.result()
                     await asyncio.sleep(0.02)
-                if worker is not None:
-                    async with worker:
+                if self.worker_running:
+                    async with running(await connect(self.settings), self.settings, pool):
                         self._ready.set()
                         await self._stop.wait()
                 else:

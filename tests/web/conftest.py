@@ -8,26 +8,21 @@ app it builds; once it does, the app is used as it is.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from api import web
 from api.app import create_app
 from cli.processes import DevServer
 from config.settings import Settings
-from config.temporal import connect
 from tests.conftest import People
 from tests.e2e.conftest import admin_token, dev_server, people  # noqa: F401
 from tests.support.stack import Stack
-from worker import build_worker
 
 pytestmark = pytest.mark.e2e
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -45,30 +40,8 @@ def web_app(settings: Settings) -> FastAPI:
 class WebStack(Stack):
     """tests.support.stack.Stack serving :func:`web_app` instead of the bare API app."""
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        config = uvicorn.Config(web_app(self.settings), host="127.0.0.1",
-                                port=self.settings.disputeflow_api_port, log_level="warning",
-                                lifespan="on")
-        server = uvicorn.Server(config)
-        try:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                client = await connect(self.settings)
-                worker = build_worker(client, self.settings, pool)
-                serve = asyncio.create_task(server.serve())
-                while not server.started:
-                    if serve.done():
-                        serve.result()
-                    await asyncio.sleep(0.02)
-                async with worker:
-                    self._ready.set()
-                    await self._stop.wait()
-                server.should_exit = True
-                await serve
-        except BaseException as exc:  # surfaced to the test thread
-            self._error = exc
-            self._ready.set()
+    def build_app(self) -> FastAPI:
+        return web_app(self.settings)
 
     def browser_session(self, token: str) -> httpx.Client:
         """A plain HTTP client signed in through the /login form, like a browser."""

@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Worker
 
 from config.settings import Settings
 from domain.models import DisputeOpened, WorkflowInput
-from worker import build_worker
+from worker import running
 from workflows import DisputeWorkflow
 
 
@@ -24,8 +23,7 @@ async def running_worker(client: Client, db_url: str) -> AsyncIterator[str]:
     queue = f"q-{uuid.uuid4().hex[:8]}"
     settings = Settings(database_url=db_url)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        worker: Worker = build_worker(client, settings, pool, task_queue=queue)
-        async with worker:
+        async with running(client, settings, pool, task_queue=queue):
             yield queue
 
 

@@ -1,0 +1,95 @@
+"""The worker's Slack dispatcher: sends what the Slack outbox (db/slack_outbox.py) holds.
+
+Slack steps are not Temporal activities any more: each was a task and a wake-up of its
+workflow, most of the engine's cost of a decision (bench/bench_decisions.py). The snapshot
+activity writes them in its own transaction; this loop, beside the Temporal worker in the
+worker process, takes due rows under a lease, runs them with the same idempotent steps
+(:meth:`SlackActivities.slack_steps`), and deletes them. It is woken at once when this
+process writes a row, and polls for rows other workers wrote and retries falling due.
+
+Nothing is held in memory: a worker that dies leaves its leased rows to the others once
+the lease runs out, and a retried step never double-posts (db/slack_messages.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from activities.slack import SlackActivities, SlackSteps
+from db import slack_outbox
+from db.session import session_scope
+
+log = logging.getLogger("disputeflow.slack")
+
+POLL_S = 0.5
+LEASE = timedelta(minutes=5)  # above the longest a row's Slack calls take with their retries
+AT_ONCE = 4
+
+
+class SlackDispatcher:
+    def __init__(self, slack: SlackActivities, *, poll_s: float = POLL_S,
+                 lease: timedelta = LEASE, at_once: int = AT_ONCE,
+                 first_retry: timedelta = slack_outbox.FIRST_RETRY) -> None:
+        self.slack = slack
+        self.db_url = slack.db_url
+        self.poll_s, self.lease, self.at_once = poll_s, lease, at_once
+        self.first_retry = first_retry
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    def wake(self) -> None:
+        """Rows were written: look now, not at the next poll. Safe from any thread."""
+        loop, event = self._loop, self._wake
+        if loop is not None and event is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop`` is set; rows being sent then are finished first."""
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        with ThreadPoolExecutor(self.at_once, thread_name_prefix="slack-outbox") as pool:
+            while not stop.is_set():
+                self._wake.clear()
+                rows = await self._loop.run_in_executor(pool, self._claim)
+                if rows:
+                    await asyncio.gather(*(self._loop.run_in_executor(pool, self._deliver, r)
+                                           for r in rows))
+                    continue
+                waits = [asyncio.ensure_future(stop.wait()),
+                         asyncio.ensure_future(self._wake.wait())]
+                await asyncio.wait(waits, timeout=self.poll_s,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                for w in waits:
+                    w.cancel()
+
+    def _claim(self) -> list[slack_outbox.Claimed]:
+        try:
+            with session_scope(self.db_url) as s:
+                return slack_outbox.claim(s, now=datetime.now(UTC), lease=self.lease,
+                                          limit=self.at_once)
+        except Exception as exc:  # the database away: the next poll tries again
+            log.warning("Slack outbox: cannot read it (%s)", type(exc).__name__)
+            return []
+
+    def _deliver(self, row: slack_outbox.Claimed) -> None:
+        try:
+            self.slack.slack_steps(SlackSteps.model_validate({"steps": row.steps}))
+        except Exception as exc:
+            log.warning("Slack steps for %s failed (attempt %d), retried later: %s",
+                        row.dispute_id, row.attempts + 1, exc)
+            self._settle(row, error=f"{type(exc).__name__}: {exc}")
+            return
+        self._settle(row, error=None)
+
+    def _settle(self, row: slack_outbox.Claimed, *, error: str | None) -> None:
+        try:
+            with session_scope(self.db_url) as s:
+                if error is None:
+                    slack_outbox.done(s, row_id=row.id)
+                else:
+                    slack_outbox.failed(s, row_id=row.id, now=datetime.now(UTC), error=error,
+                                        first=self.first_retry)
+        except Exception as exc:  # left leased: taken again when the lease runs out
+            log.warning("Slack outbox: cannot settle row %d (%s)", row.id, type(exc).__name__)

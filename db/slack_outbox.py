@@ -1,0 +1,76 @@
+"""The Slack outbox: the Slack steps of each recorded state change, until they are sent.
+
+A row is added in the snapshot's own transaction (:func:`add`), so Slack hears of a change
+if and only if the change was recorded, and a crash cannot lose the steps in between. The
+worker's dispatcher takes due rows under a lease (:func:`claim`: ``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, the write lock on SQLite, so two workers never take the same row), and
+deletes each once sent (:func:`done`) or puts it back for later (:func:`failed`). One
+dispute's rows go out in the order they were written: a row is due only when no earlier
+row of its dispute is left, so a level's "decided" update never overtakes its prompt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from db.models import SlackOutboxRow
+
+FIRST_RETRY = timedelta(seconds=2)
+LONGEST_RETRY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    dispute_id: str
+    steps: list[dict[str, Any]]
+    attempts: int
+
+
+def add(session: Session, *, dispute_id: str, revision: int, steps: list[dict[str, Any]],
+        now: datetime) -> None:
+    """Queue a change's steps; called only when its snapshot was newly written (a retried
+    snapshot writes nothing, so its steps are not queued twice)."""
+    session.add(SlackOutboxRow(dispute_id=dispute_id, revision=revision, steps=steps,
+                               created_at=now, next_at=now, lease_until=None, attempts=0))
+
+
+def claim(session: Session, *, now: datetime, lease: timedelta, limit: int = 8) -> list[Claimed]:
+    """Due rows, each the oldest left of its dispute, now held by the caller for ``lease``."""
+    row, earlier = SlackOutboxRow, aliased(SlackOutboxRow)
+    found = session.execute(
+        select(row.id, row.dispute_id, row.steps, row.attempts)
+        .where(row.next_at <= now, or_(row.lease_until.is_(None), row.lease_until < now),
+               ~exists().where(earlier.dispute_id == row.dispute_id, earlier.id < row.id))
+        .order_by(row.id).limit(limit).with_for_update(skip_locked=True)).all()
+    if found:
+        session.execute(update(row).where(row.id.in_([f.id for f in found]))
+                        .values(lease_until=now + lease))
+    return [Claimed(f.id, f.dispute_id, list(f.steps), f.attempts) for f in found]
+
+
+def done(session: Session, *, row_id: int) -> None:
+    session.execute(delete(SlackOutboxRow).where(SlackOutboxRow.id == row_id))
+
+
+def failed(session: Session, *, row_id: int, now: datetime, error: str,
+           first: timedelta = FIRST_RETRY) -> datetime:
+    """Back off (``first``, doubling, at most 5 min) and release the row; when it is due
+    again."""
+    attempts = session.scalar(select(SlackOutboxRow.attempts).where(SlackOutboxRow.id == row_id))
+    if attempts is None:
+        return now
+    due = now + min(first * 2 ** min(attempts, 16), LONGEST_RETRY)
+    session.execute(update(SlackOutboxRow).where(SlackOutboxRow.id == row_id).values(
+        attempts=attempts + 1, next_at=due, lease_until=None, last_error=error[:2000]))
+    return due
+
+
+def backlog(session: Session) -> int:
+    """Rows not yet sent (due or waiting for a retry)."""
+    return int(session.scalar(select(func.count()).select_from(SlackOutboxRow)) or 0)
