@@ -23,6 +23,7 @@ from activities import all_activities
 from activities.context import ActivityContext
 from activities.slack import SlackActivities
 from activities.slack_dispatch import SlackDispatcher
+from config.heap import freeze_startup_objects
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from workflows import WORKFLOWS
@@ -98,6 +99,7 @@ async def run_worker(settings: Settings | None = None) -> None:
 def main() -> None:
     """The worker process: runs until SIGTERM/SIGINT, then exits 0 once shut down."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    freeze_startup_objects()
     asyncio.run(run_worker())
     # Everything has stopped by now. The Temporal SDK's Rust threads can outlive the event
     # loop, and Python's own teardown then aborts now and then ("Fatal Python error:

@@ -36,10 +36,13 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from config.heap import freeze_startup_objects
 
     logging.basicConfig(level=logging.INFO)
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=args.host, port=settings.disputeflow_api_port,
+    app = create_app(settings)
+    freeze_startup_objects()
+    uvicorn.run(app, host=args.host, port=settings.disputeflow_api_port,
                 log_level="warning", proxy_headers=True)
     return 0
 
