@@ -7,6 +7,7 @@ against one Temporal cluster and one PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -78,7 +79,10 @@ async def running(
             yield worker
         finally:
             stop.set()
-            await sending
+            # Rows being sent get the activities' grace period; a Slack call hanging on
+            # its timeouts past it is abandoned (its row is sent again after the lease).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sending, GRACEFUL_SHUTDOWN.total_seconds())
 
 
 async def run_worker(settings: Settings | None = None) -> None:

@@ -47,9 +47,11 @@ class SlackDispatcher:
             loop.call_soon_threadsafe(event.set)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop`` is set; rows being sent then are finished first."""
+        """Until ``stop`` is set; rows being sent then are finished first (a caller in a
+        hurry cancels this task: what was not settled is sent again after its lease)."""
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
-        with ThreadPoolExecutor(self.at_once, thread_name_prefix="slack-outbox") as pool:
+        pool = ThreadPoolExecutor(self.at_once, thread_name_prefix="slack-outbox")
+        try:
             while not stop.is_set():
                 self._wake.clear()
                 rows = await self._loop.run_in_executor(pool, self._claim)
@@ -63,6 +65,8 @@ class SlackDispatcher:
                                    return_when=asyncio.FIRST_COMPLETED)
                 for w in waits:
                     w.cancel()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _claim(self) -> list[slack_outbox.Claimed]:
         try:
