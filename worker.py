@@ -45,7 +45,7 @@ def build_worker(
                           delivery_tolerance=settings.disputeflow_delivery_tolerance,
                           slack_outbox=settings.slack_enabled,
                           on_slack_steps=dispatcher.wake if dispatcher else None)
-    slack = SlackActivities(settings)
+    slack = dispatcher.slack if dispatcher else SlackActivities(settings)  # one Slack client
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,

@@ -39,8 +39,6 @@ class ReadModelActivities:
     @defn(name="notify")
     def notify(self, request: Notify) -> bool:
         """The pluggable notifier's default: a log table, one row per key."""
-        from datetime import UTC, datetime
-
         from db.models import Notification
 
         with session_scope(self.ctx.db_url) as s:
