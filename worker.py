@@ -27,7 +27,7 @@ from activities.slack_dispatch import SlackDispatcher
 from config.heap import freeze_startup_objects
 from config.settings import Settings, get_settings
 from config.temporal import connect
-from workflows import WORKFLOWS
+from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("disputeflow.worker")
 # On SIGTERM (a deploy, a scale-down) running activities get this long to finish before

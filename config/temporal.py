@@ -1,14 +1,14 @@
-"""Connecting to Temporal the same way everywhere: pydantic converter (exact Decimals),
-namespace, and TLS or an API key for a production cluster or Temporal Cloud."""
+"""Connecting to Temporal the same way everywhere: our data converter (pydantic JSON,
+exact Decimals), namespace, and TLS or an API key for a production cluster or Temporal Cloud."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from config.converter import DATA_CONVERTER
 from config.settings import Settings
 
 
@@ -27,7 +27,7 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         tls=tls,
         api_key=settings.temporal_api_key,
     )

@@ -19,6 +19,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.rules as rules
+    import workflows.sla as sla
     from domain.models import (
         AuditEntry,
         DecideLevel,
@@ -36,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.models import Investigation as InvestigationRecord
     from domain.money import fmt
-    from workflows import rules, sla
     from workflows.dispute_memo import MemoSteps
     from workflows.dispute_sla import SlaClocks
     from workflows.dispute_slack import SlackOutbox

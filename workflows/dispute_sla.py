@@ -10,9 +10,9 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.sla as sla
     from domain.models import DisputeState, Notify, PolicyRef, SlaClock
     from domain.money import fmt
-    from workflows import sla
 
 
 class SlaClocks:

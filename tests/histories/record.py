@@ -13,14 +13,14 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from config.converter import DATA_CONVERTER
 from domain.models import Actor, CreditLine, DecideLevel, SubmitInvestigation, Withdraw
 from tests.conftest import People, seed
 from tests.support.databases import SqliteFactory
 from tests.workflows.helpers import open_dispute, running_worker
-from workflows import DisputeWorkflow
+from workflows.dispute import DisputeWorkflow
 
 HERE = Path(__file__).parent
 
@@ -32,7 +32,7 @@ def _actor(p: People, who: str) -> Actor:
 async def record(version: str) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
+        data_converter=DATA_CONVERTER)
     with tempfile.TemporaryDirectory() as tmp:
         factory = SqliteFactory(Path(tmp))
         with factory.database() as url:

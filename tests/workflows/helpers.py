@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 from config.settings import Settings
 from domain.models import DisputeOpened, WorkflowInput
 from worker import running
-from workflows import DisputeWorkflow
+from workflows.dispute import DisputeWorkflow
 
 
 @asynccontextmanager

@@ -25,7 +25,7 @@ from domain.models import (
 )
 from tests.conftest import People
 from tests.workflows.helpers import open_dispute, running_worker
-from workflows import DisputeWorkflow
+from workflows.dispute import DisputeWorkflow
 
 pytestmark = pytest.mark.workflow
 

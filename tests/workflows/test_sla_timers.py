@@ -25,7 +25,7 @@ from tests.conftest import People
 from tests.workflows.helpers import open_dispute, running_worker
 from tests.workflows.test_dispute_lifecycle import actor, decide, findings_ready
 from tests.workflows.test_sox_controls import credit
-from workflows import DisputeWorkflow
+from workflows.dispute import DisputeWorkflow
 
 pytestmark = pytest.mark.workflow
 LA = ZoneInfo("America/Los_Angeles")

@@ -28,7 +28,7 @@ from tests.workflows.test_dispute_lifecycle import (
     findings_ready,
     refused,
 )
-from workflows import DisputeWorkflow
+from workflows.dispute import DisputeWorkflow
 
 pytestmark = pytest.mark.workflow
 
