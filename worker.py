@@ -24,7 +24,7 @@ from activities import all_activities
 from activities.context import ActivityContext
 from activities.slack import SlackActivities
 from activities.slack_dispatch import SlackDispatcher
-from config.heap import freeze_startup_objects
+from config.heap import CollectOnGrowth, freeze_startup_objects
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from workflows.registry import WORKFLOWS
@@ -92,11 +92,13 @@ async def run_worker(settings: Settings | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    heap = CollectOnGrowth()  # full GC passes on real growth only (config/heap.py)
+    heap.install()
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
         log.info("worker polling task queue %s on %s", settings.temporal_task_queue,
                  settings.temporal_address)
         async with running(client, settings, executor):
-            await stop.wait()
+            await heap.run(stop)  # returns once stop is set
         log.info("worker stopped")
 
 
