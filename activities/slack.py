@@ -206,19 +206,23 @@ class SlackActivities:
         result = blocks.outcome(view, req.memo_number, req.level, names)
         if new_blocks is None or result is None:
             return 0  # still waiting: the buttons stay
-        updated = 0
-        for row in rows:
-            try:
-                self.client.chat_update(channel=row.channel, ts=row.ts, blocks=new_blocks,
-                                        text=blocks.mrkdwn(result[1], 3000))
-                updated += 1
-            except SlackApiError as err:
-                if not _permanent(err):
-                    raise
-                log.warning("Slack could not update message %s: %s", row.ts,
-                            err.response.get("error"))
-            with session_scope(self.db_url) as s:
-                slack_messages.mark_decided(s, row.id)
+        updated, settled = 0, []
+        try:
+            for row in rows:
+                try:
+                    self.client.chat_update(channel=row.channel, ts=row.ts, blocks=new_blocks,
+                                            text=blocks.mrkdwn(result[1], 3000))
+                    updated += 1
+                except SlackApiError as err:
+                    if not _permanent(err):
+                        raise
+                    log.warning("Slack could not update message %s: %s", row.ts,
+                                err.response.get("error"))
+                settled.append(row.id)
+        finally:  # a retry updates only the others again (an update is harmless twice)
+            if settled:
+                with session_scope(self.db_url) as s:
+                    slack_messages.mark_decided(s, settled)
         return updated
 
     @defn(name="slack_thread_note")

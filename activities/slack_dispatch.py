@@ -58,11 +58,14 @@ class SlackDispatcher:
                 if rows:
                     await asyncio.gather(*(self._loop.run_in_executor(pool, self._deliver, r)
                                            for r in rows))
-                    continue
+                    if len(rows) == self.at_once:
+                        continue  # a full batch: more may be due now
+                    # Else wait: a row written meanwhile has woken us (no wait then); a
+                    # dispute's next row held back behind one just sent waits for the poll.
                 waits = [asyncio.ensure_future(stop.wait()),
                          asyncio.ensure_future(self._wake.wait())]
                 await asyncio.wait(waits, timeout=self.poll_s,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                                   return_when=asyncio.FIRST_COMPLETED)  # at once if woken
                 for w in waits:
                     w.cancel()
         finally:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,9 +71,8 @@ def find(session: Session, key: MessageKey) -> SlackMessage | None:
 
 
 def mark_sent(session: Session, row_id: int, *, channel: str, ts: str) -> None:
-    row = session.get(SlackMessage, row_id)
-    if row is not None:
-        row.channel, row.ts, row.updated_at = channel, ts, datetime.now(UTC)
+    session.execute(update(SlackMessage).where(SlackMessage.id == row_id)
+                    .values(channel=channel, ts=ts, updated_at=datetime.now(UTC)))
 
 
 def level_messages(
@@ -87,10 +86,12 @@ def level_messages(
         .order_by(SlackMessage.id)))
 
 
-def mark_decided(session: Session, row_id: int) -> None:
-    row = session.get(SlackMessage, row_id)
-    if row is not None:
-        row.decided, row.updated_at = True, datetime.now(UTC)
+def mark_decided(session: Session, row_ids: list[int]) -> None:
+    """These prompts now show their level's outcome (in one statement: one transaction for
+    all of a level's prompts)."""
+    if row_ids:
+        session.execute(update(SlackMessage).where(SlackMessage.id.in_(row_ids))
+                        .values(decided=True, updated_at=datetime.now(UTC)))
 
 
 # --- who is messaged ------------------------------------------------------------------
