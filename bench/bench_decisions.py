@@ -153,12 +153,14 @@ async def bare(stack: harness.BenchStack, worker: tuple[str, int], n: int,
 def split(n: int, sequential: int, steady: int, rate: float, concurrency: int) -> list[Phase]:
     """The first ``sequential`` one at a time (latency unloaded), the next ``steady``
     arriving at ``rate`` a second (latency under a steady load), the rest ``concurrency``
-    at a time (a flood: throughput, and latency when saturated)."""
+    at a time (a flood: throughput, and latency when saturated). A phase left without
+    disputes is not run (``--disputes 400`` with the defaults has no flood)."""
     a = min(sequential, n)
     b = min(a + steady, n)
-    return [Phase("(one at a time)", range(0, a)),
-            Phase(f"(arriving {rate:g}/s)", range(a, b), rate=rate),
-            Phase(f"({concurrency} at a time)", range(b, n), concurrency=concurrency)]
+    phases = [Phase("(one at a time)", range(0, a)),
+              Phase(f"(arriving {rate:g}/s)", range(a, b), rate=rate),
+              Phase(f"({concurrency} at a time)", range(b, n), concurrency=concurrency)]
+    return [phase for phase in phases if phase.indexes]
 
 
 async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
@@ -225,6 +227,10 @@ def main() -> None:
     p.add_argument("--url", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = p.parse_args()
+    if min(args.disputes, args.concurrency, args.rate) <= 0 or min(args.sequential,
+                                                                   args.steady) < 0:
+        p.error("--disputes, --concurrency and --rate must be positive; --sequential and "
+                "--steady at least 0")
     db_url = harness.fresh_database(args.url)
     fake, secret = FakeSlack.start(), secrets.token_hex(16)
     with tempfile.TemporaryDirectory() as tmp:
