@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from config.converter import DATA_CONVERTER, PayloadConverter, _adapter, type_adapter
+from config.converter import DATA_CONVERTER, SHARED_JSON, PayloadConverter
 from domain.models import Actor, CreditLine, DecideLevel, DisputeOpened
 
 
@@ -35,10 +35,16 @@ def test_every_converter_uses_the_one_compiled_schema_per_type() -> None:
     """The SDK makes a converter per workflow; each used to compile its own schemas."""
     payload = DATA_CONVERTER.payload_converter.to_payloads(
         [DecideLevel(actor=Actor(id="u", roles=["bm"]), decision="approve")])
+    adapters = SHARED_JSON._type_adapter  # temporalio's cache of compiled schemas
     PayloadConverter().from_payloads(payload, [DecideLevel])
-    compiled = _adapter.cache_info()
+    compiled = adapters.cache_info()
     decided = PayloadConverter().from_payloads(payload, [DecideLevel])[0]
     assert decided.decision == "approve"
-    assert _adapter.cache_info().misses == compiled.misses  # nothing compiled again
-    assert _adapter.cache_info().hits == compiled.hits + 1
-    assert type_adapter(list[CreditLine]) is type_adapter(list[CreditLine])
+    assert adapters.cache_info().misses == compiled.misses  # nothing compiled again
+    assert adapters.cache_info().hits == compiled.hits + 1
+    PayloadConverter().from_payloads(DATA_CONVERTER.payload_converter.to_payloads(
+        [[CreditLine(line_id="L1", amount=Decimal("1.10"))]]), [list[CreditLine]])
+    lines = adapters.cache_info()
+    PayloadConverter().from_payloads(DATA_CONVERTER.payload_converter.to_payloads(
+        [[CreditLine(line_id="L1", amount=Decimal("1.10"))]]), [list[CreditLine]])
+    assert adapters.cache_info().misses == lines.misses  # a generic hint is shared too
