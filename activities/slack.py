@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from sqlalchemy.orm import Session
 
 from activities import slack_blocks as blocks
 from activities.defn import defn
@@ -35,7 +36,14 @@ from config.settings import Settings
 from db import disputes, slack_messages
 from db.models import SlackMessage
 from db.session import session_scope
-from db.slack_messages import PROMPT, MessageKey, recipients, user_names
+from db.slack_messages import (
+    PROMPT,
+    MessageKey,
+    Outgoing,
+    Recipient,
+    recipients,
+    user_names,
+)
 
 log = logging.getLogger("disputeflow.slack")
 
@@ -107,6 +115,21 @@ def _level(view: Mapping[str, Any], level: int) -> Mapping[str, Any] | None:
     return next((a for a in view.get("approvals") or [] if a["level"] == level), None)
 
 
+class _Views:
+    """The dispute views one batch of Slack steps reads, each read once: the steps of one
+    state change (a level's prompts updated, the next level's sent) read the same dispute,
+    without its timeline, which no message shows."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, session: Session, dispute_id: str) -> dict[str, Any] | None:
+        if dispute_id not in self._read:
+            self._read[dispute_id] = disputes.get_view(session, dispute_id,
+                                                       with_timeline=False)
+        return self._read[dispute_id]
+
+
 class SlackActivities:
     def __init__(self, settings: Settings, db_url: str | None = None) -> None:
         self.settings = settings
@@ -119,10 +142,10 @@ class SlackActivities:
             self._client = web_client(self.settings)
         return self._client
 
-    def _open_level(self, ref: SlackLevelRef) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
+    def _open_level(self, s: Session, ref: SlackLevelRef, views: _Views,
+                    ) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
         """The view and the level when that level of that memo still waits for a decision."""
-        with session_scope(self.db_url) as s:
-            view = disputes.get_view(s, ref.dispute_id)
+        view = views.get(s, ref.dispute_id)
         if view is None or not blocks.memo_matches(view, ref.memo_number):
             return None
         approval = _level(view, ref.level)
@@ -130,66 +153,78 @@ class SlackActivities:
             return None
         return view, approval
 
-    def _send(self, key: MessageKey, *, dispute_id: str, user_id: str | None, channel: str,
-              thread_ts: str | None = None, **message: Any) -> SlackMessage | None:
-        """Post once per key: reserve, post, record. None when sent before or refused."""
+    def _send(self, outgoing: list[tuple[Outgoing, dict[str, Any]]]) -> list[SlackMessage]:
+        """Post each message once per key: reserve them all (one transaction), post, record
+        what was posted (one transaction, also when a later post fails: a retry must not
+        post those again). Returns the rows posted now; those sent before or refused by
+        Slack are left out."""
+        if not outgoing:
+            return []
         with session_scope(self.db_url) as s:
-            row = slack_messages.reserve(s, key, dispute_id=dispute_id, user_id=user_id,
-                                         channel=channel, thread_ts=thread_ts)
-        if row is None:
-            return None
+            rows = slack_messages.reserve_all(s, [o for o, _ in outgoing])
+        sent: list[SlackMessage] = []
         try:
-            resp = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                                unfurl_links=False, **message)
-        except SlackApiError as err:
-            if _permanent(err):
-                log.warning("Slack refused a %s message to %s: %s", key.kind, channel,
-                            err.response.get("error"))
-                return None
-            raise
-        with session_scope(self.db_url) as s:
-            slack_messages.mark_sent(s, row.id, channel=str(resp["channel"]), ts=str(resp["ts"]))
-        row.channel, row.ts = str(resp["channel"]), str(resp["ts"])
-        return row
-
-    def _prompt(self, view: Mapping[str, Any], ref: SlackLevelRef, roles: list[str],
-                note: str | None = None) -> list[SlackMessage]:
-        with session_scope(self.db_url) as s:
-            people = recipients(s, view, ref.level, roles)
-            names = user_names(s, view)
-        sent = []
-        for r in people:
-            row = self._send(
-                MessageKey(ref.memo_number, ref.level, PROMPT, r.slack_user_id),
-                dispute_id=ref.dispute_id, user_id=r.user_id, channel=r.slack_user_id,
-                text=blocks.prompt_text(view, ref.level),
-                blocks=blocks.prompt_blocks(view, ref.level, recipient=r.name, names=names,
-                                            public_url=self.settings.public_url, note=note))
-            if row is not None:
+            for row, (o, message) in zip(rows, outgoing, strict=True):
+                if row is None:
+                    continue
+                try:
+                    resp = self.client.chat_postMessage(channel=o.channel, thread_ts=o.thread_ts,
+                                                        unfurl_links=False, **message)
+                except SlackApiError as err:
+                    if not _permanent(err):
+                        raise
+                    log.warning("Slack refused a %s message to %s: %s", o.key.kind, o.channel,
+                                err.response.get("error"))
+                    continue
+                row.channel, row.ts = str(resp["channel"]), str(resp["ts"])
                 sent.append(row)
+        finally:
+            if sent:
+                with session_scope(self.db_url) as s:
+                    slack_messages.mark_all_sent(s, [(r.id, r.channel, r.ts) for r in sent])
         return sent
+
+    def _prompts(self, view: Mapping[str, Any], ref: SlackLevelRef, people: list[Recipient],
+                 names: dict[str, str], note: str | None = None,
+                 ) -> list[tuple[Outgoing, dict[str, Any]]]:
+        return [(Outgoing(MessageKey(ref.memo_number, ref.level, PROMPT, r.slack_user_id),
+                          dispute_id=ref.dispute_id, user_id=r.user_id, channel=r.slack_user_id),
+                 {"text": blocks.prompt_text(view, ref.level),
+                  "blocks": blocks.prompt_blocks(view, ref.level, recipient=r.name, names=names,
+                                                 public_url=self.settings.public_url,
+                                                 note=note)})
+                for r in people]
 
     @defn(name="slack_prompt_level")
     def slack_prompt_level(self, req: SlackLevelRef) -> int:
         """DM every eligible approver of a pending level; returns how many were posted."""
+        return self._prompt_level(req, _Views())
+
+    def _prompt_level(self, req: SlackLevelRef, views: _Views) -> int:
         if not self.settings.slack_enabled:
             return 0
-        found = self._open_level(req)
-        if found is None:
-            return 0
-        view, approval = found
-        roles = [approval["role"]]
-        if approval["status"] == "escalated" and approval.get("escalate_to"):
-            roles.append(approval["escalate_to"])
-        return len(self._prompt(view, req, roles))
+        with session_scope(self.db_url) as s:
+            found = self._open_level(s, req, views)
+            if found is None:
+                return 0
+            view, approval = found
+            roles = [approval["role"]]
+            if approval["status"] == "escalated" and approval.get("escalate_to"):
+                roles.append(approval["escalate_to"])
+            people = recipients(s, view, req.level, roles)
+            names = user_names(s, view)
+        return len(self._send(self._prompts(view, req, people, names)))
 
     @defn(name="slack_level_decided")
     def slack_level_decided(self, req: SlackLevelRef) -> int:
         """Replace every prompt of a decided (or voided) level: no buttons, the outcome."""
+        return self._level_decided(req, _Views())
+
+    def _level_decided(self, req: SlackLevelRef, views: _Views) -> int:
         if not self.settings.slack_enabled:
             return 0
         with session_scope(self.db_url) as s:
-            current = disputes.get_view(s, req.dispute_id)
+            current = views.get(s, req.dispute_id)
             rows = [r for r in slack_messages.level_messages(s, req.memo_number, req.level)
                     if not r.decided]
             view = current
@@ -198,7 +233,7 @@ class SlackActivities:
                 past = slack_messages.memo_view(s, current, req.memo_number)
                 decided = past and _level(past, req.level)
                 view = past if decided and decided["status"] in blocks.DECIDED else current
-            names = user_names(s, view) if view else {}
+            names = user_names(s, view) if view and rows else {}
         if view is None or not rows:
             return 0
         new_blocks = blocks.decided_blocks(view, req.memo_number, req.level, names=names,
@@ -229,32 +264,34 @@ class SlackActivities:
     def slack_thread_note(self, req: SlackThreadNote) -> int:
         """A reminder or escalation in each prompt's thread; escalation also prompts the
         escalation role's approvers. Returns how many messages were posted."""
+        return self._thread_note(req, _Views())
+
+    def _thread_note(self, req: SlackThreadNote, views: _Views) -> int:
         if not self.settings.slack_enabled:
             return 0
         ref = SlackLevelRef(dispute_id=req.dispute_id, memo_number=req.memo_number,
                             level=req.level)
-        found = self._open_level(ref)
-        if found is None:
-            return 0
-        view, approval = found
-        fresh: list[SlackMessage] = []
-        if req.kind == "escalation" and approval.get("escalate_to"):
-            fresh = self._prompt(view, ref, [approval["escalate_to"]], note=req.text)
+        with session_scope(self.db_url) as s:
+            found = self._open_level(s, ref, views)
+            if found is None:
+                return 0
+            view, approval = found
+            escalate_to = approval.get("escalate_to") if req.kind == "escalation" else None
+            people = recipients(s, view, req.level, [escalate_to]) if escalate_to else []
+            names = user_names(s, view) if people else {}
+        fresh = self._send(self._prompts(view, ref, people, names, note=req.text))
         with session_scope(self.db_url) as s:
             prompts = slack_messages.level_messages(s, req.memo_number, req.level)
         fresh_ids = {r.id for r in fresh}
         icon = ":alarm_clock:" if req.kind == "reminder" else ":rotating_light:"
-        posted = len(fresh)
-        for p in prompts:
-            if p.decided or p.id in fresh_ids:
-                continue  # a fresh escalation prompt already carries the note
-            row = self._send(
-                MessageKey(req.memo_number, req.level, req.kind, p.slack_user_id),
-                dispute_id=req.dispute_id, user_id=p.user_id, channel=p.channel,
-                thread_ts=p.ts, text=blocks.mrkdwn(req.text, 3000),
-                blocks=blocks.note_blocks(req.text, icon=icon))
-            posted += row is not None
-        return posted
+        notes = [(Outgoing(MessageKey(req.memo_number, req.level, req.kind, p.slack_user_id),
+                           dispute_id=req.dispute_id, user_id=p.user_id, channel=p.channel,
+                           thread_ts=p.ts),
+                  {"text": blocks.mrkdwn(req.text, 3000),
+                   "blocks": blocks.note_blocks(req.text, icon=icon)})
+                 for p in prompts
+                 if not p.decided and p.id not in fresh_ids]  # fresh ones carry the note
+        return len(fresh) + len(self._send(notes))
 
     @defn(name="slack_alert_managers")
     def slack_alert_managers(self, req: SlackAlert) -> bool:
@@ -265,27 +302,29 @@ class SlackActivities:
         digest = hashlib.sha256(req.key.encode()).hexdigest()[:34]
         link = (f"{self.settings.public_url.rstrip('/')}/disputes/{req.dispute_id}"
                 if req.dispute_id else None)
-        row = self._send(MessageKey(f"alert:{digest}", 0, "alert", channel[:40]),
-                         dispute_id=req.dispute_id[:40], user_id=None, channel=channel[:40],
-                         text=blocks.mrkdwn(req.text, 3000),
-                         blocks=blocks.note_blocks(req.text, icon=":rotating_light:",
-                                                   link=link))
-        return row is not None
+        sent = self._send([(
+            Outgoing(MessageKey(f"alert:{digest}", 0, "alert", channel[:40]),
+                     dispute_id=req.dispute_id[:40], user_id=None, channel=channel[:40]),
+            {"text": blocks.mrkdwn(req.text, 3000),
+             "blocks": blocks.note_blocks(req.text, icon=":rotating_light:", link=link)})])
+        return bool(sent)
 
     @defn(name="slack_steps")
     def slack_steps(self, req: SlackSteps) -> int:
         """The Slack steps of one state change, in order, as one activity: one task and one
         wake-up of the workflow instead of one per step. Each step is idempotent, so a retry
-        after a partial failure repeats only what did not happen. How many steps ran."""
-        steps: dict[str, tuple[Any, type[BaseModel]]] = {
-            "slack_prompt_level": (self.slack_prompt_level, SlackLevelRef),
-            "slack_level_decided": (self.slack_level_decided, SlackLevelRef),
-            "slack_thread_note": (self.slack_thread_note, SlackThreadNote),
-            "slack_alert_managers": (self.slack_alert_managers, SlackAlert),
-        }
+        after a partial failure repeats only what did not happen. The dispute is read once
+        for them all. How many steps ran."""
+        views = _Views()
         for step in req.steps:
-            run, model = steps[step.name]
-            run(model.model_validate(step.arg))
+            if step.name == "slack_prompt_level":
+                self._prompt_level(SlackLevelRef.model_validate(step.arg), views)
+            elif step.name == "slack_level_decided":
+                self._level_decided(SlackLevelRef.model_validate(step.arg), views)
+            elif step.name == "slack_thread_note":
+                self._thread_note(SlackThreadNote.model_validate(step.arg), views)
+            else:
+                self.slack_alert_managers(SlackAlert.model_validate(step.arg))
         return len(req.steps)
 
 

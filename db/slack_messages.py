@@ -70,9 +70,64 @@ def find(session: Session, key: MessageKey) -> SlackMessage | None:
     return session.scalar(query)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to reserve and post: its key and where it goes."""
+
+    key: MessageKey
+    dispute_id: str
+    user_id: str | None
+    channel: str
+    thread_ts: str | None = None
+
+
+def reserve_all(session: Session, messages: list[Outgoing]) -> list[SlackMessage | None]:
+    """:func:`reserve` for several messages of one (memo, level, kind), in one query and one
+    insert; the row to send for each, or None. A racing attempt that reserved one of them
+    meanwhile sends that one (the unique constraint decides, as in :func:`reserve`)."""
+    if not messages:
+        return []
+    first = messages[0].key
+    if any((m.key.memo_number, m.key.level, m.key.kind) !=
+           (first.memo_number, first.level, first.kind) or m.key.slack_user_id is None
+           for m in messages) or len({m.key.slack_user_id for m in messages}) < len(messages):
+        return [reserve(session, m.key, dispute_id=m.dispute_id, user_id=m.user_id,
+                        channel=m.channel, thread_ts=m.thread_ts) for m in messages]
+    existing = {r.slack_user_id: r for r in session.scalars(select(SlackMessage).where(
+        SlackMessage.memo_number == first.memo_number, SlackMessage.level == first.level,
+        SlackMessage.kind == first.kind,
+        SlackMessage.slack_user_id.in_([m.key.slack_user_id for m in messages])))}
+    now = datetime.now(UTC)
+    fresh = {m.key.slack_user_id: SlackMessage(
+        dispute_id=m.dispute_id, memo_number=first.memo_number, level=first.level,
+        kind=first.kind, user_id=m.user_id, slack_user_id=m.key.slack_user_id,
+        channel=m.channel, ts="", thread_ts=m.thread_ts, decided=False, created_at=now,
+        updated_at=now) for m in messages if m.key.slack_user_id not in existing}
+    try:
+        with session.begin_nested():
+            session.add_all(fresh.values())
+    except IntegrityError:  # raced: one by one, each under its own savepoint
+        return [reserve(session, m.key, dispute_id=m.dispute_id, user_id=m.user_id,
+                        channel=m.channel, thread_ts=m.thread_ts) for m in messages]
+    chosen = []
+    for m in messages:
+        row = existing.get(m.key.slack_user_id)
+        chosen.append(fresh[m.key.slack_user_id] if row is None else
+                      (row if not row.ts else None))
+    return chosen
+
+
 def mark_sent(session: Session, row_id: int, *, channel: str, ts: str) -> None:
-    session.execute(update(SlackMessage).where(SlackMessage.id == row_id)
-                    .values(channel=channel, ts=ts, updated_at=datetime.now(UTC)))
+    mark_all_sent(session, [(row_id, channel, ts)])
+
+
+def mark_all_sent(session: Session, sent: list[tuple[int, str, str]]) -> None:
+    """Record Slack's (channel, ts) for each posted row id, in one statement."""
+    if sent:
+        now = datetime.now(UTC)
+        session.execute(update(SlackMessage), [
+            {"id": row_id, "channel": channel, "ts": ts, "updated_at": now}
+            for row_id, channel, ts in sent])
 
 
 def level_messages(

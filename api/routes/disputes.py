@@ -197,8 +197,12 @@ def _grants(session: Session, *, principal: Principal) -> list[DelegationGrant]:
 
 def _decision_inputs(session: Session, *, dispute_id: str, principal: Principal,
                      ) -> tuple[dict[str, Any], list[DelegationGrant]]:
-    """The dispute and the caller's delegations, in one read (the decision's hot path)."""
-    return _view(session, dispute_id), _grants(session, principal=principal)
+    """The dispute (without its timeline: only checked) and the caller's delegations, in one
+    read (the decision's hot path)."""
+    view = disputes.get_view(session, dispute_id, with_timeline=False)
+    if view is None:
+        raise AppError("not_found", f"There is no dispute {dispute_id}.")
+    return view, _grants(session, principal=principal)
 
 
 @router.post("/{dispute_id}/decision", response_model=DisputeOut)
@@ -214,7 +218,7 @@ async def decide(
     done = {"approve": "approved", "reject": "rejected"}[body.decision]
     if any(a["approver_id"] == principal.id and a["status"] == done
            for a in view["approvals"]):
-        return view
+        return await in_db(settings, _view, readonly=True, dispute_id=dispute_id)
     pending = next((a for a in view["approvals"] if a["status"] in ("pending", "escalated")),
                    None)
     if view["status"] != "pending_approval" or pending is None:

@@ -71,7 +71,7 @@ def _load(session: Session, *, slack_user_id: str, dispute_id: str,
           memo_number: str) -> Clicked:
     user = session.scalar(select(User).where(User.slack_user_id == slack_user_id))
     principal = to_principal(user) if user is not None and user.active else None
-    current = disputes.get_view(session, dispute_id)
+    current = disputes.get_view(session, dispute_id, with_timeline=False)
     view = current and (memo_view(session, current, memo_number) or current)
     memo = (current or {}).get("credit_memo") or {}
     return Clicked(principal=principal, view=view, current_memo=memo.get("number"),

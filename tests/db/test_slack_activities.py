@@ -250,6 +250,19 @@ def test_outage_then_recovery_posts_each_prompt_once(world: World, fake: FakeSla
         "U0BMA", "U0BMB", "U0DEL"]
 
 
+def test_a_failure_midway_keeps_what_was_posted_before_it(world: World,
+                                                          fake: FakeSlack) -> None:
+    """The level's prompts are reserved together; when Slack fails on the second, the first
+    is recorded as sent all the same, so the retry posts only the two others."""
+    fake.fail("chat.postMessage", 502, times=4, after=1)
+    with pytest.raises(SlackApiError):
+        world.acts.slack_prompt_level(REF)
+    assert len(fake.of("chat.postMessage")) == 1
+    assert world.acts.slack_prompt_level(REF) == 2
+    assert sorted(c.body["channel"] for c in fake.of("chat.postMessage")) == [
+        "U0BMA", "U0BMB", "U0DEL"]
+
+
 def test_slack_disabled_does_nothing(db_url: str, world: World, fake: FakeSlack) -> None:
     off = SlackActivities(_settings(db_url, fake, slack_bot_token=None), db_url)
     assert off.slack_prompt_level(REF) == 0

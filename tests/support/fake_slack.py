@@ -33,6 +33,7 @@ class _Failure:
     status: int
     times: int
     retry_after: int | None
+    after: int = 0  # calls that still succeed before the failures start
 
 
 @dataclass
@@ -74,10 +75,11 @@ class FakeSlack:
         return f"{self.base}/response/{name}"
 
     def fail(self, method: str, status: int, *, times: int = 1,
-             retry_after: int | None = None) -> None:
-        """The next ``times`` calls of ``method`` answer ``status`` instead of succeeding."""
+             retry_after: int | None = None, after: int = 0) -> None:
+        """The next ``times`` calls of ``method`` (after ``after`` more that succeed) answer
+        ``status`` instead of succeeding."""
         with self.lock:
-            self.failures[method] = _Failure(status, times, retry_after)
+            self.failures[method] = _Failure(status, times, retry_after, after)
 
     def of(self, method: str, *, ok_only: bool = True) -> list[Call]:
         with self.lock:
@@ -104,7 +106,9 @@ class FakeSlack:
                 headers: dict[str, str]) -> tuple[int, dict[str, str], dict[str, Any]]:
         with self.lock:
             failure = self.failures.get(method)
-            if failure is not None and failure.times > 0:
+            if failure is not None and failure.after > 0:
+                failure.after -= 1
+            elif failure is not None and failure.times > 0:
                 failure.times -= 1
                 extra = ({"Retry-After": str(failure.retry_after)}
                          if failure.retry_after is not None else {})
