@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # (about 0.25 MiB each). A decision on a dispute outside the cache first replays its
     # history (~30 ms more, bench_decisions): size it to the disputes decided in a day.
     disputeflow_max_cached_workflows: int = Field(default=1000, ge=0)
+    # PostgreSQL connections one process keeps, and how many more it opens in a burst. Every
+    # API and worker replica has its own pool: keep (replicas x (size + overflow)) under the
+    # server's max_connections (100 by default), with room for migrations and psql.
+    disputeflow_db_pool_size: int = Field(default=10, ge=1, le=200)
+    disputeflow_db_max_overflow: int = Field(default=20, ge=0, le=500)
 
     @field_validator("disputeflow_admin_token", "slack_bot_token", "slack_signing_secret")
     @classmethod

@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.settings import get_settings
+
 
 def normalize_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs and use the psycopg 3 driver for them."""
@@ -55,7 +57,9 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    settings = get_settings()  # each API and worker replica sizes its own pool
+    return create_engine(url, pool_pre_ping=True, pool_size=settings.disputeflow_db_pool_size,
+                         max_overflow=settings.disputeflow_db_max_overflow)
 
 
 @lru_cache(maxsize=16)
