@@ -2,15 +2,19 @@
 Temporal workflows with the same number of activities and updates doing nothing — same dev
 server, same machine, same run, each in the production shape.
 
-    .venv/bin/python bench/bench_overhead.py [--n 200] [--concurrency 20] [--url ...]
+    .venv/bin/python bench/bench_overhead.py [--n 200] [--concurrency 20] [--rounds 4]
+                                             [--url ...]
 
 Each lifecycle: intake over HTTP -> findings -> investigation (HTTP) -> two approval levels
 (HTTP) -> posted to the ledger, counted when the read model says "resolved". Ours runs as
 ``disputeflow up`` does (API and worker processes, PostgreSQL by default; ``--url
 sqlite://`` for the embedded database). The bare workflow (bench/bare_workflow.py) runs 11
 no-op activities and 3 updates, its worker likewise in its own process, driven from this
-one. Prints both throughputs (lifecycles/s), the ratio ours/bare (target >= 0.8), and our
-decision latency under that load.
+one. Both stacks stay up and take turns, in alternating rounds, so a drift of the machine's
+speed during the run falls on both sides alike; each side's rounds print as they finish,
+with the CPU the idle side used meanwhile (it should be next to nothing). Prints both
+throughputs (lifecycles/s), the ratio ours/bare (target >= 0.8), and our decision latency
+under that load.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from sqlalchemy import func, select
+from temporalio.client import Client
 
 from bench import harness
 from bench.bare_workflow import UPDATES, BareWorkflow
@@ -37,80 +43,128 @@ from db.models import Dispute
 from db.session import session_scope
 
 
-async def rate(n: int, concurrency: int, one: Callable[[int], Awaitable[None]],
-               done: Callable[[], Awaitable[None]] | None = None) -> float:
-    """Lifecycles per second: ``one(i)`` for n of them, ``concurrency`` at a time, then
+async def rate(indexes: range, concurrency: int, one: Callable[[int], Awaitable[None]],
+               done: Callable[[], Awaitable[None]] | None = None) -> tuple[int, float]:
+    """(lifecycles, seconds): ``one(i)`` for each index, ``concurrency`` at a time, then
     ``done()`` (whatever must still finish) inside the clock."""
     t = time.perf_counter()
-    await harness.bounded(range(n), concurrency, one)
+    await harness.bounded(indexes, concurrency, one)
     if done is not None:
         await done()
-    return n / (time.perf_counter() - t)
+    return len(indexes), time.perf_counter() - t
 
 
-async def ours(stack: harness.BenchStack, n: int, concurrency: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
-                                 limits=httpx.Limits(max_connections=concurrency * 2)) as c:
-        async def one(i: int) -> None:
-            did = (await harness.open_pending(c, stack, i))["id"]
-            for who in ("bm", "sbm"):
-                t = time.perf_counter()
-                r = await c.post(f"/api/v1/disputes/{did}/decision", headers=stack.headers(who),
-                                 json={"decision": "approve"})
-                latencies.append((time.perf_counter() - t) * 1000)
-                if r.status_code not in (200, 202):
-                    raise RuntimeError(f"decision on {did}: {r.status_code} {r.text}")
+async def ours(stack: harness.BenchStack, c: httpx.AsyncClient, indexes: range,
+               concurrency: int, latencies: list[float]) -> tuple[int, float]:
+    async def one(i: int) -> None:
+        did = (await harness.open_pending(c, stack, i))["id"]
+        for who in ("bm", "sbm"):
+            t = time.perf_counter()
+            r = await c.post(f"/api/v1/disputes/{did}/decision", headers=stack.headers(who),
+                             json={"decision": "approve"})
+            latencies.append((time.perf_counter() - t) * 1000)
+            if r.status_code not in (200, 202):
+                raise RuntimeError(f"decision on {did}: {r.status_code} {r.text}")
 
-        async def all_resolved() -> None:  # a 202 means still posting: wait for the ledger
-            while True:
-                with session_scope(stack.db_url, readonly=True) as s:
-                    resolved = s.scalar(select(func.count()).where(Dispute.status == "resolved"))
-                    if (resolved or 0) >= n:
-                        return
-                await asyncio.sleep(0.05)
+    async def all_resolved() -> None:  # a 202 means still posting: wait for the ledger
+        while True:
+            with session_scope(stack.db_url, readonly=True) as s:
+                resolved = s.scalar(select(func.count()).where(Dispute.status == "resolved"))
+                if (resolved or 0) >= indexes.stop:
+                    return
+            await asyncio.sleep(0.05)
 
-        return await rate(n, concurrency, one, all_resolved), latencies
+    return await rate(indexes, concurrency, one, all_resolved)
 
 
-async def bare(address: str, queue: str, n: int, concurrency: int) -> float:
-    client = await connect(Settings(temporal_address=address))
-
+async def bare(client: Client, queue: str, indexes: range, concurrency: int
+               ) -> tuple[int, float]:
     async def one(i: int) -> None:
         h = await client.start_workflow(BareWorkflow.run, id=f"{queue}-{i}", task_queue=queue)
         for _ in range(UPDATES):
             await h.execute_update(BareWorkflow.step)
         await h.result()
 
-    return await rate(n, concurrency, one)
+    return await rate(indexes, concurrency, one)
+
+
+@dataclass
+class Totals:
+    lifecycles: int = 0
+    seconds: float = 0.0
+    idle_cpu: float = 0.0  # CPU seconds the other side's processes used meanwhile
+
+    def add(self, done: tuple[int, float], idle_cpu: float) -> None:
+        self.lifecycles += done[0]
+        self.seconds += done[1]
+        self.idle_cpu += idle_cpu
+
+    @property
+    def rate(self) -> float:
+        return self.lifecycles / self.seconds
+
+
+async def measure(stack: harness.BenchStack, queue: str, n: int, concurrency: int,
+                  rounds: int) -> tuple[Totals, Totals, list[float]]:
+    """Ours and bare in alternating rounds (ours first, then bare first, ...), both stacks up
+    and the idle one waiting: the machine's speed drifts during a run (by up to a third in
+    minutes, seen here), and one block each would put that drift into the ratio."""
+    client = await connect(Settings(temporal_address=stack.server.address))
+    ours_total, bare_total = Totals(), Totals()
+    latencies: list[float] = []
+    chunks = [range(n * r // rounds, n * (r + 1) // rounds) for r in range(rounds)]
+
+    def idle_cpu(before: dict[str, float], after: dict[str, float], parts: set[str]) -> float:
+        return sum(after.get(p, 0.0) - before.get(p, 0.0) for p in parts)
+
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
+                                 limits=httpx.Limits(max_connections=concurrency * 2)) as c:
+        for r, chunk in enumerate(chunks):
+            for side in (("ours", "bare") if r % 2 == 0 else ("bare", "ours")):
+                before = stack.cpu()
+                if side == "ours":
+                    done = await ours(stack, c, chunk, concurrency, latencies)
+                    ours_total.add(done, idle_cpu(before, stack.cpu(), {"bare"}))
+                else:
+                    done = await bare(client, queue, chunk, concurrency)
+                    bare_total.add(done, idle_cpu(before, stack.cpu(), {"api", "worker"}))
+                print(f"  round {r + 1} {side}: {done[0] / done[1]:6.2f} lifecycles/s",
+                      flush=True)
+    return ours_total, bare_total, latencies
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--concurrency", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=4,
+                   help="alternating rounds of n/rounds lifecycles each side")
     p.add_argument("--url", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = p.parse_args()
+    if min(args.n, args.concurrency, args.rounds) <= 0 or args.rounds > args.n:
+        p.error("--n, --concurrency and --rounds must be positive, --rounds at most --n")
     db_url = harness.fresh_database(args.url)
     with tempfile.TemporaryDirectory() as tmp:
         if db_url.startswith("sqlite"):
             db_url = f"sqlite:///{tmp}/bench.db"
         stack = harness.start(Path(tmp), db_url=db_url, accounts=args.n)
-        print(harness.machine_line(n=args.n, concurrency=args.concurrency,
+        print(harness.machine_line(n=args.n, concurrency=args.concurrency, rounds=args.rounds,
                                    database=db_url.split(":")[0]), flush=True)
         try:
-            ours_rate, latencies = asyncio.run(ours(stack, args.n, args.concurrency))
-            stack.stop_processes()  # nothing of ours runs beside the baseline
             queue = stack.start_bare_worker()
-            bare_rate = asyncio.run(bare(stack.server.address, queue, args.n, args.concurrency))
+            mine, base, latencies = asyncio.run(
+                measure(stack, queue, args.n, args.concurrency, args.rounds))
         finally:
             stack.stop()
             harness.drop_database(args.url, db_url)
-    print(f"bare Temporal: {bare_rate:7.2f} lifecycles/s")
-    print(f"Disputeflow:   {ours_rate:7.2f} lifecycles/s")
-    print(f"ratio ours/bare: {ours_rate / bare_rate:.2f} (target >= 0.8: "
-          f"{'met' if ours_rate / bare_rate >= 0.8 else 'MISSED'})")
+    print(f"bare Temporal: {base.rate:7.2f} lifecycles/s ({base.lifecycles} in "
+          f"{base.seconds:.1f} s; our idle API and worker used {base.idle_cpu:.2f} CPU s "
+          "meanwhile)")
+    print(f"Disputeflow:   {mine.rate:7.2f} lifecycles/s ({mine.lifecycles} in "
+          f"{mine.seconds:.1f} s; the idle bare worker used {mine.idle_cpu:.2f} CPU s)")
+    ratio = mine.rate / base.rate
+    print(f"ratio ours/bare: {ratio:.2f} (target >= 0.8: {'met' if ratio >= 0.8 else 'MISSED'})")
     print(f"decision latency under that load: p50 {harness.percentile(latencies, 50):.0f} ms, "
           f"p99 {harness.percentile(latencies, 99):.0f} ms")
 
