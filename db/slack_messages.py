@@ -1,8 +1,9 @@
 """The log of Slack messages the engine sent: what makes posting idempotent and updates
 possible.
 
-A message is *reserved* (a row with an empty ``ts``) in its own short transaction before
-Slack is called, and *marked sent* with Slack's channel and ``ts`` afterwards. So a retried
+A message is *reserved* (a row with an empty ``ts``) in a short transaction before Slack
+is called (a level's prompts together), and *marked sent* with Slack's channel and ``ts``
+afterwards. So a retried
 activity skips what was sent, re-sends only what was reserved but never confirmed, and two
 racing attempts cannot both reserve the same (memo, level, kind, Slack user): the unique
 constraint decides. Callers never hold a transaction open across an HTTP call to Slack —
