@@ -18,6 +18,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from slack_sdk.errors import SlackApiError
+
 from activities.slack import SlackActivities, SlackSteps
 from db import slack_outbox
 from db.session import session_scope
@@ -86,7 +88,7 @@ class SlackDispatcher:
         except Exception as exc:
             log.warning("Slack steps for %s failed (attempt %d), retried later: %s",
                         row.dispute_id, row.attempts + 1, exc)
-            self._settle(row, error=f"{type(exc).__name__}: {exc}")
+            self._settle(row, error=_describe(exc))
             return
         self._settle(row, error=None)
 
@@ -100,3 +102,12 @@ class SlackDispatcher:
                                         first=self.first_retry)
         except Exception as exc:  # left leased: taken again when the lease runs out
             log.warning("Slack outbox: cannot settle row %d (%s)", row.id, type(exc).__name__)
+
+
+def _describe(exc: Exception) -> str:
+    """The failure as managers read it in the metrics: Slack's status and error code when
+    Slack answered, else the exception (a timeout, a refused connection)."""
+    if isinstance(exc, SlackApiError):
+        return (f"Slack answered HTTP {exc.response.status_code}: "
+                f"{exc.response.get('error') or 'no error code'}")
+    return f"{type(exc).__name__}: {exc}"

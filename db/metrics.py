@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from db import billing, policies
+from db import billing, policies, slack_outbox
 from db.models import CreditMemo, Dispute, SlaBreach
 from domain.money import from_minor, quantize
 
@@ -154,4 +154,5 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None,
         "top_root_causes": _top(scan["causes"], "root_cause"),
         "top_reason_codes": _top(scan["reasons"], "reason_code"),
         "first_time_right_rate": round(scan["ftr"] / resolved, 4) if resolved else None,
+        "slack_outbox": slack_outbox.health(session, now=now),  # now, whatever the period
     }

@@ -12,10 +12,10 @@ row of its dispute is left, so a level's "decided" update never overtakes its pr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db.models import SlackOutboxRow
@@ -74,3 +74,22 @@ def failed(session: Session, *, row_id: int, now: datetime, error: str,
 def backlog(session: Session) -> int:
     """Rows not yet sent (due or waiting for a retry)."""
     return int(session.scalar(select(func.count()).select_from(SlackOutboxRow)) or 0)
+
+
+def health(session: Session, *, now: datetime) -> dict[str, Any]:
+    """What managers see of Slack's delivery (in ``GET /api/v1/metrics``): how many state
+    changes still wait for their messages, how long the oldest has, how many failed at least
+    once, and Slack's last answer to one of those. Without this a Slack outage shows only as
+    approvers who say they got nothing. The table holds only unsent rows: two small reads."""
+    row = SlackOutboxRow
+    waiting, oldest, failing = session.execute(select(
+        func.count(), func.min(row.created_at),
+        func.coalesce(func.sum(case((row.attempts > 0, 1), else_=0)), 0))).one()
+    last_error = session.scalar(select(row.last_error).where(row.attempts > 0)
+                                .order_by(row.next_at.desc(), row.id.desc()).limit(1))
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)  # SQLite hands datetimes back naive
+    return {"waiting": int(waiting), "failing": int(failing),
+            "oldest_waiting_seconds": (None if oldest is None
+                                       else max(0, int((now - oldest).total_seconds()))),
+            "last_error": last_error}

@@ -78,6 +78,22 @@ def test_a_failed_row_backs_off_doubling_then_goes(db_url: str) -> None:
         assert slack_outbox.backlog(s) == 0
 
 
+def test_managers_see_what_waits_for_slack_and_why(db_url: str) -> None:
+    with session_scope(db_url) as s:
+        assert slack_outbox.health(s, now=NOW) == {
+            "waiting": 0, "failing": 0, "oldest_waiting_seconds": None, "last_error": None}
+    _add(db_url, "DSP-H1", 1)
+    _add(db_url, "DSP-H2", 1)
+    with session_scope(db_url) as s:
+        first = slack_outbox.claim(s, now=NOW, lease=LEASE, limit=1)[0]
+        slack_outbox.failed(s, row_id=first.id, now=NOW, error="SlackApiError: 503 from Slack")
+    later = NOW + timedelta(minutes=3)
+    with session_scope(db_url) as s:
+        assert slack_outbox.health(s, now=later) == {
+            "waiting": 2, "failing": 1, "oldest_waiting_seconds": 180,
+            "last_error": "SlackApiError: 503 from Slack"}
+
+
 def _state(revision: int) -> DisputeState:
     opened = DisputeOpened(
         dispute_id="DSP-OUTBOX1", account_id="ADV-1", invoice_number="INV-1", currency="USD",

@@ -5,12 +5,14 @@ in Slack moves the dispute, and a Slack outage delays messages but never approva
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from config.temporal import connect
 from tests.e2e.helpers import as_user, wait_for
 from tests.e2e.test_slack_http import SLACK_IDS, Env, env, pending  # noqa: F401
+from tests.web.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -63,6 +65,18 @@ def test_slack_outage_delays_messages_not_approvals(env: Env) -> None:  # noqa: 
     r = as_user(env.stack, env.people, "bm").post(f"/api/v1/disputes/{view['id']}/decision",
                                                   json={"decision": "approve"})
     assert r.status_code == 200 and r.json()["status"] == "resolved", r.text
+    # Managers can see that Slack is behind, and why (the steps are kept, not lost).
+    mgr = as_user(env.stack, env.people, "mgr")
+    deadline = time.monotonic() + 30
+    while (health := mgr.get("/api/v1/metrics").json()["slack_outbox"])["failing"] < 1:
+        assert time.monotonic() < deadline, health
+        time.sleep(0.1)
+    assert health["waiting"] >= 1 and health["oldest_waiting_seconds"] is not None
+    assert health["last_error"] == "Slack answered HTTP 500: fake_failure", health
+    browser = env.stack.http()
+    sign_in(browser, env.people.tokens["mgr"])
+    notice = browser.get("/dashboard").text
+    assert "Slack is behind" in notice and "Slack answered HTTP 500: fake_failure" in notice
 
 
 @pytest.fixture
