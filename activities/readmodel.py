@@ -21,11 +21,14 @@ class ReadModelActivities:
         Slack steps are queued in the same transaction (activities/slack_dispatch.py)."""
         steps = request.slack_steps if self.ctx.slack_outbox else []
         with session_scope(self.ctx.db_url) as s:
-            written = disputes.save_snapshot(s, state=request.state, events=request.events)
-            if written and steps:
+
+            def queue_slack() -> None:  # only when this revision is newly written
                 slack_outbox.add(s, dispute_id=request.state.opened.dispute_id,
                                  revision=request.state.revision, steps=steps,
                                  now=datetime.now(UTC))
+
+            written = disputes.save_snapshot(s, state=request.state, events=request.events,
+                                             before_audit=queue_slack if steps else None)
         if written and steps and self.ctx.on_slack_steps is not None:
             self.ctx.on_slack_steps()
         return written

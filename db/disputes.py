@@ -4,7 +4,7 @@ and the queries behind GET and list."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -54,8 +54,14 @@ def insert_idempotency(session: Session, *, user_id: str, key: str, request_hash
     session.flush()
 
 
-def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[AuditEntry]) -> bool:
-    """Write the workflow's state if it is newer than what is stored; idempotent on retry."""
+def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[AuditEntry],
+                  before_audit: Callable[[], None] | None = None) -> bool:
+    """Write the workflow's state if it is newer than what is stored; idempotent on retry.
+
+    ``before_audit`` adds what else belongs to this change (the Slack outbox row) when it is
+    written; it runs before the audit events are appended, because appending takes the
+    audit chain's lock, held until commit: every other change waits behind it, so as little
+    as possible happens after it."""
     o = state.opened
     stored = _locked_revision(session, o.dispute_id)
     if stored is not None and stored >= state.revision:
@@ -86,13 +92,19 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
     if stored is not None:
         session.execute(update(Dispute).where(Dispute.id == o.dispute_id).values(**values))
     memos = [*state.past_memos, *([state.credit_memo] if state.credit_memo else [])]
-    if memos:  # loaded in two queries, so each get below is answered from the session
-        session.scalars(select(CreditMemo).where(CreditMemo.dispute_id == o.dispute_id)).all()
-        session.scalars(select(ApprovalLevel)
-                        .where(ApprovalLevel.dispute_id == o.dispute_id)).all()
+    stored_memos: dict[str, CreditMemo] = {}
+    stored_levels: dict[tuple[str, int], ApprovalLevel] = {}
+    if memos:  # two queries for all of them; held here, since the session's map is weak
+        stored_memos = {m.number: m for m in session.scalars(
+            select(CreditMemo).where(CreditMemo.dispute_id == o.dispute_id))}
+        stored_levels = {(lv.memo_number, lv.level): lv for lv in session.scalars(
+            select(ApprovalLevel).where(ApprovalLevel.dispute_id == o.dispute_id))}
     for memo in memos:
-        _save_memo(session, state, memo)
+        _save_memo(session, state, memo, stored_memos.get(memo.number), stored_levels)
     _save_breaches(session, state)
+    if before_audit is not None:
+        before_audit()
+        session.flush()
     audit.append(session, [
         audit.NewEvent(actor=e.actor, action=e.action, subject=o.dispute_id, message=e.message,
                        data=e.data, at=e.at, idem_key=f"{o.dispute_id}:{state.revision}:{i}")
@@ -108,9 +120,12 @@ def _locked_revision(session: Session, dispute_id: str) -> int | None:
                           .with_for_update())
 
 
-def _save_memo(session: Session, state: DisputeState, memo: Any) -> None:
+def _save_memo(session: Session, state: DisputeState, memo: Any, row: CreditMemo | None,
+               stored_levels: dict[tuple[str, int], ApprovalLevel]) -> None:
+    """Insert or update one memo and its levels, from the rows already read (no query per
+    row: the session's identity map holds unreferenced rows weakly, so a get after a bulk
+    read went back to the database every time)."""
     o = state.opened
-    row = session.get(CreditMemo, memo.number)
     values = {
         "dispute_id": o.dispute_id, "account_id": o.account_id,
         "invoice_number": o.invoice_number, "status": memo.status, "currency": memo.currency,
@@ -136,7 +151,7 @@ def _save_memo(session: Session, state: DisputeState, memo: Any) -> None:
         for key, value in values.items():
             setattr(row, key, value)
     for lv in memo.levels:
-        lrow = session.get(ApprovalLevel, (memo.number, lv.level))
+        lrow = stored_levels.get((memo.number, lv.level))
         lvalues = {"dispute_id": o.dispute_id, "role": lv.role, "status": lv.status,
                    "approver_id": lv.approver_id, "delegate_of": lv.delegate_of,
                    "decided_at": lv.decided_at, "channel": lv.channel, "comment": lv.comment,
@@ -152,9 +167,13 @@ def _save_memo(session: Session, state: DisputeState, memo: Any) -> None:
 def _save_breaches(session: Session, state: DisputeState) -> None:
     o = state.opened
     memo = state.credit_memo
-    for name, clock in state.sla.items():
-        if not clock.breached or clock.breached_at is None:
-            continue
+    breached = {name: clock for name, clock in state.sla.items()
+                if clock.breached and clock.breached_at is not None}
+    if not breached:
+        return
+    stored = {r.clock: r for r in session.scalars(
+        select(SlaBreach).where(SlaBreach.dispute_id == o.dispute_id))}  # one read for all
+    for name, clock in breached.items():
         escalated = None
         if clock.level is not None and memo is not None:
             level = next((lv for lv in memo.levels if lv.level == clock.level), None)
@@ -163,7 +182,7 @@ def _save_breaches(session: Session, state: DisputeState) -> None:
                   "stopped_at": clock.stopped_at, "assignee_role": clock.assignee_role,
                   "amount_minor": to_minor(o.disputed_amount, o.currency),
                   "currency": o.currency, "escalated_to": escalated}
-        row = session.get(SlaBreach, (o.dispute_id, name))
+        row = stored.get(name)
         if row is None:
             session.add(SlaBreach(dispute_id=o.dispute_id, clock=name, **values))
         else:

@@ -1,0 +1,56 @@
+"""A snapshot writes a dispute's memos and levels from two reads, however many levels (and
+earlier memos) it has: rows are not fetched one by one. Each revision is the full state, so
+the rows end up as the state says."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event, select
+
+from db import disputes
+from db.models import ApprovalLevel
+from db.session import get_engine, session_scope
+from tests.db.test_slack_activities import _state
+
+IDS = {"opener": "U-OPEN", "preparer": "U-PREP"}
+
+
+@contextmanager
+def selects_by_table(db_url: str) -> Iterator[Counter[str]]:
+    counts: Counter[str] = Counter()
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        match = re.match(r"\s*SELECT\s.*?\sFROM\s+(\w+)", statement, re.S | re.I)
+        if match:
+            counts[match.group(1)] += 1
+
+    engine = get_engine(db_url)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_memo_and_levels_are_read_once_per_snapshot(db_url: str) -> None:
+    state = _state(IDS)
+    with session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=state, events=[])
+    decided = state.model_copy(deep=True)
+    assert decided.credit_memo is not None
+    decided.credit_memo.levels[0].status = "approved"
+    decided.credit_memo.levels[0].approver_id = "U-BM"
+    decided.credit_memo.levels[1].status = "pending"
+    decided.revision = 2
+    with selects_by_table(db_url) as selects, session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=decided, events=[])
+    assert selects["credit_memos"] == 1 and selects["approval_levels"] == 1, selects
+    with session_scope(db_url, readonly=True) as s:
+        levels = s.execute(select(ApprovalLevel.level, ApprovalLevel.status,
+                                  ApprovalLevel.approver_id)
+                           .order_by(ApprovalLevel.level)).all()
+    assert [tuple(r) for r in levels] == [(1, "approved", "U-BM"), (2, "pending", None)]
