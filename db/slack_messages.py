@@ -105,8 +105,9 @@ def reserve_all(session: Session, messages: list[Outgoing]) -> list[SlackMessage
         channel=m.channel, ts="", thread_ts=m.thread_ts, decided=False, created_at=now,
         updated_at=now) for m in messages if m.key.slack_user_id not in existing}
     try:
-        with session.begin_nested():
-            session.add_all(fresh.values())
+        if fresh:  # (a retry that only re-sends what it reserved writes nothing here)
+            with session.begin_nested():
+                session.add_all(fresh.values())
     except IntegrityError:  # raced: one by one, each under its own savepoint
         return [reserve(session, m.key, dispute_id=m.dispute_id, user_id=m.user_id,
                         channel=m.channel, thread_ts=m.thread_ts) for m in messages]
