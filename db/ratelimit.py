@@ -21,12 +21,15 @@ def retry_after(session: Session, *, client: str, now: datetime) -> int | None:
     return max(1, int((row.window_start + WINDOW - now).total_seconds()) + 1)
 
 
-def record_failure(session: Session, *, client: str, now: datetime) -> None:
+def record_failure(session: Session, *, client: str, now: datetime) -> int:
+    """Count one more failure of ``client``; how many it has in the current window."""
     key = client[:100]
     row = session.get(AuthFailure, key)
     if row is None:
         session.add(AuthFailure(client=key, window_start=now, failures=1))
-    elif now - row.window_start >= WINDOW:
+        return 1
+    if now - row.window_start >= WINDOW:
         row.window_start, row.failures = now, 1
     else:
         row.failures += 1
+    return row.failures

@@ -34,7 +34,7 @@ from api.errors import AppError, error_body
 from api.routes.disputes import _grants, _update_id
 from approvals.sod import DecisionContext, Delegation, check_decision
 from config.settings import Settings
-from db import audit, disputes, slack_clicks
+from db import audit, disputes, ratelimit, slack_clicks
 from db.models import User
 from db.slack_messages import memo_view, user_names
 from db.users import Principal, to_principal
@@ -87,11 +87,27 @@ def _audit_refusal(session: Session, *, actor: str, dispute_id: str, code: str, 
         data={"code": code, "channel": "slack", "request": request})])
 
 
-def _audit_signature(session: Session, *, problem: str, timestamp: str | None) -> None:
+def _signature_refused(session: Session, *, client: str, problem: str,
+                       timestamp: str | None, now: datetime) -> int | None:
+    """Audit a request whose signature failed, as a failure of its client (counted apart
+    from token failures). Past ``ratelimit.MAX_FAILURES`` in a window the client is told to
+    wait (seconds returned) and the rest of its refusals are not audited one by one: a
+    flood of forged requests must not fill the audit trail, nor hold the audit chain's lock
+    that every decision takes. Correctly signed requests are never held back by this."""
+    key = f"slack-signature:{client}"
+    wait = ratelimit.retry_after(session, client=key, now=now)
+    if wait:
+        return wait
+    failures = ratelimit.record_failure(session, client=key, now=now)
+    locked = failures >= ratelimit.MAX_FAILURES
     audit.append(session, [audit.NewEvent(
         actor="slack", action="slack.signature_refused", subject="slack:interactions",
-        message=f"Refused a request to /slack/interactions: {problem}.",
-        data={"problem": problem, "timestamp": (timestamp or "")[:20]})])
+        message=f"Refused a request to /slack/interactions from {client}: {problem}."
+        + (f" That is {failures} within a minute: further ones are answered 429 and not "
+           "audited one by one until the minute is over." if locked else ""),
+        data={"problem": problem, "timestamp": (timestamp or "")[:20], "client": client,
+              "failures_in_window": failures})])
+    return None
 
 
 @dataclass
@@ -148,7 +164,12 @@ async def interactions(request: Request) -> Response:
     problem = sa.signature_problem(settings.slack_signing_secret, body, timestamp,
                                    request.headers.get("x-slack-signature"))
     if problem:
-        await in_db(settings, _audit_signature, problem=problem, timestamp=timestamp)
+        client = request.client.host if request.client else "unknown"
+        wait = await in_db(settings, _signature_refused, client=client, problem=problem,
+                           timestamp=timestamp, now=datetime.now(UTC))
+        if wait:
+            raise AppError("rate_limited", "Too many requests that were not from Slack came "
+                           f"from your address; try again in {wait} s.", {"retry_after": wait})
         return JSONResponse(error_body("unauthenticated", f"This request is not from Slack: "
                                        f"{problem}. Nothing was done."), status_code=401)
     try:

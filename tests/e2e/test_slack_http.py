@@ -36,7 +36,7 @@ from api.app import create_app
 from api.routes import slack as slack_route
 from cli.processes import DevServer
 from config.settings import Settings
-from db import slack_clicks
+from db import ratelimit, slack_clicks
 from db.models import AuditEvent, SlackClick, User
 from db.session import session_scope
 from tests.conftest import People
@@ -195,6 +195,24 @@ def test_forged_and_stale_requests_are_refused_and_audited(env: Env) -> None:
         "the signature headers are missing"]
     r = env.post({"type": "block_actions"})  # signed, but not an interaction
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+
+
+def test_a_flood_of_forged_requests_is_cut_off_without_filling_the_audit(env: Env) -> None:
+    """Guessing the signing secret is brute force: past the per-client limit the forger
+    gets 429 and its refusals stop being audited one by one; Slack's own (signed) requests
+    from the same address still go through."""
+    payload = {"type": "block_actions", "user": {"id": "U0BM"}, "actions": []}
+    codes = [env.post(payload, secret=f"guess-{i}").status_code
+             for i in range(ratelimit.MAX_FAILURES + 5)]
+    assert codes == [401] * ratelimit.MAX_FAILURES + [429] * 5
+    r = env.post(payload, secret="one-more-guess")
+    assert r.status_code == 429 and r.json()["error"]["details"]["retry_after"] >= 1
+    refusals = env.actions("slack:interactions", "slack.signature_refused")
+    assert len(refusals) == ratelimit.MAX_FAILURES  # not one per forged request
+    assert refusals[-1].data["failures_in_window"] == ratelimit.MAX_FAILURES
+    assert "answered 429" in refusals[-1].message and "127.0.0.1" in refusals[-1].message
+    assert env.post({"type": "block_actions", "user": {"id": "U0BM"},
+                     "actions": []}).status_code == 200  # signed: still heard
 
 
 def test_unknown_user_wrong_role_and_preparer_get_explanations(env: Env) -> None:
