@@ -86,18 +86,21 @@ def reserve_all(session: Session, messages: list[Outgoing]) -> list[SlackMessage
     """:func:`reserve` for several messages of one (memo, level, kind), in one query and one
     insert; the row to send for each, or None. A racing attempt that reserved one of them
     meanwhile sends that one (the unique constraint decides, as in :func:`reserve`)."""
+    def one_by_one() -> list[SlackMessage | None]:
+        return [reserve(session, m.key, dispute_id=m.dispute_id, user_id=m.user_id,
+                        channel=m.channel, thread_ts=m.thread_ts) for m in messages]
+
     if not messages:
         return []
     first = messages[0].key
-    if any((m.key.memo_number, m.key.level, m.key.kind) !=
-           (first.memo_number, first.level, first.kind) or m.key.slack_user_id is None
-           for m in messages) or len({m.key.slack_user_id for m in messages}) < len(messages):
-        return [reserve(session, m.key, dispute_id=m.dispute_id, user_id=m.user_id,
-                        channel=m.channel, thread_ts=m.thread_ts) for m in messages]
+    users = [m.key.slack_user_id for m in messages]
+    if None in users or len(set(users)) < len(users) or any(
+            (m.key.memo_number, m.key.level, m.key.kind)
+            != (first.memo_number, first.level, first.kind) for m in messages):
+        return one_by_one()  # not one batch of distinct recipients
     existing = {r.slack_user_id: r for r in session.scalars(select(SlackMessage).where(
         SlackMessage.memo_number == first.memo_number, SlackMessage.level == first.level,
-        SlackMessage.kind == first.kind,
-        SlackMessage.slack_user_id.in_([m.key.slack_user_id for m in messages])))}
+        SlackMessage.kind == first.kind, SlackMessage.slack_user_id.in_(users)))}
     now = datetime.now(UTC)
     fresh = {m.key.slack_user_id: SlackMessage(
         dispute_id=m.dispute_id, memo_number=first.memo_number, level=first.level,
@@ -108,19 +111,10 @@ def reserve_all(session: Session, messages: list[Outgoing]) -> list[SlackMessage
         if fresh:  # (a retry that only re-sends what it reserved writes nothing here)
             with session.begin_nested():
                 session.add_all(fresh.values())
-    except IntegrityError:  # raced: one by one, each under its own savepoint
-        return [reserve(session, m.key, dispute_id=m.dispute_id, user_id=m.user_id,
-                        channel=m.channel, thread_ts=m.thread_ts) for m in messages]
-    chosen = []
-    for m in messages:
-        row = existing.get(m.key.slack_user_id)
-        chosen.append(fresh[m.key.slack_user_id] if row is None else
-                      (row if not row.ts else None))
-    return chosen
-
-
-def mark_sent(session: Session, row_id: int, *, channel: str, ts: str) -> None:
-    mark_all_sent(session, [(row_id, channel, ts)])
+    except IntegrityError:  # raced: each under its own savepoint
+        return one_by_one()
+    return [fresh[u] if u not in existing else (existing[u] if not existing[u].ts else None)
+            for u in users]
 
 
 def mark_all_sent(session: Session, sent: list[tuple[int, str, str]]) -> None:

@@ -49,8 +49,8 @@ router = APIRouter(prefix="/api/v1/disputes", tags=["disputes"])
 IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-def _view(session: Session, dispute_id: str) -> dict[str, Any]:
-    view = disputes.get_view(session, dispute_id)
+def _view(session: Session, dispute_id: str, *, with_timeline: bool = True) -> dict[str, Any]:
+    view = disputes.get_view(session, dispute_id, with_timeline=with_timeline)
     if view is None:
         raise AppError("not_found", f"There is no dispute {dispute_id}.")
     return view
@@ -199,10 +199,8 @@ def _decision_inputs(session: Session, *, dispute_id: str, principal: Principal,
                      ) -> tuple[dict[str, Any], list[DelegationGrant]]:
     """The dispute (without its timeline: only checked) and the caller's delegations, in one
     read (the decision's hot path)."""
-    view = disputes.get_view(session, dispute_id, with_timeline=False)
-    if view is None:
-        raise AppError("not_found", f"There is no dispute {dispute_id}.")
-    return view, _grants(session, principal=principal)
+    return (_view(session, dispute_id, with_timeline=False),
+            _grants(session, principal=principal))
 
 
 @router.post("/{dispute_id}/decision", response_model=DisputeOut)
