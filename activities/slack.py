@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from http.client import RemoteDisconnected
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.error import URLError
 
 from pydantic import BaseModel
@@ -34,7 +35,6 @@ from activities import slack_blocks as blocks
 from activities.defn import defn
 from config.settings import Settings
 from db import disputes, slack_messages
-from db.models import SlackMessage
 from db.session import session_scope
 from db.slack_messages import (
     PROMPT,
@@ -46,6 +46,7 @@ from db.slack_messages import (
 )
 
 log = logging.getLogger("disputeflow.slack")
+T = TypeVar("T")
 
 # Slack answers these with ok=false: retrying cannot help, so the recipient is skipped.
 PERMANENT_ERRORS = frozenset({
@@ -115,19 +116,70 @@ def _level(view: Mapping[str, Any], level: int) -> Mapping[str, Any] | None:
     return next((a for a in view.get("approvals") or [] if a["level"] == level), None)
 
 
-class _Views:
-    """The dispute views one batch of Slack steps reads, each read once: the steps of one
-    state change (a level's prompts updated, the next level's sent) read the same dispute,
-    without its timeline, which no message shows."""
+class _Run:
+    """One batch of Slack steps: an outbox row (one state change's steps) or one activity.
 
-    def __init__(self) -> None:
-        self._read: dict[str, dict[str, Any] | None] = {}
+    Reads each dispute (without its timeline, which no message shows) and its people's
+    names once. What Slack accepted — posted messages' ``ts``, prompts now showing their
+    outcome — is recorded in the next transaction the batch opens, else in its last one
+    (:meth:`finish`), also when a later call fails: a retry must not post those again. So
+    a state change costs one transaction per step plus one, not three or four per step
+    (the worker's CPU per decision, bench/bench_decisions.py)."""
 
-    def get(self, session: Session, dispute_id: str) -> dict[str, Any] | None:
-        if dispute_id not in self._read:
-            self._read[dispute_id] = disputes.get_view(session, dispute_id,
-                                                       with_timeline=False)
-        return self._read[dispute_id]
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.sent: list[tuple[int, str, str]] = []
+        self.decided: list[int] = []
+        self._views: dict[str, dict[str, Any] | None] = {}
+        self._names: dict[frozenset[str], dict[str, str]] = {}
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A transaction that first records what is waiting to be recorded."""
+        sent, decided = self.sent, self.decided
+        self.sent, self.decided = [], []
+        try:
+            with session_scope(self.db_url) as s:
+                slack_messages.mark_all_sent(s, sent)
+                slack_messages.mark_decided(s, decided)
+                yield s
+        except BaseException:
+            self.sent[:0], self.decided[:0] = sent, decided  # not recorded: still waiting
+            raise
+
+    @contextmanager
+    def finish(self, settle: Settle | None = None) -> Iterator[None]:
+        """Around the batch's steps: the last transaction records what is left and runs
+        ``settle`` (the dispatcher's outbox row: done, or failed with the error)."""
+        failure: Exception | None = None
+        ended = False  # the steps ran to their end or failed (not interrupted)
+        try:
+            yield
+            ended = True
+        except Exception as exc:
+            failure, ended = exc, True
+            raise
+        finally:
+            if self.sent or self.decided or (settle is not None and ended):
+                with self.transaction() as s:
+                    if settle is not None and ended:
+                        settle(s, failure)
+
+    def view(self, session: Session, dispute_id: str) -> dict[str, Any] | None:
+        if dispute_id not in self._views:
+            self._views[dispute_id] = disputes.get_view(session, dispute_id,
+                                                        with_timeline=False)
+        return self._views[dispute_id]
+
+    def names(self, session: Session, view: Mapping[str, Any]) -> dict[str, str]:
+        key = frozenset(slack_messages.named_ids(view))
+        if key not in self._names:
+            self._names[key] = user_names(session, view)
+        return self._names[key]
+
+
+# Called in a batch's last transaction with the batch's failure (None when it succeeded).
+Settle = Callable[[Session, Exception | None], None]
 
 
 class SlackActivities:
@@ -142,10 +194,10 @@ class SlackActivities:
             self._client = web_client(self.settings)
         return self._client
 
-    def _open_level(self, s: Session, ref: SlackLevelRef, views: _Views,
+    def _open_level(self, s: Session, ref: SlackLevelRef, run: _Run,
                     ) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
         """The view and the level when that level of that memo still waits for a decision."""
-        view = views.get(s, ref.dispute_id)
+        view = run.view(s, ref.dispute_id)
         if view is None or not blocks.memo_matches(view, ref.memo_number):
             return None
         approval = _level(view, ref.level)
@@ -153,36 +205,37 @@ class SlackActivities:
             return None
         return view, approval
 
-    def _send(self, outgoing: list[tuple[Outgoing, dict[str, Any]]]) -> list[SlackMessage]:
-        """Post each message once per key: reserve them all (one transaction), post, record
-        what was posted (one transaction, also when a later post fails: a retry must not
-        post those again). Returns the rows posted now; those sent before or refused by
-        Slack are left out."""
-        if not outgoing:
-            return []
-        with session_scope(self.db_url) as s:
-            rows = slack_messages.reserve_all(s, [o for o, _ in outgoing])
-        sent: list[SlackMessage] = []
-        try:
-            for row, (o, message) in zip(rows, outgoing, strict=True):
-                if row is None:
-                    continue
-                try:
-                    resp = self.client.chat_postMessage(channel=o.channel, thread_ts=o.thread_ts,
-                                                        unfurl_links=False, **message)
-                except SlackApiError as err:
-                    if not _permanent(err):
-                        raise
-                    log.warning("Slack refused a %s message to %s: %s", o.key.kind, o.channel,
-                                err.response.get("error"))
-                    continue
-                row.channel, row.ts = str(resp["channel"]), str(resp["ts"])
-                sent.append(row)
-        finally:
-            if sent:
-                with session_scope(self.db_url) as s:
-                    slack_messages.mark_all_sent(s, [(r.id, r.channel, r.ts) for r in sent])
-        return sent
+    def _one(self, step: Callable[[_Run], T]) -> T:
+        """A step as an activity of its own: a batch of one."""
+        run = _Run(self.db_url)
+        with run.finish():
+            return step(run)
+
+    @staticmethod
+    def _reserve(s: Session, outgoing: list[tuple[Outgoing, dict[str, Any]]],
+                 ) -> list[tuple[int, Outgoing, dict[str, Any]]]:
+        """Reserve each message once per key; those to post now (not posted before)."""
+        ids = slack_messages.reserve_all(s, [o for o, _ in outgoing])
+        return [(row_id, o, message) for row_id, (o, message) in zip(ids, outgoing, strict=True)
+                if row_id is not None]
+
+    def _post(self, run: _Run, reserved: list[tuple[int, Outgoing, dict[str, Any]]]) -> int:
+        """Post reserved messages; each one Slack accepted waits in ``run`` to be recorded.
+        Returns how many were posted; those Slack refuses for good are skipped."""
+        posted = 0
+        for row_id, o, message in reserved:
+            try:
+                resp = self.client.chat_postMessage(channel=o.channel, thread_ts=o.thread_ts,
+                                                    unfurl_links=False, **message)
+            except SlackApiError as err:
+                if not _permanent(err):
+                    raise
+                log.warning("Slack refused a %s message to %s: %s", o.key.kind, o.channel,
+                            err.response.get("error"))
+                continue
+            run.sent.append((row_id, str(resp["channel"]), str(resp["ts"])))
+            posted += 1
+        return posted
 
     def _prompts(self, view: Mapping[str, Any], ref: SlackLevelRef, people: list[Recipient],
                  names: dict[str, str], note: str | None = None,
@@ -198,13 +251,13 @@ class SlackActivities:
     @defn(name="slack_prompt_level")
     def slack_prompt_level(self, req: SlackLevelRef) -> int:
         """DM every eligible approver of a pending level; returns how many were posted."""
-        return self._prompt_level(req, _Views())
+        return self._one(lambda run: self._prompt_level(req, run))
 
-    def _prompt_level(self, req: SlackLevelRef, views: _Views) -> int:
+    def _prompt_level(self, req: SlackLevelRef, run: _Run) -> int:
         if not self.settings.slack_enabled:
             return 0
-        with session_scope(self.db_url) as s:
-            found = self._open_level(s, req, views)
+        with run.transaction() as s:
+            found = self._open_level(s, req, run)
             if found is None:
                 return 0
             view, approval = found
@@ -212,19 +265,19 @@ class SlackActivities:
             if approval["status"] == "escalated" and approval.get("escalate_to"):
                 roles.append(approval["escalate_to"])
             people = recipients(s, view, req.level, roles)
-            names = user_names(s, view)
-        return len(self._send(self._prompts(view, req, people, names)))
+            reserved = self._reserve(s, self._prompts(view, req, people, run.names(s, view)))
+        return self._post(run, reserved)
 
     @defn(name="slack_level_decided")
     def slack_level_decided(self, req: SlackLevelRef) -> int:
         """Replace every prompt of a decided (or voided) level: no buttons, the outcome."""
-        return self._level_decided(req, _Views())
+        return self._one(lambda run: self._level_decided(req, run))
 
-    def _level_decided(self, req: SlackLevelRef, views: _Views) -> int:
+    def _level_decided(self, req: SlackLevelRef, run: _Run) -> int:
         if not self.settings.slack_enabled:
             return 0
-        with session_scope(self.db_url) as s:
-            current = views.get(s, req.dispute_id)
+        with run.transaction() as s:
+            current = run.view(s, req.dispute_id)
             rows = [r for r in slack_messages.level_messages(s, req.memo_number, req.level)
                     if not r.decided]
             view = current
@@ -233,7 +286,7 @@ class SlackActivities:
                 past = slack_messages.memo_view(s, current, req.memo_number)
                 decided = past and _level(past, req.level)
                 view = past if decided and decided["status"] in blocks.DECIDED else current
-            names = user_names(s, view) if view and rows else {}
+            names = run.names(s, view) if view and rows else {}
         if view is None or not rows:
             return 0
         new_blocks = blocks.decided_blocks(view, req.memo_number, req.level, names=names,
@@ -241,90 +294,93 @@ class SlackActivities:
         result = blocks.outcome(view, req.memo_number, req.level, names)
         if new_blocks is None or result is None:
             return 0  # still waiting: the buttons stay
-        updated, settled = 0, []
-        try:
-            for row in rows:
-                try:
-                    self.client.chat_update(channel=row.channel, ts=row.ts, blocks=new_blocks,
-                                            text=blocks.mrkdwn(result[1], 3000))
-                    updated += 1
-                except SlackApiError as err:
-                    if not _permanent(err):
-                        raise
-                    log.warning("Slack could not update message %s: %s", row.ts,
-                                err.response.get("error"))
-                settled.append(row.id)
-        finally:  # a retry updates only the others again (an update is harmless twice)
-            if settled:
-                with session_scope(self.db_url) as s:
-                    slack_messages.mark_decided(s, settled)
+        updated = 0
+        for row in rows:  # a retry updates only the others again (harmless twice anyway)
+            try:
+                self.client.chat_update(channel=row.channel, ts=row.ts, blocks=new_blocks,
+                                        text=blocks.mrkdwn(result[1], 3000))
+                updated += 1
+            except SlackApiError as err:
+                if not _permanent(err):
+                    raise
+                log.warning("Slack could not update message %s: %s", row.ts,
+                            err.response.get("error"))
+            run.decided.append(row.id)
         return updated
 
     @defn(name="slack_thread_note")
     def slack_thread_note(self, req: SlackThreadNote) -> int:
         """A reminder or escalation in each prompt's thread; escalation also prompts the
         escalation role's approvers. Returns how many messages were posted."""
-        return self._thread_note(req, _Views())
+        return self._one(lambda run: self._thread_note(req, run))
 
-    def _thread_note(self, req: SlackThreadNote, views: _Views) -> int:
+    def _thread_note(self, req: SlackThreadNote, run: _Run) -> int:
         if not self.settings.slack_enabled:
             return 0
         ref = SlackLevelRef(dispute_id=req.dispute_id, memo_number=req.memo_number,
                             level=req.level)
-        with session_scope(self.db_url) as s:
-            found = self._open_level(s, ref, views)
+        icon = ":alarm_clock:" if req.kind == "reminder" else ":rotating_light:"
+        with run.transaction() as s:
+            found = self._open_level(s, ref, run)
             if found is None:
                 return 0
             view, approval = found
             escalate_to = approval.get("escalate_to") if req.kind == "escalation" else None
             people = recipients(s, view, req.level, [escalate_to]) if escalate_to else []
-            names = user_names(s, view) if people else {}
-        fresh = self._send(self._prompts(view, ref, people, names, note=req.text))
-        with session_scope(self.db_url) as s:
-            prompts = slack_messages.level_messages(s, req.memo_number, req.level)
-        fresh_ids = {r.id for r in fresh}
-        icon = ":alarm_clock:" if req.kind == "reminder" else ":rotating_light:"
-        notes = [(Outgoing(MessageKey(req.memo_number, req.level, req.kind, p.slack_user_id),
-                           dispute_id=req.dispute_id, user_id=p.user_id, channel=p.channel,
-                           thread_ts=p.ts),
-                  {"text": blocks.mrkdwn(req.text, 3000),
-                   "blocks": blocks.note_blocks(req.text, icon=icon)})
-                 for p in prompts
-                 if not p.decided and p.id not in fresh_ids]  # fresh ones carry the note
-        return len(fresh) + len(self._send(notes))
+            fresh = self._reserve(s, self._prompts(
+                view, ref, people, run.names(s, view) if people else {}, note=req.text))
+            # Prompts posted before (fresh ones carry the note themselves, and have no ts).
+            notes = self._reserve(s, [
+                (Outgoing(MessageKey(req.memo_number, req.level, req.kind, p.slack_user_id),
+                          dispute_id=req.dispute_id, user_id=p.user_id, channel=p.channel,
+                          thread_ts=p.ts),
+                 {"text": blocks.mrkdwn(req.text, 3000),
+                  "blocks": blocks.note_blocks(req.text, icon=icon)})
+                for p in slack_messages.level_messages(s, req.memo_number, req.level)
+                if not p.decided])
+        return self._post(run, fresh) + self._post(run, notes)
 
     @defn(name="slack_alert_managers")
     def slack_alert_managers(self, req: SlackAlert) -> bool:
         """Post to SLACK_MANAGERS_CHANNEL once per key; False when not configured or sent."""
+        return self._one(lambda run: self._alert_managers(req, run))
+
+    def _alert_managers(self, req: SlackAlert, run: _Run) -> bool:
         channel = self.settings.slack_managers_channel
         if not self.settings.slack_enabled or not channel:
             return False
         digest = hashlib.sha256(req.key.encode()).hexdigest()[:34]
         link = (f"{self.settings.public_url.rstrip('/')}/disputes/{req.dispute_id}"
                 if req.dispute_id else None)
-        sent = self._send([(
-            Outgoing(MessageKey(f"alert:{digest}", 0, "alert", channel[:40]),
-                     dispute_id=req.dispute_id[:40], user_id=None, channel=channel[:40]),
-            {"text": blocks.mrkdwn(req.text, 3000),
-             "blocks": blocks.note_blocks(req.text, icon=":rotating_light:", link=link)})])
-        return bool(sent)
+        with run.transaction() as s:
+            reserved = self._reserve(s, [(
+                Outgoing(MessageKey(f"alert:{digest}", 0, "alert", channel[:40]),
+                         dispute_id=req.dispute_id[:40], user_id=None, channel=channel[:40]),
+                {"text": blocks.mrkdwn(req.text, 3000),
+                 "blocks": blocks.note_blocks(req.text, icon=":rotating_light:", link=link)})])
+        return bool(self._post(run, reserved))
 
     @defn(name="slack_steps")
     def slack_steps(self, req: SlackSteps) -> int:
-        """The Slack steps of one state change, in order, as one activity: one task and one
-        wake-up of the workflow instead of one per step. Each step is idempotent, so a retry
-        after a partial failure repeats only what did not happen. The dispute is read once
-        for them all. How many steps ran."""
-        views = _Views()
-        for step in req.steps:
-            if step.name == "slack_prompt_level":
-                self._prompt_level(SlackLevelRef.model_validate(step.arg), views)
-            elif step.name == "slack_level_decided":
-                self._level_decided(SlackLevelRef.model_validate(step.arg), views)
-            elif step.name == "slack_thread_note":
-                self._thread_note(SlackThreadNote.model_validate(step.arg), views)
-            else:
-                self.slack_alert_managers(SlackAlert.model_validate(step.arg))
+        """The Slack steps of one state change, in order, as one activity (workflows from
+        before the outbox start it). How many steps ran."""
+        return self.run_steps(req)
+
+    def run_steps(self, req: SlackSteps, *, settle: Settle | None = None) -> int:
+        """The steps of one state change, in order, as one batch (:class:`_Run`). Each step
+        is idempotent, so a retry after a partial failure repeats only what did not happen.
+        ``settle`` runs in the batch's last transaction, with its failure if any."""
+        run = _Run(self.db_url)
+        with run.finish(settle):
+            for step in req.steps:
+                if step.name == "slack_prompt_level":
+                    self._prompt_level(SlackLevelRef.model_validate(step.arg), run)
+                elif step.name == "slack_level_decided":
+                    self._level_decided(SlackLevelRef.model_validate(step.arg), run)
+                elif step.name == "slack_thread_note":
+                    self._thread_note(SlackThreadNote.model_validate(step.arg), run)
+                else:
+                    self._alert_managers(SlackAlert.model_validate(step.arg), run)
         return len(req.steps)
 
 

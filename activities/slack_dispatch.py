@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
 from activities.slack import SlackActivities, SlackSteps
 from db import slack_outbox
@@ -83,25 +84,23 @@ class SlackDispatcher:
             return []
 
     def _deliver(self, row: slack_outbox.Claimed) -> None:
+        """Run the row's steps; it is settled (deleted, or put back for a retry) in their
+        last transaction. When that cannot be written it stays leased and is taken again
+        once the lease runs out (its steps are idempotent)."""
+
+        def settle(s: Session, failure: Exception | None) -> None:
+            if failure is None:
+                slack_outbox.done(s, row_id=row.id)
+            else:
+                slack_outbox.failed(s, row_id=row.id, now=datetime.now(UTC),
+                                    error=_describe(failure), first=self.first_retry)
+
         try:
-            self.slack.slack_steps(SlackSteps.model_validate({"steps": row.steps}))
+            self.slack.run_steps(SlackSteps.model_validate({"steps": row.steps}),
+                                 settle=settle)
         except Exception as exc:
             log.warning("Slack steps for %s failed (attempt %d), retried later: %s",
                         row.dispute_id, row.attempts + 1, exc)
-            self._settle(row, error=_describe(exc))
-            return
-        self._settle(row, error=None)
-
-    def _settle(self, row: slack_outbox.Claimed, *, error: str | None) -> None:
-        try:
-            with session_scope(self.db_url) as s:
-                if error is None:
-                    slack_outbox.done(s, row_id=row.id)
-                else:
-                    slack_outbox.failed(s, row_id=row.id, now=datetime.now(UTC), error=error,
-                                        first=self.first_retry)
-        except Exception as exc:  # left leased: taken again when the lease runs out
-            log.warning("Slack outbox: cannot settle row %d (%s)", row.id, type(exc).__name__)
 
 
 def _describe(exc: Exception) -> str:

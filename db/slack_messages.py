@@ -3,11 +3,11 @@ possible.
 
 A message is *reserved* (a row with an empty ``ts``) in a short transaction before Slack
 is called (a level's prompts together), and *marked sent* with Slack's channel and ``ts``
-afterwards. So a retried
-activity skips what was sent, re-sends only what was reserved but never confirmed, and two
-racing attempts cannot both reserve the same (memo, level, kind, Slack user): the unique
-constraint decides. Callers never hold a transaction open across an HTTP call to Slack —
-on SQLite that would block every other writer.
+afterwards. So a retried step skips what was sent and re-sends only what was reserved but
+never confirmed; the unique constraint keeps one row per (memo, level, kind, Slack user).
+Two attempts do not run one change's steps at once (the outbox row is leased; Temporal runs
+one attempt of an activity at a time). Callers never hold a transaction open across an
+HTTP call to Slack — on SQLite that would block every other writer.
 
 Also here: who is messaged for a level (role holders and their active delegates, minus
 whoever segregation of duties bars) and an earlier memo's view, so old messages can say
@@ -19,56 +19,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, Table, bindparam, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.models import ApprovalLevel, CreditMemo, Delegation, SlackMessage, User
 from domain.money import from_minor
 
 PROMPT = "prompt"
+# Core statements for the writes on every decision's path (the ORM's overhead is per call).
+_MESSAGES = cast(Table, SlackMessage.__table__)
 
 
 @dataclass(frozen=True)
 class MessageKey:
-    """What makes a message unique: one of each kind per level and Slack user."""
+    """What makes a message unique: one of each kind per level and Slack user (or channel)."""
 
     memo_number: str
     level: int
     kind: str
-    slack_user_id: str | None
-
-
-def reserve(
-    session: Session, key: MessageKey, *, dispute_id: str, user_id: str | None, channel: str,
-    thread_ts: str | None = None,
-) -> SlackMessage | None:
-    """The row to send now, or None when this message was sent already (or is being sent)."""
-    existing = find(session, key)
-    if existing is not None:
-        return existing if not existing.ts else None
-    now = datetime.now(UTC)
-    row = SlackMessage(
-        dispute_id=dispute_id, memo_number=key.memo_number, level=key.level, kind=key.kind,
-        user_id=user_id, slack_user_id=key.slack_user_id, channel=channel, ts="",
-        thread_ts=thread_ts, decided=False, created_at=now, updated_at=now)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None  # another attempt reserved it a moment ago; it sends it
-    return row
-
-
-def find(session: Session, key: MessageKey) -> SlackMessage | None:
-    query = select(SlackMessage).where(
-        SlackMessage.memo_number == key.memo_number, SlackMessage.level == key.level,
-        SlackMessage.kind == key.kind)
-    query = query.where(SlackMessage.slack_user_id.is_(None) if key.slack_user_id is None
-                        else SlackMessage.slack_user_id == key.slack_user_id)
-    return session.scalar(query)
+    slack_user_id: str
 
 
 @dataclass(frozen=True)
@@ -82,66 +55,56 @@ class Outgoing:
     thread_ts: str | None = None
 
 
-def reserve_all(session: Session, messages: list[Outgoing]) -> list[SlackMessage | None]:
-    """:func:`reserve` for several messages of one (memo, level, kind), in one query and one
-    insert; the row to send for each, or None. A racing attempt that reserved one of them
-    meanwhile sends that one (the unique constraint decides, as in :func:`reserve`)."""
-    def one_by_one() -> list[SlackMessage | None]:
-        return [reserve(session, m.key, dispute_id=m.dispute_id, user_id=m.user_id,
-                        channel=m.channel, thread_ts=m.thread_ts) for m in messages]
-
+def reserve_all(session: Session, messages: list[Outgoing]) -> list[int | None]:
+    """Reserve each message (a row with no ``ts`` yet) unless it exists; for each, the id
+    of the row to post now, or None when it was posted before. A row reserved before but
+    never marked sent (the attempt that reserved it died, or Slack failed) is posted now.
+    Two statements whatever the number: an insert that skips existing keys (the unique
+    constraint decides, no savepoint), then one read of the rows."""
     if not messages:
         return []
-    first = messages[0].key
-    users = [m.key.slack_user_id for m in messages]
-    if None in users or len(set(users)) < len(users) or any(
-            (m.key.memo_number, m.key.level, m.key.kind)
-            != (first.memo_number, first.level, first.kind) for m in messages):
-        return one_by_one()  # not one batch of distinct recipients
-    existing = {r.slack_user_id: r for r in session.scalars(select(SlackMessage).where(
-        SlackMessage.memo_number == first.memo_number, SlackMessage.level == first.level,
-        SlackMessage.kind == first.kind, SlackMessage.slack_user_id.in_(users)))}
     now = datetime.now(UTC)
-    fresh = {m.key.slack_user_id: SlackMessage(
-        dispute_id=m.dispute_id, memo_number=first.memo_number, level=first.level,
-        kind=first.kind, user_id=m.user_id, slack_user_id=m.key.slack_user_id,
-        channel=m.channel, ts="", thread_ts=m.thread_ts, decided=False, created_at=now,
-        updated_at=now) for m in messages if m.key.slack_user_id not in existing}
-    try:
-        if fresh:  # (a retry that only re-sends what it reserved writes nothing here)
-            with session.begin_nested():
-                session.add_all(fresh.values())
-    except IntegrityError:  # raced: each under its own savepoint
-        return one_by_one()
-    return [fresh[u] if u not in existing else (existing[u] if not existing[u].ts else None)
-            for u in users]
+    insert = (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)
+    session.execute(insert(_MESSAGES).on_conflict_do_nothing(), [
+        {"dispute_id": m.dispute_id, "memo_number": m.key.memo_number, "level": m.key.level,
+         "kind": m.key.kind, "user_id": m.user_id, "slack_user_id": m.key.slack_user_id,
+         "channel": m.channel, "ts": "", "thread_ts": m.thread_ts, "decided": False,
+         "created_at": now, "updated_at": now} for m in messages])
+    keys = [(m.key.memo_number, m.key.level, m.key.kind, m.key.slack_user_id)
+            for m in messages]
+    m = SlackMessage
+    found = {(r.memo_number, r.level, r.kind, r.slack_user_id): r for r in session.execute(
+        select(m.id, m.memo_number, m.level, m.kind, m.slack_user_id, m.ts)
+        .where(tuple_(m.memo_number, m.level, m.kind, m.slack_user_id).in_(keys)))}
+    return [None if found[k].ts else found[k].id for k in keys]
 
 
 def mark_all_sent(session: Session, sent: list[tuple[int, str, str]]) -> None:
     """Record Slack's (channel, ts) for each posted row id, in one statement."""
     if sent:
         now = datetime.now(UTC)
-        session.execute(update(SlackMessage), [
-            {"id": row_id, "channel": channel, "ts": ts, "updated_at": now}
+        session.execute(update(_MESSAGES).where(_MESSAGES.c.id == bindparam("k_id")), [
+            {"k_id": row_id, "channel": channel, "ts": ts, "updated_at": now}
             for row_id, channel, ts in sent])
 
 
 def level_messages(
     session: Session, memo_number: str, level: int, *, kind: str = PROMPT,
-) -> list[SlackMessage]:
-    """The sent messages of one kind for a level, oldest first."""
-    return list(session.scalars(
-        select(SlackMessage)
-        .where(SlackMessage.memo_number == memo_number, SlackMessage.level == level,
-               SlackMessage.kind == kind, SlackMessage.ts != "")
-        .order_by(SlackMessage.id)))
+) -> list[Row[Any]]:
+    """The sent messages of one kind for a level, oldest first: ``id``, ``channel``,
+    ``ts``, ``slack_user_id``, ``user_id``, ``decided`` (columns, not ORM rows)."""
+    m = SlackMessage
+    return list(session.execute(
+        select(m.id, m.channel, m.ts, m.slack_user_id, m.user_id, m.decided)
+        .where(m.memo_number == memo_number, m.level == level, m.kind == kind, m.ts != "")
+        .order_by(m.id)))
 
 
 def mark_decided(session: Session, row_ids: list[int]) -> None:
     """These prompts now show their level's outcome (in one statement: one transaction for
     all of a level's prompts)."""
     if row_ids:
-        session.execute(update(SlackMessage).where(SlackMessage.id.in_(row_ids))
+        session.execute(update(_MESSAGES).where(_MESSAGES.c.id.in_(row_ids))
                         .values(decided=True, updated_at=datetime.now(UTC)))
 
 
@@ -167,11 +130,13 @@ def recipients(session: Session, view: Mapping[str, Any], level: int,
                roles: list[str]) -> list[Recipient]:
     """Holders of ``roles`` and their active delegates, with a Slack id, not barred by SoD."""
     barred = excluded_ids(view, level)
-    people = list(session.scalars(select(User).where(User.active.is_(True))))
+    people = session.execute(select(User.id, User.name, User.slack_user_id, User.roles)
+                             .where(User.active.is_(True)))  # columns: no ORM rows to build
     holders = [u for u in people if set(roles) & set(u.roles) and u.id not in barred]
     now = datetime.now(UTC)
-    delegates: Iterable[User] = session.scalars(
-        select(User).join(Delegation, Delegation.delegate_id == User.id)
+    delegates: Iterable[Row[Any]] = session.execute(
+        select(User.id, User.name, User.slack_user_id, User.roles)
+        .join(Delegation, Delegation.delegate_id == User.id)
         .where(Delegation.user_id.in_([u.id for u in holders]), Delegation.starts_at <= now,
                Delegation.ends_at > now, User.active.is_(True))) if holders else []
     chosen: dict[str, Recipient] = {}
@@ -181,9 +146,14 @@ def recipients(session: Session, view: Mapping[str, Any], level: int,
     return sorted(chosen.values(), key=lambda r: (r.name, r.user_id))
 
 
+def named_ids(view: Mapping[str, Any]) -> set[str]:
+    """The people a dispute's messages name: its approvers and whom they stood in for."""
+    return {i for a in view.get("approvals") or []
+            for i in (a.get("approver_id"), a.get("delegate_of")) if i}
+
+
 def user_names(session: Session, view: Mapping[str, Any]) -> dict[str, str]:
-    ids = {i for a in view.get("approvals") or []
-           for i in (a.get("approver_id"), a.get("delegate_of")) if i}
+    ids = named_ids(view)
     if not ids:
         return {}
     rows = session.execute(select(User.id, User.name).where(User.id.in_(ids)))

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import event
 
 from activities.slack import (
     SlackActivities,
@@ -27,7 +28,7 @@ from activities.slack_dispatch import SlackDispatcher
 from config.settings import Settings
 from db import disputes, slack_outbox
 from db.models import User
-from db.session import session_scope
+from db.session import get_engine, session_scope
 from db.users import add_delegation, create_user
 from domain.models import ApprovalLevel, CreditLine, CreditMemo, DisputeOpened, DisputeState
 from tests.support.fake_slack import FakeSlack
@@ -340,3 +341,58 @@ def test_the_dispatcher_sends_outbox_steps_once_through_a_slack_outage(
     assert sorted(c.body["channel"] for c in calls[4:]) == ["U0BMA", "U0BMB", "U0DEL"]
     with session_scope(db_url) as s:
         assert slack_outbox.backlog(s) == 0
+
+
+def _decision_row(world: World, db_url: str) -> slack_outbox.Claimed:
+    """Level 1 prompted and then approved: the outbox row of that decision, claimed."""
+    world.acts.slack_prompt_level(REF)
+    _decide(world, db_url, "approved", "bm_a", "ok")
+    level_2 = REF.model_copy(update={"level": 2})
+    now = datetime.now(UTC)
+    with session_scope(db_url) as s:
+        slack_outbox.add(s, dispute_id=REF.dispute_id, revision=2, now=now, steps=[
+            {"name": "slack_level_decided", "arg": REF.model_dump()},
+            {"name": "slack_prompt_level", "arg": level_2.model_dump()}])
+    with session_scope(db_url) as s:
+        (row,) = slack_outbox.claim(s, now=now, lease=timedelta(minutes=5))
+    return row
+
+
+def test_a_decisions_slack_steps_take_a_transaction_each_and_one_to_settle(
+    world: World, fake: FakeSlack, db_url: str,
+) -> None:
+    """Each transaction is CPU in the worker and in the database on every decision: the
+    dispatcher reads (and reserves) once per step and records what Slack accepted together
+    with the outbox row's settlement."""
+    row = _decision_row(world, db_url)
+    commits: list[object] = []
+
+    def count(conn: object) -> None:
+        commits.append(conn)
+
+    engine = get_engine(db_url)
+    event.listen(engine, "commit", count)
+    try:
+        SlackDispatcher(world.acts)._deliver(row)
+    finally:
+        event.remove(engine, "commit", count)
+    assert len(commits) == 3
+    assert (len(fake.of("chat.update")), len(fake.of("chat.postMessage"))) == (3, 4)
+    with session_scope(db_url) as s:
+        assert slack_outbox.backlog(s) == 0
+    level_2 = REF.model_copy(update={"level": 2})
+    assert world.acts.slack_level_decided(REF) == 0  # recorded: nothing left to do
+    assert world.acts.slack_prompt_level(level_2) == 0
+
+
+def test_a_row_failing_midway_records_what_slack_took_and_backs_off(
+    world: World, fake: FakeSlack, db_url: str,
+) -> None:
+    row = _decision_row(world, db_url)
+    fake.fail("chat.postMessage", 502, times=4)  # level 2's prompt, retries and all
+    SlackDispatcher(world.acts)._deliver(row)
+    with session_scope(db_url) as s:
+        health = slack_outbox.health(s, now=datetime.now(UTC))
+    assert health["failing"] == 1 and "HTTP 502" in health["last_error"]
+    assert world.acts.slack_level_decided(REF) == 0  # the updates were recorded all the same
+    assert len(fake.of("chat.update")) == 3
