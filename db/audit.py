@@ -15,15 +15,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import column, func, select, text
+from sqlalchemy import Table, column, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from db.models import AuditEvent
 from db.types import UTCDateTime
 
 GENESIS = "0" * 64
+_EVENTS = cast(Table, AuditEvent.__table__)
 _LOCK_ID = 7_311_001  # pg_advisory_xact_lock key reserved for the audit chain
 
 
@@ -97,31 +98,30 @@ def append(session: Session, events: Iterable[NewEvent], *, now: datetime | None
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
-    written = 0
+    rows: list[dict[str, Any]] = []
     for ev in events:
         if ev.idem_key and ev.idem_key in seen:
             continue
         seq += 1
-        row = AuditEvent(
-            seq=seq,
-            at=(ev.at or now or datetime.now(UTC)).astimezone(UTC),
-            actor=ev.actor,
-            action=ev.action,
-            subject=ev.subject,
-            message=ev.message,
-            data=json.loads(json.dumps(ev.data, default=str)),
-            idem_key=ev.idem_key,
-            prev_hash=prev,
-        )
+        row = {
+            "seq": seq,
+            "at": (ev.at or now or datetime.now(UTC)).astimezone(UTC),
+            "actor": ev.actor,
+            "action": ev.action,
+            "subject": ev.subject,
+            "message": ev.message,
+            "data": json.loads(json.dumps(ev.data, default=str)),
+            "idem_key": ev.idem_key,
+            "prev_hash": prev,
+        }
         # Microseconds survive every backend; hash what will be read back.
-        row.hash = chain_hash(prev, row)
-        prev = row.hash
-        session.add(row)
+        row["hash"] = prev = chain_hash(prev, row)
+        rows.append(row)
         if ev.idem_key:
             seen.add(ev.idem_key)
-        written += 1
-    session.flush()
-    return written
+    if rows:  # one Core insert: no ORM objects to build and flush under the chain's lock
+        session.execute(insert(_EVENTS), rows)
+    return len(rows)
 
 
 @dataclass

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,11 @@ from db.models import (
 from domain.models import AuditEntry, DisputeState
 from domain.money import MINOR_UNITS, from_minor, to_minor
 from domain.views import dispute_view
+
+_DISPUTES = cast(Table, Dispute.__table__)
+_MEMOS = cast(Table, CreditMemo.__table__)
+_LINES = cast(Table, CreditMemoLine.__table__)
+_LEVELS = cast(Table, ApprovalLevel.__table__)
 
 
 def find_idempotency(session: Session, *, user_id: str, key: str) -> IdempotencyKey | None:
@@ -89,18 +94,12 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
                 raise  # not that race: some other constraint
             if stored >= state.revision:
                 return False
-    if stored is not None:
-        session.execute(update(Dispute).where(Dispute.id == o.dispute_id).values(**values))
+    if stored is not None:  # Core statements: the ORM's own cost was most of a snapshot's
+        session.execute(update(_DISPUTES).where(_DISPUTES.c.id == o.dispute_id)
+                        .values(**values))
     memos = [*state.past_memos, *([state.credit_memo] if state.credit_memo else [])]
-    stored_memos: dict[str, CreditMemo] = {}
-    stored_levels: dict[tuple[str, int], ApprovalLevel] = {}
-    if memos:  # two queries for all of them; held here, since the session's map is weak
-        stored_memos = {m.number: m for m in session.scalars(
-            select(CreditMemo).where(CreditMemo.dispute_id == o.dispute_id))}
-        stored_levels = {(lv.memo_number, lv.level): lv for lv in session.scalars(
-            select(ApprovalLevel).where(ApprovalLevel.dispute_id == o.dispute_id))}
-    for memo in memos:
-        _save_memo(session, state, memo, stored_memos.get(memo.number), stored_levels)
+    if memos:
+        _save_memos(session, state, memos)
     _save_breaches(session, state)
     if before_audit is not None:
         before_audit()
@@ -116,52 +115,71 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
 def _locked_revision(session: Session, dispute_id: str) -> int | None:
     """The stored revision, row locked until commit; only it: loading the whole row would
     parse its (large) view."""
-    return session.scalar(select(Dispute.revision).where(Dispute.id == dispute_id)
+    return session.scalar(select(_DISPUTES.c.revision).where(_DISPUTES.c.id == dispute_id)
                           .with_for_update())
 
 
-def _save_memo(session: Session, state: DisputeState, memo: Any, row: CreditMemo | None,
-               stored_levels: dict[tuple[str, int], ApprovalLevel]) -> None:
-    """Insert or update one memo and its levels, from the rows already read (no query per
-    row: the session's identity map holds unreferenced rows weakly, so a get after a bulk
-    read went back to the database every time)."""
+def _save_memos(session: Session, state: DisputeState, memos: list[Any]) -> None:
+    """Insert new memos (with their lines) and levels, update those that changed: two reads
+    and a statement per kind of write, whatever the number of rows (Core statements: the
+    ORM's unit of work cost more than the database did)."""
     o = state.opened
-    values = {
-        "dispute_id": o.dispute_id, "account_id": o.account_id,
-        "invoice_number": o.invoice_number, "status": memo.status, "currency": memo.currency,
-        "total_minor": to_minor(memo.total, memo.currency), "base_currency": memo.base_currency,
-        "base_total_minor": to_minor(memo.base_total, memo.base_currency),
-        "fx_rate": memo.fx_rate, "fx_as_of": memo.fx_as_of, "prior_period": memo.prior_period,
-        "preparer_id": memo.preparer_id, "policy_version": memo.policy_version,
-        "tier_min": memo.tier_min,
-        "chain": {"reasons": memo.chain_reasons, "closed_periods": memo.closed_periods,
-                  "window_total_base": str(memo.window_total_base),
-                  "levels": [lv.role for lv in memo.levels]},
-        "created_at": memo.created_at, "posted_at": memo.posted_at,
-    }
-    if row is None:
-        session.add(CreditMemo(number=memo.number, **values))
-        session.flush()
-        session.add_all(
-            CreditMemoLine(memo_number=memo.number, line_id=ln.line_id,
-                           invoice_number=o.invoice_number,
-                           amount_minor=to_minor(ln.amount, memo.currency))
-            for ln in memo.lines)
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-    for lv in memo.levels:
-        lrow = stored_levels.get((memo.number, lv.level))
-        lvalues = {"dispute_id": o.dispute_id, "role": lv.role, "status": lv.status,
-                   "approver_id": lv.approver_id, "delegate_of": lv.delegate_of,
-                   "decided_at": lv.decided_at, "channel": lv.channel, "comment": lv.comment,
-                   "due_at": lv.due_at, "sod_checks": lv.sod_checks}
-        if lrow is None:
-            session.add(ApprovalLevel(memo_number=memo.number, level=lv.level, **lvalues))
-        else:
-            for key, value in lvalues.items():
-                setattr(lrow, key, value)
-    session.flush()
+    stored_memos = {r.number: r._mapping for r in session.execute(
+        select(_MEMOS).where(_MEMOS.c.dispute_id == o.dispute_id))}
+    stored_levels = {(r.memo_number, r.level): r._mapping for r in session.execute(
+        select(_LEVELS).where(_LEVELS.c.dispute_id == o.dispute_id))}
+    writes: dict[str, list[dict[str, Any]]] = {
+        "memos": [], "lines": [], "levels": [], "memo_changes": [], "level_changes": []}
+    for memo in memos:
+        values = {
+            "dispute_id": o.dispute_id, "account_id": o.account_id,
+            "invoice_number": o.invoice_number, "status": memo.status,
+            "currency": memo.currency, "total_minor": to_minor(memo.total, memo.currency),
+            "base_currency": memo.base_currency,
+            "base_total_minor": to_minor(memo.base_total, memo.base_currency),
+            "fx_rate": memo.fx_rate, "fx_as_of": memo.fx_as_of,
+            "prior_period": memo.prior_period, "preparer_id": memo.preparer_id,
+            "policy_version": memo.policy_version, "tier_min": memo.tier_min,
+            "chain": {"reasons": memo.chain_reasons, "closed_periods": memo.closed_periods,
+                      "window_total_base": str(memo.window_total_base),
+                      "levels": [lv.role for lv in memo.levels]},
+            "created_at": memo.created_at, "posted_at": memo.posted_at,
+        }
+        _new_or_changed(writes, "memos", "memo_changes", stored_memos.get(memo.number),
+                        {"number": memo.number}, values)
+        if memo.number not in stored_memos:
+            writes["lines"] += [{"memo_number": memo.number, "line_id": ln.line_id,
+                                 "invoice_number": o.invoice_number,
+                                 "amount_minor": to_minor(ln.amount, memo.currency)}
+                                for ln in memo.lines]
+        for lv in memo.levels:
+            _new_or_changed(
+                writes, "levels", "level_changes", stored_levels.get((memo.number, lv.level)),
+                {"memo_number": memo.number, "level": lv.level},
+                {"dispute_id": o.dispute_id, "role": lv.role, "status": lv.status,
+                 "approver_id": lv.approver_id, "delegate_of": lv.delegate_of,
+                 "decided_at": lv.decided_at, "channel": lv.channel, "comment": lv.comment,
+                 "due_at": lv.due_at, "sod_checks": lv.sod_checks})
+    for table, kind in ((_MEMOS, "memos"), (_LINES, "lines"), (_LEVELS, "levels")):
+        if writes[kind]:
+            session.execute(insert(table), writes[kind])
+    if writes["memo_changes"]:
+        session.execute(update(_MEMOS).where(_MEMOS.c.number == bindparam("k_number")),
+                        writes["memo_changes"])
+    if writes["level_changes"]:
+        session.execute(update(_LEVELS).where(_LEVELS.c.memo_number == bindparam("k_memo_number"),
+                                              _LEVELS.c.level == bindparam("k_level")),
+                        writes["level_changes"])
+
+
+def _new_or_changed(writes: dict[str, list[dict[str, Any]]], new: str, changed: str,
+                    stored: Any, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Queue an insert of a row not stored yet, or an update of one whose values differ
+    (keyed ``k_<column>``: an update's key parameters cannot share the columns' names)."""
+    if stored is None:
+        writes[new].append({**key, **values})
+    elif any(stored[name] != value for name, value in values.items()):
+        writes[changed].append({**{f"k_{k}": v for k, v in key.items()}, **values})
 
 
 def _save_breaches(session: Session, state: DisputeState) -> None:

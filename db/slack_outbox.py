@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, delete, exists, func, or_, select, update
+from sqlalchemy import Table, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db.models import SlackOutboxRow
 
 FIRST_RETRY = timedelta(seconds=2)
 LONGEST_RETRY = timedelta(minutes=5)
+_OUTBOX = cast(Table, SlackOutboxRow.__table__)  # Core statements on the hot path
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,9 @@ def add(session: Session, *, dispute_id: str, revision: int, steps: list[dict[st
         now: datetime) -> None:
     """Queue a change's steps; called only when its snapshot was newly written (a retried
     snapshot writes nothing, so its steps are not queued twice)."""
-    session.add(SlackOutboxRow(dispute_id=dispute_id, revision=revision, steps=steps,
-                               created_at=now, next_at=now, lease_until=None, attempts=0))
+    session.execute(insert(_OUTBOX).values(
+        dispute_id=dispute_id, revision=revision, steps=steps, created_at=now, next_at=now,
+        lease_until=None, attempts=0))
 
 
 def claim(session: Session, *, now: datetime, lease: timedelta, limit: int = 8) -> list[Claimed]:
@@ -55,7 +57,7 @@ def claim(session: Session, *, now: datetime, lease: timedelta, limit: int = 8) 
 
 
 def done(session: Session, *, row_id: int) -> None:
-    session.execute(delete(SlackOutboxRow).where(SlackOutboxRow.id == row_id))
+    session.execute(delete(_OUTBOX).where(_OUTBOX.c.id == row_id))
 
 
 def failed(session: Session, *, row_id: int, now: datetime, error: str,
