@@ -8,8 +8,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -30,10 +29,10 @@ from db import disputes, slack_outbox
 from db.models import User
 from db.session import get_engine, session_scope
 from db.users import add_delegation, create_user
-from domain.models import ApprovalLevel, CreditLine, CreditMemo, DisputeOpened, DisputeState
+from domain.models import DisputeState
 from tests.support.fake_slack import FakeSlack
+from tests.support.states import MEMO, pending_approval
 
-MEMO = "CM-T1-1"
 REF = SlackLevelRef(dispute_id="DSP-T1", memo_number=MEMO, level=1)
 
 
@@ -70,27 +69,6 @@ PEOPLE = {  # key: (roles, slack id)
 }
 
 
-def _state(ids: dict[str, str], *, revision: int = 1) -> DisputeState:
-    now = datetime.now(UTC)
-    opened = DisputeOpened(
-        dispute_id="DSP-T1", account_id="ADV-1", invoice_number="INV-1001", currency="USD",
-        disputed_amount=Decimal("250.00"), reason_code="rate_mismatch",
-        description='Billed "12.50" <CPM> & more', line_ids=["L1"], opened_by=ids["opener"],
-        opened_at=now)
-    memo = CreditMemo(
-        number=MEMO, total=Decimal("250.00"), currency="USD", base_total=Decimal("250.00"),
-        base_currency="USD", fx_rate=Decimal(1), fx_as_of=date(2026, 11, 1),
-        lines=[CreditLine(line_id="L1", amount=Decimal("250.00"))], prior_period=False,
-        status="pending_approval", preparer_id=ids["preparer"], policy_version=1,
-        tier_min=Decimal(0), created_at=now,
-        levels=[ApprovalLevel(level=1, role="billing_manager", status="pending",
-                              due_at=now + timedelta(days=2),
-                              escalate_to="senior_billing_manager"),
-                ApprovalLevel(level=2, role="senior_billing_manager", status="waiting")])
-    return DisputeState(opened=opened, status="pending_approval", revision=revision,
-                        credit_memo=memo, memo_count=1)
-
-
 def _save(db_url: str, state: DisputeState) -> None:
     with session_scope(db_url) as s:
         assert disputes.save_snapshot(s, state=state, events=[])
@@ -116,7 +94,7 @@ def world(db_url: str, fake: FakeSlack) -> World:
         add_delegation(s, user_id=ids["preparer"], delegate_id=ids["sbm"],
                        starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
                        created_by="test")
-    state = _state(ids)
+    state = pending_approval(ids)
     _save(db_url, state)
     settings = _settings(db_url, fake)
     return World(ids, settings, SlackActivities(settings, db_url), state)

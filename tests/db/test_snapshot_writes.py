@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from db import disputes
 from db.models import ApprovalLevel
 from db.session import get_engine, session_scope
-from tests.db.test_slack_activities import _state
+from tests.support.states import pending_approval
 
 IDS = {"opener": "U-OPEN", "preparer": "U-PREP"}
 
@@ -37,7 +37,7 @@ def selects_by_table(db_url: str) -> Iterator[Counter[str]]:
 
 
 def test_memo_and_levels_are_read_once_per_snapshot(db_url: str) -> None:
-    state = _state(IDS)
+    state = pending_approval(IDS)
     with session_scope(db_url) as s:
         assert disputes.save_snapshot(s, state=state, events=[])
     decided = state.model_copy(deep=True)
