@@ -4,8 +4,9 @@ Slack steps are not Temporal activities any more: each was a task and a wake-up 
 workflow, most of the engine's cost of a decision (bench/bench_decisions.py). The snapshot
 activity writes them in its own transaction; this loop, beside the Temporal worker in the
 worker process, takes due rows under a lease, runs them with the same idempotent steps
-(:meth:`SlackActivities.run_steps`), and deletes each in its steps' last transaction. It is woken at once when this
-process writes a row, and polls for rows other workers wrote and retries falling due.
+(:meth:`SlackActivities.run_steps`), and deletes each in its steps' last transaction. It is
+woken at once when this process writes a row, and polls for rows other workers wrote and
+retries falling due.
 
 Nothing is held in memory: a worker that dies leaves its leased rows to the others once
 the lease runs out, and a retried step never double-posts (db/slack_messages.py).
