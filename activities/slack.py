@@ -42,8 +42,8 @@ from db.slack_messages import (
     Outgoing,
     Recipient,
     recipients,
-    user_names,
 )
+from db.users import user_names
 
 log = logging.getLogger("disputeflow.slack")
 T = TypeVar("T")
@@ -172,10 +172,10 @@ class _Run:
         return self._views[dispute_id]
 
     def names(self, session: Session, view: Mapping[str, Any]) -> dict[str, str]:
-        key = frozenset(slack_messages.named_ids(view))
-        if key not in self._names:
-            self._names[key] = user_names(session, view)
-        return self._names[key]
+        ids = frozenset(slack_messages.named_ids(view))
+        if ids not in self._names:
+            self._names[ids] = user_names(session, ids)
+        return self._names[ids]
 
 
 # Called in a batch's last transaction with the batch's failure (None when it succeeded).

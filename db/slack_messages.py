@@ -27,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.models import ApprovalLevel, CreditMemo, Delegation, SlackMessage, User
+from db.users import user_names
 from domain.money import from_minor
 
 PROMPT = "prompt"
@@ -152,12 +153,9 @@ def named_ids(view: Mapping[str, Any]) -> set[str]:
             for i in (a.get("approver_id"), a.get("delegate_of")) if i}
 
 
-def user_names(session: Session, view: Mapping[str, Any]) -> dict[str, str]:
-    ids = named_ids(view)
-    if not ids:
-        return {}
-    rows = session.execute(select(User.id, User.name).where(User.id.in_(ids)))
-    return {user_id: name for user_id, name in rows}
+def view_names(session: Session, view: Mapping[str, Any]) -> dict[str, str]:
+    """Display names of the people a dispute's messages name."""
+    return user_names(session, named_ids(view))
 
 
 def memo_view(session: Session, view: dict[str, Any], memo_number: str) -> dict[str, Any] | None:

@@ -43,6 +43,15 @@ def to_principal(user: User) -> Principal:
     return Principal(user.id, user.name, tuple(user.roles), user.slack_user_id)
 
 
+def user_names(session: Session, ids: set[str] | frozenset[str]) -> dict[str, str]:
+    """Display names for user ids (one query); unknown ids (system, admin) stay as they are."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(sorted(ids))))
+    return {user_id: name for user_id, name in rows}
+
+
 def authenticate(session: Session, *, token: str, admin_token: str | None) -> Principal | None:
     if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
         return BOOTSTRAP_ADMIN

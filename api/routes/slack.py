@@ -36,7 +36,7 @@ from approvals.sod import DecisionContext, Delegation, check_decision
 from config.settings import Settings
 from db import audit, disputes, ratelimit, slack_clicks
 from db.models import User
-from db.slack_messages import memo_view, user_names
+from db.slack_messages import memo_view, view_names
 from db.users import Principal, to_principal
 from domain.codes import Decision
 from domain.models import Actor, DecideLevel, DelegationGrant
@@ -76,7 +76,7 @@ def _load(session: Session, *, slack_user_id: str, dispute_id: str,
     memo = (current or {}).get("credit_memo") or {}
     return Clicked(principal=principal, view=view, current_memo=memo.get("number"),
                    grants=_grants(session, principal=principal) if principal else [],
-                   names=user_names(session, view) if view else {})
+                   names=view_names(session, view) if view else {})
 
 
 def _audit_refusal(session: Session, *, actor: str, dispute_id: str, code: str, message: str,

@@ -21,14 +21,13 @@ from sqlalchemy.orm import Session
 
 from api.deps import SettingsDep
 from api.web.auth import page_user
-from api.web.pages_disputes import user_names
 from api.web.render import PAGE_ROLES, PageRoute, render
 from db import audit
 from db.approval_chains import levels_by_memo
 from db.control_test import run_control_test
 from db.models import CreditMemo
 from db.session import session_scope
-from db.users import Principal
+from db.users import Principal, user_names
 from domain.codes import MemoStatus
 from domain.money import from_minor
 

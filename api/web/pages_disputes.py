@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import SettingsDep
@@ -25,9 +24,8 @@ from api.web.forms import FormErrors
 from api.web.queue import decision_for
 from api.web.render import PAGE_ROLES, PageRoute, render
 from db import billing, disputes
-from db.models import User
 from db.session import session_scope
-from db.users import Principal
+from db.users import Principal, user_names
 from domain.codes import REASON_CODES, ROOT_CAUSES, TERMINAL_STATUSES, DisputeStatus
 from domain.money import MINOR_UNITS
 
@@ -37,15 +35,6 @@ PAGE_SIZE = 50
 STATUSES: tuple[str, ...] = DisputeStatus.__args__  # type: ignore[attr-defined]
 RESOLUTIONS = ("full_credit", "partial_credit", "rebill", "deny")
 _MAX_PLACES = max(MINOR_UNITS.values())
-
-
-def user_names(session: Session, ids: set[str]) -> dict[str, str]:
-    """Display names for user ids (one query); unknown ids (system, admin) stay as they are."""
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    rows = session.execute(select(User.id, User.name).where(User.id.in_(sorted(ids))))
-    return {user_id: name for user_id, name in rows}
 
 
 @dataclass

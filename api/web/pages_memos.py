@@ -17,13 +17,12 @@ from sqlalchemy.orm import Session
 from api.deps import SettingsDep
 from api.errors import AppError
 from api.web.auth import page_user
-from api.web.pages_disputes import user_names
 from api.web.render import PAGE_ROLES, PageRoute, render
 from db import billing
 from db.approval_chains import levels_by_memo
 from db.models import Account, CreditMemo, CreditMemoLine, LedgerPosting
 from db.session import session_scope
-from db.users import Principal
+from db.users import Principal, user_names
 from domain.money import from_minor
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
