@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from db.approval_chains_pg import iter_records_pg
 from db.csv_cells import escaped
-from db.models import ApprovalLevel, CreditMemo, LedgerPosting
+from db.models import ApprovalLevel, CreditMemo, LedgerPosting, table
 from domain.money import minor_text
 
 __all__ = [
@@ -59,9 +59,7 @@ EXPORT_COLUMNS: list[str] = [
     "channel", "decided_at", "sod_checks", "posted_at", "ledger_reference",
 ]
 
-_MEMOS = CreditMemo.__table__
-_LEVELS = ApprovalLevel.__table__
-_LEDGER = LedgerPosting.__table__
+_MEMOS, _LEVELS, _LEDGER = table(CreditMemo), table(ApprovalLevel), table(LedgerPosting)
 _DECISIONS = {"approved": "approve", "rejected": "reject"}
 # What the export reads. The JSON columns come as text and are parsed here: the driver's own
 # JSON loading cost more than the rest of the row (PostgreSQL's psycopg) — see bench_audit.

@@ -15,16 +15,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, column, func, insert, select, text
+from sqlalchemy import column, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from db.models import AuditEvent
+from db.models import AuditEvent, table
 from db.types import UTCDateTime
 
 GENESIS = "0" * 64
-_EVENTS = cast(Table, AuditEvent.__table__)
+_EVENTS = table(AuditEvent)
 _LOCK_ID = 7_311_001  # pg_advisory_xact_lock key reserved for the audit chain
 
 

@@ -8,9 +8,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Table,
+    and_,
+    bindparam,
+    case,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,15 +34,14 @@ from db.models import (
     Dispute,
     IdempotencyKey,
     SlaBreach,
+    table,
 )
 from domain.models import AuditEntry, DisputeState
 from domain.money import MINOR_UNITS, from_minor, to_minor
 from domain.views import dispute_view
 
-_DISPUTES = cast(Table, Dispute.__table__)
-_MEMOS = cast(Table, CreditMemo.__table__)
-_LINES = cast(Table, CreditMemoLine.__table__)
-_LEVELS = cast(Table, ApprovalLevel.__table__)
+_DISPUTES, _MEMOS = table(Dispute), table(CreditMemo)
+_LINES, _LEVELS = table(CreditMemoLine), table(ApprovalLevel)
 
 
 def find_idempotency(session: Session, *, user_id: str, key: str) -> IdempotencyKey | None:
@@ -119,67 +129,65 @@ def _locked_revision(session: Session, dispute_id: str) -> int | None:
                           .with_for_update())
 
 
+# Rows as stored, by their key columns' values.
+_Stored = dict[tuple[Any, ...], RowMapping]
+
+
 def _save_memos(session: Session, state: DisputeState, memos: list[Any]) -> None:
     """Insert new memos (with their lines) and levels, update those that changed: two reads
     and a statement per kind of write, whatever the number of rows (Core statements: the
     ORM's unit of work cost more than the database did)."""
     o = state.opened
-    stored_memos = {r.number: r._mapping for r in session.execute(
+    stored_memos: _Stored = {(r.number,): r._mapping for r in session.execute(
         select(_MEMOS).where(_MEMOS.c.dispute_id == o.dispute_id))}
-    stored_levels = {(r.memo_number, r.level): r._mapping for r in session.execute(
+    stored_levels: _Stored = {(r.memo_number, r.level): r._mapping for r in session.execute(
         select(_LEVELS).where(_LEVELS.c.dispute_id == o.dispute_id))}
-    writes: dict[str, list[dict[str, Any]]] = {
-        "memos": [], "lines": [], "levels": [], "memo_changes": [], "level_changes": []}
-    for memo in memos:
-        values = {
-            "dispute_id": o.dispute_id, "account_id": o.account_id,
-            "invoice_number": o.invoice_number, "status": memo.status,
-            "currency": memo.currency, "total_minor": to_minor(memo.total, memo.currency),
-            "base_currency": memo.base_currency,
-            "base_total_minor": to_minor(memo.base_total, memo.base_currency),
-            "fx_rate": memo.fx_rate, "fx_as_of": memo.fx_as_of,
-            "prior_period": memo.prior_period, "preparer_id": memo.preparer_id,
-            "policy_version": memo.policy_version, "tier_min": memo.tier_min,
-            "chain": {"reasons": memo.chain_reasons, "closed_periods": memo.closed_periods,
-                      "window_total_base": str(memo.window_total_base),
-                      "levels": [lv.role for lv in memo.levels]},
-            "created_at": memo.created_at, "posted_at": memo.posted_at,
-        }
-        _new_or_changed(writes, "memos", "memo_changes", stored_memos.get(memo.number),
-                        {"number": memo.number}, values)
-        if memo.number not in stored_memos:
-            writes["lines"] += [{"memo_number": memo.number, "line_id": ln.line_id,
-                                 "invoice_number": o.invoice_number,
-                                 "amount_minor": to_minor(ln.amount, memo.currency)}
-                                for ln in memo.lines]
-        for lv in memo.levels:
-            _new_or_changed(
-                writes, "levels", "level_changes", stored_levels.get((memo.number, lv.level)),
-                {"memo_number": memo.number, "level": lv.level},
-                {"dispute_id": o.dispute_id, "role": lv.role, "status": lv.status,
-                 "approver_id": lv.approver_id, "delegate_of": lv.delegate_of,
-                 "decided_at": lv.decided_at, "channel": lv.channel, "comment": lv.comment,
-                 "due_at": lv.due_at, "sod_checks": lv.sod_checks})
-    for table, kind in ((_MEMOS, "memos"), (_LINES, "lines"), (_LEVELS, "levels")):
-        if writes[kind]:
-            session.execute(insert(table), writes[kind])
-    if writes["memo_changes"]:
-        session.execute(update(_MEMOS).where(_MEMOS.c.number == bindparam("k_number")),
-                        writes["memo_changes"])
-    if writes["level_changes"]:
-        session.execute(update(_LEVELS).where(_LEVELS.c.memo_number == bindparam("k_memo_number"),
-                                              _LEVELS.c.level == bindparam("k_level")),
-                        writes["level_changes"])
+    memo_rows = [{
+        "number": memo.number, "dispute_id": o.dispute_id, "account_id": o.account_id,
+        "invoice_number": o.invoice_number, "status": memo.status, "currency": memo.currency,
+        "total_minor": to_minor(memo.total, memo.currency), "base_currency": memo.base_currency,
+        "base_total_minor": to_minor(memo.base_total, memo.base_currency),
+        "fx_rate": memo.fx_rate, "fx_as_of": memo.fx_as_of, "prior_period": memo.prior_period,
+        "preparer_id": memo.preparer_id, "policy_version": memo.policy_version,
+        "tier_min": memo.tier_min,
+        "chain": {"reasons": memo.chain_reasons, "closed_periods": memo.closed_periods,
+                  "window_total_base": str(memo.window_total_base),
+                  "levels": [lv.role for lv in memo.levels]},
+        "created_at": memo.created_at, "posted_at": memo.posted_at,
+    } for memo in memos]
+    _write_rows(session, _MEMOS, ("number",), stored_memos, memo_rows)
+    lines = [{"memo_number": memo.number, "line_id": ln.line_id,
+              "invoice_number": o.invoice_number,
+              "amount_minor": to_minor(ln.amount, memo.currency)}
+             for memo in memos if (memo.number,) not in stored_memos for ln in memo.lines]
+    if lines:  # a memo's lines never change: written with it
+        session.execute(insert(_LINES), lines)
+    _write_rows(session, _LEVELS, ("memo_number", "level"), stored_levels, [{
+        "memo_number": memo.number, "level": lv.level, "dispute_id": o.dispute_id,
+        "role": lv.role, "status": lv.status, "approver_id": lv.approver_id,
+        "delegate_of": lv.delegate_of, "decided_at": lv.decided_at, "channel": lv.channel,
+        "comment": lv.comment, "due_at": lv.due_at, "sod_checks": lv.sod_checks,
+    } for memo in memos for lv in memo.levels])
 
 
-def _new_or_changed(writes: dict[str, list[dict[str, Any]]], new: str, changed: str,
-                    stored: Any, key: dict[str, Any], values: dict[str, Any]) -> None:
-    """Queue an insert of a row not stored yet, or an update of one whose values differ
-    (keyed ``k_<column>``: an update's key parameters cannot share the columns' names)."""
-    if stored is None:
-        writes[new].append({**key, **values})
-    elif any(stored[name] != value for name, value in values.items()):
-        writes[changed].append({**{f"k_{k}": v for k, v in key.items()}, **values})
+def _write_rows(session: Session, target: Table, keys: tuple[str, ...],
+                stored: _Stored, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows not ``stored`` (by their ``keys``) and update those whose other
+    values differ: one statement each. An update's key parameters are named ``k_<column>``
+    (they cannot share the names of the columns it sets)."""
+    new, changed = [], []
+    for row in rows:
+        old = stored.get(tuple(row[k] for k in keys))
+        values = {c: v for c, v in row.items() if c not in keys}
+        if old is None:
+            new.append(row)
+        elif any(old[c] != v for c, v in values.items()):
+            changed.append({**{f"k_{k}": row[k] for k in keys}, **values})
+    if new:
+        session.execute(insert(target), new)
+    if changed:
+        session.execute(update(target).where(*(target.c[k] == bindparam(f"k_{k}") for k in keys)),
+                        changed)
 
 
 def _save_breaches(session: Session, state: DisputeState) -> None:

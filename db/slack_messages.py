@@ -19,20 +19,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, select, tuple_, update
+from sqlalchemy import Row, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from db.models import ApprovalLevel, CreditMemo, Delegation, SlackMessage, User
+from db.models import ApprovalLevel, CreditMemo, Delegation, SlackMessage, User, table
 from db.users import user_names
 from domain.money import from_minor
 
 PROMPT = "prompt"
 # Core statements for the writes on every decision's path (the ORM's overhead is per call).
-_MESSAGES = cast(Table, SlackMessage.__table__)
+_MESSAGES = table(SlackMessage)
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,10 @@ def reserve_all(session: Session, messages: list[Outgoing]) -> list[int | None]:
          "created_at": now, "updated_at": now} for m in messages])
     keys = [(m.key.memo_number, m.key.level, m.key.kind, m.key.slack_user_id)
             for m in messages]
-    m = SlackMessage
-    found = {(r.memo_number, r.level, r.kind, r.slack_user_id): r for r in session.execute(
-        select(m.id, m.memo_number, m.level, m.kind, m.slack_user_id, m.ts)
-        .where(tuple_(m.memo_number, m.level, m.kind, m.slack_user_id).in_(keys)))}
+    c = _MESSAGES.c
+    key_columns = (c.memo_number, c.level, c.kind, c.slack_user_id)
+    found = {tuple(r[:4]): r for r in session.execute(
+        select(*key_columns, c.id, c.ts).where(tuple_(*key_columns).in_(keys)))}
     return [None if found[k].ts else found[k].id for k in keys]
 
 

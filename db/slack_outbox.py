@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from db.models import SlackOutboxRow
+from db.models import SlackOutboxRow, table
 
 FIRST_RETRY = timedelta(seconds=2)
 LONGEST_RETRY = timedelta(minutes=5)
-_OUTBOX = cast(Table, SlackOutboxRow.__table__)  # Core statements on the hot path
+_OUTBOX = table(SlackOutboxRow)  # Core statements on the hot path
 
 
 @dataclass(frozen=True)
