@@ -7,7 +7,6 @@ against one Temporal cluster and one PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -74,15 +73,14 @@ async def running(
             yield worker
             return
         stop = asyncio.Event()
-        sending = asyncio.create_task(dispatcher.run(stop))
+        # Rows being sent at shutdown get the activities' grace period (SlackDispatcher.serve).
+        sending = asyncio.create_task(
+            dispatcher.serve(stop, grace=GRACEFUL_SHUTDOWN.total_seconds()))
         try:
             yield worker
         finally:
             stop.set()
-            # Rows being sent get the activities' grace period; a Slack call hanging on
-            # its timeouts past it is abandoned (its row is sent again after the lease).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(sending, GRACEFUL_SHUTDOWN.total_seconds())
+            await sending
 
 
 async def run_worker(settings: Settings | None = None) -> None:

@@ -15,6 +15,7 @@ the lease runs out, and a retried step never double-posts (db/slack_messages.py)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -50,9 +51,22 @@ class SlackDispatcher:
         if loop is not None and event is not None and not loop.is_closed():
             loop.call_soon_threadsafe(event.set)
 
+    async def serve(self, stop: asyncio.Event, *, grace: float) -> None:
+        """:meth:`run` until ``stop`` is set, then at most ``grace`` seconds more for the rows
+        being sent: a deploy stops the worker in bounded time even while Slack hangs. A row
+        abandoned so stays leased and is sent again once its lease runs out (its steps are
+        idempotent); the process exiting ends the abandoned call."""
+        sending = asyncio.create_task(self.run(stop))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([sending, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sending, grace)  # cancels it when the grace runs out
+
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set; rows being sent then are finished first (a caller in a
-        hurry cancels this task: what was not settled is sent again after its lease)."""
+        hurry cancels this task, as :meth:`serve` does: what was not settled is sent again
+        after its lease)."""
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         pool = ThreadPoolExecutor(self.at_once, thread_name_prefix="slack-outbox")
         try:

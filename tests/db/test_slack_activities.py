@@ -321,6 +321,42 @@ def test_the_dispatcher_sends_outbox_steps_once_through_a_slack_outage(
         assert slack_outbox.backlog(s) == 0
 
 
+def test_a_stopping_dispatcher_waits_its_grace_not_slacks_and_keeps_the_row(
+    world: World, fake: FakeSlack, db_url: str,
+) -> None:
+    """A deploy stops the worker while Slack does not answer: the dispatcher gives the row
+    being sent its grace period, not Slack's timeouts, and returns; the row stays in the
+    outbox (sent again once its lease runs out). When the hanging call does come back, each
+    approver has been prompted once."""
+    with session_scope(db_url) as s:
+        slack_outbox.add(s, dispute_id=REF.dispute_id, revision=1, now=datetime.now(UTC),
+                         steps=[{"name": "slack_prompt_level", "arg": REF.model_dump()}])
+    fake.hold("chat.postMessage")
+    dispatcher = SlackDispatcher(world.acts, poll_s=0.05)
+
+    async def stop_while_slack_hangs() -> float:
+        stop = asyncio.Event()
+        serving = asyncio.create_task(dispatcher.serve(stop, grace=0.5))
+        deadline = time.monotonic() + 10
+        while "chat.postMessage" not in fake.arrived:
+            assert time.monotonic() < deadline, "the dispatcher never called Slack"
+            await asyncio.sleep(0.02)
+        stop.set()
+        stopping = time.monotonic()
+        await serving
+        return time.monotonic() - stopping
+
+    took = asyncio.run(stop_while_slack_hangs())
+    assert 0.45 <= took < 3, took  # it did wait for the row, and only its grace
+    with session_scope(db_url, readonly=True) as s:
+        assert slack_outbox.backlog(s) == 1
+    fake.release()
+    fake.wait_for("chat.postMessage", count=3)
+    time.sleep(0.3)  # a duplicate would arrive now
+    assert sorted(c.body["channel"] for c in fake.of("chat.postMessage")) == [
+        "U0BMA", "U0BMB", "U0DEL"]
+
+
 def _decision_row(world: World, db_url: str) -> slack_outbox.Claimed:
     """Level 1 prompted and then approved: the outbox row of that decision, claimed."""
     world.acts.slack_prompt_level(REF)

@@ -3,7 +3,8 @@
 Implements the methods Disputeflow calls (chat.postMessage, chat.update, chat.postEphemeral,
 views.open) and response_url endpoints (``/response/<id>``), answering like Slack. Every
 call is recorded with its method, parsed body and headers; ``fail`` makes the next calls of
-a method answer 429 (with Retry-After) or a 5xx, so retry behaviour is tested for real.
+a method answer 429 (with Retry-After) or a 5xx, so retry behaviour is tested for real;
+``hold`` keeps a method's calls hanging until ``release`` (Slack not answering at all).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class FakeSlack:
     failures: dict[str, _Failure] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    held: set[str] = field(default_factory=set)
+    _released: threading.Event = field(default_factory=threading.Event)
+    arrived: list[str] = field(default_factory=list)  # methods called, answered or not
 
     @classmethod
     def start(cls) -> FakeSlack:
@@ -59,6 +63,7 @@ class FakeSlack:
         return fake
 
     def close(self) -> None:
+        self.release()  # a held call must not keep the server from shutting down
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
@@ -80,6 +85,17 @@ class FakeSlack:
         ``status`` instead of succeeding."""
         with self.lock:
             self.failures[method] = _Failure(status, times, retry_after, after)
+
+    def hold(self, method: str) -> None:
+        """Calls of ``method`` hang, unanswered, until :meth:`release` (or 30 s)."""
+        with self.lock:
+            self.held.add(method)
+            self._released.clear()
+
+    def release(self) -> None:
+        with self.lock:
+            self.held.clear()
+            self._released.set()
 
     def of(self, method: str, *, ok_only: bool = True) -> list[Call]:
         with self.lock:
@@ -104,6 +120,11 @@ class FakeSlack:
 
     def _answer(self, method: str, body: dict[str, Any],
                 headers: dict[str, str]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        with self.lock:
+            self.arrived.append(method)
+            held = method in self.held
+        if held:
+            self._released.wait(30)
         with self.lock:
             failure = self.failures.get(method)
             if failure is not None and failure.after > 0:
