@@ -12,7 +12,7 @@ import pytest
 from config.temporal import connect
 from tests.e2e.helpers import as_user, wait_for
 from tests.e2e.test_slack_http import SLACK_IDS, Env, env, pending  # noqa: F401
-from tests.web.conftest import sign_in
+from tests.support.web_session import sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import People
 from tests.e2e.helpers import dispute_body, wait_for
-from tests.web.conftest import WebStack, page_csrf
+from tests.support.web_session import page_csrf
+from tests.web.conftest import WebStack
 
 pytestmark = pytest.mark.e2e
 

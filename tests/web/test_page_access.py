@@ -15,7 +15,8 @@ from api import web
 from api.deps import ANY_ROLE, ANY_WRITER, READ_ONLY_ROLES, SESSION_COOKIE
 from tests.conftest import People
 from tests.e2e.helpers import dispute_body, wait_for
-from tests.web.conftest import WebStack, login_csrf, page_csrf, sign_in
+from tests.support.web_session import login_csrf, page_csrf, sign_in
+from tests.web.conftest import WebStack
 
 pytestmark = pytest.mark.e2e
 PUBLIC = {"/login", "/logout"}  # reachable without a session by design
