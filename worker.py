@@ -24,6 +24,7 @@ from activities.context import ActivityContext
 from activities.slack import SlackActivities
 from activities.slack_dispatch import SlackDispatcher
 from config.heap import CollectOnGrowth, freeze_startup_objects
+from config.sandbox import workflow_runner
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from workflows.registry import WORKFLOWS
@@ -49,6 +50,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(client.data_converter),
         activities=[*all_activities(ctx), slack.slack_prompt_level, slack.slack_level_decided,
                     slack.slack_thread_note, slack.slack_alert_managers, slack.slack_steps],
         activity_executor=executor,

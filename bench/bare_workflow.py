@@ -4,7 +4,8 @@ the workflow sandbox loads it the same way as ours.
 
     python -m bench.bare_workflow ADDRESS TASK_QUEUE   # a worker process for them
 
-Run as its own process, like our worker, so the two are compared in the same shape.
+Run as its own process, like our worker, with the same workflow runner
+(config/sandbox.py), so the two are compared in the same shape.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
+
+with workflow.unsafe.imports_passed_through():
+    from config.sandbox import workflow_runner
 
 ACTIVITIES, UPDATES = 11, 3
 
@@ -83,6 +87,8 @@ async def serve(address: str, task_queue: str) -> None:
     with ThreadPoolExecutor(16) as pool:
         async with Worker(client, task_queue=task_queue,
                           workflows=[BareWorkflow, BareDecisionWorkflow],
+                          # the sandbox as ours runs it: the baseline is the engine's best
+                          workflow_runner=workflow_runner(client.data_converter),
                           activities=[bare_noop, bare_record], activity_executor=pool,
                           max_concurrent_activities=16):
             await stop.wait()
