@@ -96,10 +96,11 @@ async def timed(phase: Phase, call: Callable[[int], Awaitable[Any]],
         code = r if isinstance(r, int) else r.status_code
         codes[code] = codes.get(code, 0) + 1
 
-    if phase.rate:
-        await harness.paced(phase.indexes, phase.rate, one)
-    else:
-        await harness.bounded(phase.indexes, phase.concurrency, one)
+    with harness.client_gc_paused():
+        if phase.rate:
+            await harness.paced(phase.indexes, phase.rate, one)
+        else:
+            await harness.bounded(phase.indexes, phase.concurrency, one)
     return latencies, codes
 
 
