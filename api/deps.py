@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -20,7 +20,7 @@ from db.users import Principal, authenticate
 T = TypeVar("T")
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -44,7 +44,7 @@ def get_read_session(settings: SettingsDep) -> Iterator[Session]:
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
-def get_gateway(request: Request) -> TemporalGateway:
+async def get_gateway(request: Request) -> TemporalGateway:
     gateway: TemporalGateway = request.app.state.temporal
     return gateway
 
@@ -115,10 +115,11 @@ ANY_WRITER = "*writer"
 READ_ONLY_ROLES = frozenset({"auditor"})
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency that admits only callers holding one of ``roles`` (``*``: any role)."""
+def role_rule(*roles: str) -> Callable[[Principal], Principal]:
+    """The check that admits only callers holding one of ``roles`` (``*``: any role); the
+    API's dependencies (:func:`require`) and the pages (api/web/auth.py) apply it alike."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    def admit(principal: Principal) -> Principal:
         if ANY_ROLE in roles or principal.has(*roles):
             return principal
         if ANY_WRITER in roles and set(principal.roles) - READ_ONLY_ROLES:
@@ -127,6 +128,18 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
             raise AppError("forbidden", "Your role can read but not change anything.")
         raise AppError("forbidden", f"This needs the role {' or '.join(roles)}; you hold "
                        f"{', '.join(principal.roles) or 'no role'}.")
+
+    return admit
+
+
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency applying :func:`role_rule`. ``async``, like the other dependencies that
+    do no I/O: FastAPI runs a plain ``def`` dependency on its thread pool, a hop (and a
+    wake-up of a thread) per dependency per request for nothing."""
+    admit = role_rule(*roles)
+
+    async def check(principal: PrincipalDep) -> Principal:
+        return admit(principal)
 
     check.roles = roles  # type: ignore[attr-defined]  # read by the authorization matrix
     return check

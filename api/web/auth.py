@@ -25,7 +25,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from api.deps import ANY_ROLE, SESSION_COOKIE, SettingsDep, require
+from api.deps import ANY_ROLE, SESSION_COOKIE, SettingsDep, role_rule
 from api.errors import AppError
 from api.web.render import LoginRequired, PageRoute, clear_session, render
 from config.settings import Settings
@@ -117,8 +117,8 @@ def session_user(request: Request, settings: Settings) -> Principal:
 
 def page_user(*roles: str) -> Callable[[Request, Settings], Principal]:
     """A dependency admitting a signed-in user holding one of ``roles`` (rules of
-    ``api.deps.require``, so pages and API agree), else a 303 to /login or a 403 page."""
-    rule = require(*roles)
+    ``api.deps.role_rule``, so pages and API agree), else a 303 to /login or a 403 page."""
+    rule = role_rule(*roles)
 
     def check(request: Request, settings: SettingsDep) -> Principal:
         return rule(session_user(request, settings))
@@ -145,7 +145,7 @@ class Posted:
 def form_user(*roles: str) -> Callable[[Request, Settings], Awaitable[Posted]]:
     """Like :func:`page_user` for form posts, which must also carry this session's CSRF
     token — checked before the role, so a forged post learns nothing."""
-    rule = require(*roles)
+    rule = role_rule(*roles)
 
     async def check(request: Request, settings: SettingsDep) -> Posted:
         principal = await run_in_threadpool(session_user, request, settings)
