@@ -78,9 +78,6 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
     audit chain's lock, held until commit: every other change waits behind it, so as little
     as possible happens after it."""
     o = state.opened
-    stored = _locked_revision(session, o.dispute_id)
-    if stored is not None and stored >= state.revision:
-        return False
     view = dispute_view(state)
     values: dict[str, Any] = {
         "status": state.status, "account_id": o.account_id, "invoice_number": o.invoice_number,
@@ -92,21 +89,20 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         "turnaround_s": state.turnaround_seconds, "rejections": state.rejections,
         "revision": state.revision, "view": view,
     }
-    if stored is None:
+    if not _update_if_newer(session, o.dispute_id, state.revision, values):
+        stored = _locked_revision(session, o.dispute_id)
+        if stored is not None:
+            return False  # this revision or a newer one is stored: a retry, nothing to do
         try:
             with session.begin_nested():
                 session.add(Dispute(id=o.dispute_id, **values))
         except IntegrityError:
-            # The API's intake row landed meanwhile (it races the first snapshot): take it
-            # as stored, rather than fail and wait for the activity's retry.
-            stored = _locked_revision(session, o.dispute_id)
-            if stored is None:
+            # The API's intake row landed meanwhile (it races the first snapshot): write
+            # over it, rather than fail and wait for the activity's retry.
+            if _locked_revision(session, o.dispute_id) is None:
                 raise  # not that race: some other constraint
-            if stored >= state.revision:
+            if not _update_if_newer(session, o.dispute_id, state.revision, values):
                 return False
-    if stored is not None:  # Core statements: the ORM's own cost was most of a snapshot's
-        session.execute(update(_DISPUTES).where(_DISPUTES.c.id == o.dispute_id)
-                        .values(**values))
     memos = [*state.past_memos, *([state.credit_memo] if state.credit_memo else [])]
     if memos:
         _save_memos(session, state, memos)
@@ -120,6 +116,16 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         for i, e in enumerate(events)
     ])
     return True
+
+
+def _update_if_newer(session: Session, dispute_id: str, revision: int,
+                     values: dict[str, Any]) -> bool:
+    """Write the row if it holds an older revision: one statement, which also takes the
+    row's lock until commit (a lock, a read and an update were three round trips on every
+    snapshot, inside the decision's Update). False when there is no row or it is as new."""
+    return session.execute(
+        update(_DISPUTES).where(_DISPUTES.c.id == dispute_id, _DISPUTES.c.revision < revision)
+        .values(**values).returning(_DISPUTES.c.revision)).first() is not None
 
 
 def _locked_revision(session: Session, dispute_id: str) -> int | None:

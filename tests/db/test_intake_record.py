@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -73,16 +74,25 @@ def test_a_first_snapshot_that_loses_the_race_to_the_intake_row_updates_it(
     opened = _opened(seeded)
     with session_scope(db_url) as s:
         intake.record(s, opened=opened, principal=_principal(seeded), key=None, body_hash="h")
-    real, reads = disputes._locked_revision, []
+    real_update, real_read = disputes._update_if_newer, disputes._locked_revision
+    steps: list[str] = []
 
-    def before_the_intake_commit(session: Session, dispute_id: str) -> int | None:
-        reads.append(dispute_id)
-        return None if len(reads) == 1 else real(session, dispute_id)
+    def update_before_the_intake_commit(session: Session, dispute_id: str, revision: int,
+                                        values: dict[str, Any]) -> bool:
+        steps.append("update")  # the first one found no row yet
+        return steps.count("update") > 1 and real_update(session, dispute_id, revision, values)
 
-    monkeypatch.setattr(disputes, "_locked_revision", before_the_intake_commit)
+    def read_before_the_intake_commit(session: Session, dispute_id: str) -> int | None:
+        steps.append("read")
+        return None if steps.count("read") == 1 else real_read(session, dispute_id)
+
+    monkeypatch.setattr(disputes, "_update_if_newer", update_before_the_intake_commit)
+    monkeypatch.setattr(disputes, "_locked_revision", read_before_the_intake_commit)
     with session_scope(db_url) as s:
         assert disputes.save_snapshot(s, state=DisputeState(opened=opened, revision=1),
                                       events=[])
     with session_scope(db_url, readonly=True) as s:
         row = s.get(Dispute, opened.dispute_id)
         assert row is not None and row.revision == 1
+    # no row, none to lock, the insert collides with the intake row, which is written over
+    assert steps == ["update", "read", "read", "update"]

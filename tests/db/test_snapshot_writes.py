@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from sqlalchemy import event, select
 
 from db import disputes
-from db.models import ApprovalLevel
+from db.models import ApprovalLevel, Dispute
 from db.session import get_engine, session_scope
 from tests.support.states import pending_approval
 
@@ -54,3 +54,22 @@ def test_memo_and_levels_are_read_once_per_snapshot(db_url: str) -> None:
                                   ApprovalLevel.approver_id)
                            .order_by(ApprovalLevel.level)).all()
     assert [tuple(r) for r in levels] == [(1, "approved", "U-BM"), (2, "pending", None)]
+
+
+def test_a_retried_or_late_snapshot_changes_nothing(db_url: str) -> None:
+    """Snapshots are retried (activities) and a slow one may land after a newer one: the
+    stored revision only goes up, and the row keeps the newest state."""
+    state = pending_approval(IDS)
+    newer = state.model_copy(deep=True)
+    assert newer.credit_memo is not None
+    newer.credit_memo.levels[0].status = "approved"
+    newer.revision = state.revision + 1
+    with session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=newer, events=[])
+    for late in (newer, state):  # the same revision again, then the older one
+        with session_scope(db_url) as s:
+            assert not disputes.save_snapshot(s, state=late, events=[])
+    with session_scope(db_url, readonly=True) as s:
+        row = s.get(Dispute, state.opened.dispute_id)
+        assert row is not None and row.revision == newer.revision
+        assert row.view["approvals"][0]["status"] == "approved"
