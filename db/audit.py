@@ -83,15 +83,22 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
 
 
-def append(session: Session, events: Iterable[NewEvent], *, now: datetime | None = None) -> int:
-    """Append events inside the caller's transaction; returns how many were new."""
+def append(session: Session, events: Iterable[NewEvent], *, now: datetime | None = None,
+           keys_are_new: bool = False) -> int:
+    """Append events inside the caller's transaction; returns how many were new.
+
+    Events whose idempotency key is stored already are skipped, which takes a read under the
+    chain's lock. A caller that knows its keys cannot be stored yet says ``keys_are_new``
+    and saves that read (a snapshot: its keys name a revision the dispute row had not
+    reached, and row and events commit together); the keys' unique index still refuses a
+    duplicate, failing the transaction rather than writing an event twice."""
     events = list(events)
     if not events:
         return 0
     _lock(session)
     keys = [e.idem_key for e in events if e.idem_key]
     seen: set[str] = set()
-    if keys:
+    if keys and not keys_are_new:
         seen = set(session.scalars(
             select(AuditEvent.idem_key).where(AuditEvent.idem_key.in_(keys))))
     last = session.execute(

@@ -114,7 +114,7 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         audit.NewEvent(actor=e.actor, action=e.action, subject=o.dispute_id, message=e.message,
                        data=e.data, at=e.at, idem_key=f"{o.dispute_id}:{state.revision}:{i}")
         for i, e in enumerate(events)
-    ])
+    ], keys_are_new=True)  # this revision was not stored: neither are its events
     return True
 
 

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from db import audit
 from db.models import AuditEvent
@@ -81,6 +82,19 @@ def test_retried_appends_with_the_same_key_are_written_once(db_url: str) -> None
     with session_scope(db_url) as s:
         rows = list(s.scalars(select(AuditEvent).where(AuditEvent.subject == "S-2")))
     assert len(rows) == 1
+
+
+def test_a_caller_wrong_about_its_keys_being_new_fails_rather_than_writes_twice(
+        db_url: str) -> None:
+    event = audit.NewEvent(actor="w", action="x", subject="S-4", message="m",
+                           idem_key="S-4:1:0")
+    with session_scope(db_url) as s:
+        audit.append(s, [event], keys_are_new=True)
+    with pytest.raises(IntegrityError), session_scope(db_url) as s:
+        audit.append(s, [event], keys_are_new=True)
+    with session_scope(db_url) as s:
+        assert len(list(s.scalars(select(AuditEvent).where(AuditEvent.subject == "S-4")))) == 1
+        assert audit.verify(s).ok
 
 
 def test_concurrent_writers_keep_one_unbroken_chain(db_url: str) -> None:

@@ -11,9 +11,10 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, select
 
-from db import disputes
-from db.models import ApprovalLevel, Dispute
+from db import audit, disputes
+from db.models import ApprovalLevel, AuditEvent, Dispute
 from db.session import get_engine, session_scope
+from domain.models import AuditEntry
 from tests.support.states import pending_approval
 
 IDS = {"opener": "U-OPEN", "preparer": "U-PREP"}
@@ -73,3 +74,20 @@ def test_a_retried_or_late_snapshot_changes_nothing(db_url: str) -> None:
         row = s.get(Dispute, state.opened.dispute_id)
         assert row is not None and row.revision == newer.revision
         assert row.view["approvals"][0]["status"] == "approved"
+
+
+def test_a_snapshot_appends_its_events_without_reading_their_keys(db_url: str) -> None:
+    """Its events' keys name a revision the row had not reached, so none is stored: the
+    audit chain's lock, which every change waits behind, is held for the chain's head read
+    and the insert only."""
+    state = pending_approval(IDS)
+    entry = AuditEntry(actor="U-PREP", action="test.snapshot", message="m", data={},
+                       at=state.opened.opened_at)
+    with selects_by_table(db_url) as selects, session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=state, events=[entry, entry])
+    assert selects["audit_events"] == 1, selects  # the chain's head
+    with session_scope(db_url, readonly=True) as s:
+        keys = list(s.scalars(select(AuditEvent.idem_key)
+                              .where(AuditEvent.subject == state.opened.dispute_id)))
+        assert keys == [f"{state.opened.dispute_id}:{state.revision}:{i}" for i in (0, 1)]
+        assert audit.verify(s).ok
