@@ -121,7 +121,7 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
 def _update_if_newer(session: Session, dispute_id: str, revision: int,
                      values: dict[str, Any]) -> bool:
     """Write the row if it holds an older revision: one statement, which also takes the
-    row's lock until commit (a lock, a read and an update were three round trips on every
+    row's lock until commit (a locking read, then the update, were two round trips on every
     snapshot, inside the decision's Update). False when there is no row or it is as new."""
     return session.execute(
         update(_DISPUTES).where(_DISPUTES.c.id == dispute_id, _DISPUTES.c.revision < revision)

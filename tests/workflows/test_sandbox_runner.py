@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 
 import pytest
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
+from temporalio.client import WorkflowHandle
 from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -80,9 +82,9 @@ async def _run_until_its_task_fails(env: WorkflowEnvironment) -> Failure:
     return failure
 
 
-async def _first_task_failure(handle: object) -> Failure:
+async def _first_task_failure(handle: WorkflowHandle[Any, Any]) -> Failure:
     for _ in range(100):
-        history = await handle.fetch_history()  # type: ignore[attr-defined]
+        history = await handle.fetch_history()
         for event in history.events:
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                 return event.workflow_task_failed_event_attributes.failure
