@@ -10,8 +10,9 @@ disputes are first brought to "pending approval"; then every level 1 is approved
 the API and every level 2 through a Slack click, in three phases: one at a time (latency
 unloaded), arriving at ``--rate`` a second (latency under a steady load), and
 ``--concurrency`` back to back (a flood: the throughput, and the latency once saturated).
-Each phase also prints its decisions a second and the CPU each process spent per decision.
-Targets: API p99 < 150 ms, Slack acknowledgement p99 < 500 ms.
+Each phase also prints its decisions a second and the CPU each process spent per decision,
+and (unless ``--no-split``) where each API decision's time went, read from its workflow
+history (bench/latency_split.py). Targets: API p99 < 150 ms, Slack acknowledgement p99 < 500 ms.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import httpx
 from sqlalchemy import func, select
 
 from activities.slack_blocks import button_value
-from bench import harness
+from bench import harness, latency_split
 from bench.bare_workflow import BareDecisionWorkflow
 from config.settings import Settings
 from config.temporal import connect
@@ -164,8 +165,22 @@ def split(n: int, sequential: int, steady: int, rate: float, concurrency: int) -
     return [phase for phase in phases if phase.indexes]
 
 
+async def split_phases(stack: harness.BenchStack, phases: list[Phase],
+                       sent: dict[int, latency_split.Sent]) -> None:
+    """Each API phase's decisions split into their parts (bench/latency_split.py), and where
+    an open-loop phase's arrivals bunched up most."""
+    client = await connect(Settings(temporal_address=stack.server.address))
+    for phase in phases:
+        requests = [sent[i] for i in phase.indexes if i in sent]
+        if phase.rate:
+            most, when = latency_split.densest([r.sent for r in requests], 0.2)
+            print(f"  API decision {phase.label}: at most {most} arrivals within 200 ms "
+                  f"({most * 5} a second for that moment; {when:.1f} s into the phase)")
+        await latency_split.report(client, requests, label=f"  API decision {phase.label}")
+
+
 async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
-              phases: list[Phase]) -> None:
+              phases: list[Phase], *, split_latency: bool = True) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
                                  limits=httpx.Limits(max_connections=100)) as c:
         t = time.perf_counter()
@@ -173,16 +188,21 @@ async def run(stack: harness.BenchStack, fake: FakeSlack, secret: str, n: int,
         print(f"{n} disputes brought to pending approval in {time.perf_counter() - t:.0f} s")
         await harness.settled(stack.procs["worker"].pid)  # their Slack prompts sent
         after_level_1: list[dict[str, Any]] = [{} for _ in range(n)]
+        sent: dict[int, latency_split.Sent] = {}
 
         async def api_decision(i: int) -> httpx.Response:
+            at = time.time()
             r = await c.post(f"/api/v1/disputes/{views[i]['id']}/decision",
                              headers=stack.headers("bm"), json={"decision": "approve"})
+            sent[i] = latency_split.Sent(views[i]["id"], at, time.time())
             after_level_1[i] = r.json() if r.status_code == 200 else {"id": views[i]["id"]}
             return r
 
         worker = stack.procs["worker"].pid
         for phase in phases:
             await measured(stack, worker, "API decision", phase, api_decision, 150)
+        if split_latency:
+            await split_phases(stack, phases, sent)
         for i, view in enumerate(after_level_1):  # a 202 answer carries no view: read it
             if "credit_memo" not in view:
                 after_level_1[i] = (await c.get(f"/api/v1/disputes/{view['id']}",
@@ -225,6 +245,8 @@ def main() -> None:
     p.add_argument("--steady", type=int, default=300,
                    help="how many decisions then arrive at --rate a second")
     p.add_argument("--rate", type=float, default=5.0)
+    p.add_argument("--no-split", action="store_true",
+                   help="skip splitting each API decision's time by its workflow history")
     p.add_argument("--url", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = p.parse_args()
@@ -246,7 +268,8 @@ def main() -> None:
         try:
             phases = split(args.disputes, args.sequential, args.steady, args.rate,
                            args.concurrency)
-            asyncio.run(run(stack, fake, secret, args.disputes, phases))
+            asyncio.run(run(stack, fake, secret, args.disputes, phases,
+                            split_latency=not args.no_split))
             stack.stop_processes()  # nothing of ours runs beside the baseline
             bare_worker = (stack.start_bare_worker(), stack.procs["bare"].pid)
             asyncio.run(bare(stack, bare_worker, args.disputes, phases))
