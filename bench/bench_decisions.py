@@ -173,9 +173,11 @@ async def split_phases(stack: harness.BenchStack, phases: list[Phase],
     for phase in phases:
         requests = [sent[i] for i in phase.indexes if i in sent]
         if phase.rate:
-            most, when = latency_split.densest([r.sent for r in requests], 0.2)
-            print(f"  API decision {phase.label}: at most {most} arrivals within 200 ms "
-                  f"({most * 5} a second for that moment; {when:.1f} s into the phase)")
+            window = latency_split.BURST_WINDOW
+            most, when = latency_split.densest([r.sent for r in requests], window)
+            print(f"  API decision {phase.label}: at most {most} arrivals within "
+                  f"{window * 1000:.0f} ms ({most / window:.0f} a second for that moment; "
+                  f"{when:.1f} s into the phase)")
         await latency_split.report(client, requests, label=f"  API decision {phase.label}")
 
 

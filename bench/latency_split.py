@@ -27,6 +27,7 @@ from temporalio.client import Client
 
 from bench.harness import percentile
 
+BURST_WINDOW = 0.2  # seconds: where an open-loop phase's arrivals bunch up, looked at so
 SEGMENTS = ("API to engine", "engine queue", "worker", "engine to answer")
 _ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
 _TASK = (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
