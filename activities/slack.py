@@ -14,10 +14,9 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.client import RemoteDisconnected
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.error import URLError
 
-from pydantic import BaseModel
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -44,6 +43,16 @@ from db.slack_messages import (
     recipients,
 )
 from db.users import user_names
+from domain.slack_steps import (
+    AlertManagers,
+    LevelDecided,
+    PromptLevel,
+    SlackAlert,
+    SlackLevelRef,
+    SlackStep,
+    SlackSteps,
+    SlackThreadNote,
+)
 
 log = logging.getLogger("disputeflow.slack")
 T = TypeVar("T")
@@ -55,38 +64,6 @@ PERMANENT_ERRORS = frozenset({
     "cant_update_message", "edit_window_closed", "msg_too_long", "invalid_blocks",
 })
 OPEN_STATUSES = ("pending", "escalated")
-
-
-class SlackLevelRef(BaseModel):
-    dispute_id: str
-    memo_number: str
-    level: int
-
-
-class SlackThreadNote(BaseModel):
-    dispute_id: str
-    memo_number: str
-    level: int
-    kind: Literal["reminder", "escalation"]
-    text: str
-
-
-class SlackAlert(BaseModel):
-    key: str  # idempotency: one alert per key
-    text: str
-    dispute_id: str = ""
-
-
-class SlackStep(BaseModel):
-    """One Slack step a state change queued: which of the activities below, with its input."""
-
-    name: Literal["slack_prompt_level", "slack_level_decided", "slack_thread_note",
-                  "slack_alert_managers"]
-    arg: dict[str, Any]
-
-
-class SlackSteps(BaseModel):
-    steps: list[SlackStep]
 
 
 class _AnyServerError(ServerErrorRetryHandler):
@@ -373,15 +350,18 @@ class SlackActivities:
         run = _Run(self.db_url)
         with run.finish(settle):
             for step in req.steps:
-                if step.name == "slack_prompt_level":
-                    self._prompt_level(SlackLevelRef.model_validate(step.arg), run)
-                elif step.name == "slack_level_decided":
-                    self._level_decided(SlackLevelRef.model_validate(step.arg), run)
-                elif step.name == "slack_thread_note":
-                    self._thread_note(SlackThreadNote.model_validate(step.arg), run)
-                else:
-                    self._alert_managers(SlackAlert.model_validate(step.arg), run)
+                self._run_step(step, run)
         return len(req.steps)
+
+    def _run_step(self, step: SlackStep, run: _Run) -> None:
+        if isinstance(step, PromptLevel):
+            self._prompt_level(step.arg, run)
+        elif isinstance(step, LevelDecided):
+            self._level_decided(step.arg, run)
+        elif isinstance(step, AlertManagers):
+            self._alert_managers(step.arg, run)
+        else:
+            self._thread_note(step.arg, run)
 
 
 def _permanent(err: SlackApiError) -> bool:

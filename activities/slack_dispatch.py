@@ -23,9 +23,10 @@ from datetime import UTC, datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from activities.slack import SlackActivities, SlackSteps
+from activities.slack import SlackActivities
 from db import slack_outbox
 from db.session import session_scope
+from domain.slack_steps import SlackSteps
 
 log = logging.getLogger("disputeflow.slack")
 
@@ -111,8 +112,7 @@ class SlackDispatcher:
                                     error=_describe(failure), first=self.first_retry)
 
         try:
-            self.slack.run_steps(SlackSteps.model_validate({"steps": row.steps}),
-                                 settle=settle)
+            self.slack.run_steps(SlackSteps(steps=row.steps), settle=settle)
         except Exception as exc:
             log.warning("Slack steps for %s failed (attempt %d), retried later: %s",
                         row.dispute_id, row.attempts + 1, exc)

@@ -56,7 +56,7 @@ def insert_intake(session: Session, *, state: DisputeState) -> None:
         invoice_number=o.invoice_number, currency=o.currency,
         disputed_minor=to_minor(o.disputed_amount, o.currency), reason_code=o.reason_code,
         opened_by=o.opened_by, opened_at=o.opened_at, closed_at=None, breached=False,
-        root_cause=None, revision=0, view=dispute_view(state),
+        root_cause=None, revision=0, view=dispute_view(state).as_json(),
     ))
     session.flush()
 
@@ -78,7 +78,7 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
     audit chain's lock, held until commit: every other change waits behind it, so as little
     as possible happens after it."""
     o = state.opened
-    view = dispute_view(state)
+    view = dispute_view(state).as_json()
     values: dict[str, Any] = {
         "status": state.status, "account_id": o.account_id, "invoice_number": o.invoice_number,
         "currency": o.currency, "disputed_minor": to_minor(o.disputed_amount, o.currency),

@@ -11,34 +11,40 @@ row of its dispute is left, so a level's "decided" update never overtakes its pr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db.models import SlackOutboxRow, table
+from domain.slack_steps import SlackStep
 
 FIRST_RETRY = timedelta(seconds=2)
 LONGEST_RETRY = timedelta(minutes=5)
 _OUTBOX = table(SlackOutboxRow)  # Core statements on the hot path
+_STEP: TypeAdapter[SlackStep] = TypeAdapter(SlackStep)
+_STEPS: TypeAdapter[list[SlackStep]] = TypeAdapter(list[SlackStep])
 
 
 @dataclass(frozen=True)
 class Claimed:
     id: int
     dispute_id: str
-    steps: list[dict[str, Any]]
+    steps: list[SlackStep]
     attempts: int
 
 
-def add(session: Session, *, dispute_id: str, revision: int, steps: list[dict[str, Any]],
+def add(session: Session, *, dispute_id: str, revision: int, steps: Sequence[SlackStep],
         now: datetime) -> None:
     """Queue a change's steps; called only when its snapshot was newly written (a retried
     snapshot writes nothing, so its steps are not queued twice)."""
     session.execute(insert(_OUTBOX).values(
-        dispute_id=dispute_id, revision=revision, steps=steps, created_at=now, next_at=now,
+        dispute_id=dispute_id, revision=revision, created_at=now, next_at=now,
+        steps=[_STEP.dump_python(step, mode="json") for step in steps],
         lease_until=None, attempts=0))
 
 
@@ -53,7 +59,8 @@ def claim(session: Session, *, now: datetime, lease: timedelta, limit: int = 8) 
     if found:
         session.execute(update(row).where(row.id.in_([f.id for f in found]))
                         .values(lease_until=now + lease))
-    return [Claimed(f.id, f.dispute_id, list(f.steps), f.attempts) for f in found]
+    return [Claimed(f.id, f.dispute_id, _STEPS.validate_python(f.steps), f.attempts)
+            for f in found]
 
 
 def done(session: Session, *, row_id: int) -> None:

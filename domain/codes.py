@@ -23,3 +23,6 @@ BUILTIN_ROLES = ("client_services", "analyst", "manager", "auditor", "admin")
 TERMINAL_STATUSES: tuple[str, ...] = ("resolved", "denied", "withdrawn")
 REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
 ROOT_CAUSES: tuple[str, ...] = get_args(RootCause)
+# A level waiting for a decision; the status a decision gives it.
+OPEN_LEVEL_STATUSES: tuple[str, ...] = ("pending", "escalated")
+DECIDED_STATUS: dict[str, ApprovalStatus] = {"approve": "approved", "reject": "rejected"}

@@ -14,14 +14,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import event
 
-from activities.slack import (
-    SlackActivities,
-    SlackAlert,
-    SlackLevelRef,
-    SlackStep,
-    SlackSteps,
-    SlackThreadNote,
-)
+from activities.slack import SlackActivities
 from activities.slack_blocks import ACTION_APPROVE, ACTION_REJECT
 from activities.slack_dispatch import SlackDispatcher
 from config.settings import Settings
@@ -30,6 +23,14 @@ from db.models import User
 from db.session import get_engine, session_scope
 from db.users import add_delegation, create_user
 from domain.models import DisputeState
+from domain.slack_steps import (
+    LevelDecided,
+    PromptLevel,
+    SlackAlert,
+    SlackLevelRef,
+    SlackSteps,
+    SlackThreadNote,
+)
 from tests.support.fake_slack import FakeSlack
 from tests.support.states import MEMO, pending_approval
 
@@ -162,8 +163,7 @@ def test_one_state_change_runs_its_steps_in_order_as_one_activity(
     _decide(world, db_url, "approved", "bm_a", "ok")  # level 1 decided, level 2 now pending
     level_2 = REF.model_copy(update={"level": 2})
     steps = SlackSteps(steps=[
-        SlackStep(name="slack_level_decided", arg=REF.model_dump()),
-        SlackStep(name="slack_prompt_level", arg=level_2.model_dump())])
+        LevelDecided(arg=REF), PromptLevel(arg=level_2)])
     assert world.acts.slack_steps(steps) == 2
     updated, prompts = fake.of("chat.update"), fake.of("chat.postMessage")
     assert len(updated) == 3 and len(prompts) == 4  # 3 prompts for level 1, then 1 for 2
@@ -296,7 +296,7 @@ def test_the_dispatcher_sends_outbox_steps_once_through_a_slack_outage(
     (beyond slack-sdk's own retries) the row backs off and stays; then it goes, once."""
     with session_scope(db_url) as s:
         slack_outbox.add(s, dispute_id=REF.dispute_id, revision=1, now=datetime.now(UTC),
-                         steps=[{"name": "slack_prompt_level", "arg": REF.model_dump()}])
+                         steps=[PromptLevel(arg=REF)])
     fake.fail("chat.postMessage", 500, times=4)  # the first attempt fails, retries and all
     dispatcher = SlackDispatcher(world.acts, poll_s=0.05,
                                  first_retry=timedelta(milliseconds=100))
@@ -330,7 +330,7 @@ def test_a_stopping_dispatcher_waits_its_grace_not_slacks_and_keeps_the_row(
     approver has been prompted once."""
     with session_scope(db_url) as s:
         slack_outbox.add(s, dispute_id=REF.dispute_id, revision=1, now=datetime.now(UTC),
-                         steps=[{"name": "slack_prompt_level", "arg": REF.model_dump()}])
+                         steps=[PromptLevel(arg=REF)])
     fake.hold("chat.postMessage")
     dispatcher = SlackDispatcher(world.acts, poll_s=0.05)
 
@@ -365,8 +365,7 @@ def _decision_row(world: World, db_url: str) -> slack_outbox.Claimed:
     now = datetime.now(UTC)
     with session_scope(db_url) as s:
         slack_outbox.add(s, dispute_id=REF.dispute_id, revision=2, now=now, steps=[
-            {"name": "slack_level_decided", "arg": REF.model_dump()},
-            {"name": "slack_prompt_level", "arg": level_2.model_dump()}])
+            LevelDecided(arg=REF), PromptLevel(arg=level_2)])
     with session_scope(db_url) as s:
         (row,) = slack_outbox.claim(s, now=now, lease=timedelta(minutes=5))
     return row

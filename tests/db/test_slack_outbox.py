@@ -17,14 +17,14 @@ from db import slack_outbox
 from db.models import SlackOutboxRow
 from db.session import session_scope
 from domain.models import DisputeOpened, DisputeState, RecordSnapshot
+from domain.slack_steps import PromptLevel, SlackLevelRef, SlackStep
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
 
 
-def _step(level: int) -> list[dict[str, object]]:
-    return [{"name": "slack_prompt_level",
-             "arg": {"dispute_id": "D", "memo_number": "CM-1", "level": level}}]
+def _step(level: int) -> list[SlackStep]:
+    return [PromptLevel(arg=SlackLevelRef(dispute_id="D", memo_number="CM-1", level=level))]
 
 
 def _add(db_url: str, dispute_id: str, revision: int) -> None:
@@ -35,7 +35,7 @@ def _add(db_url: str, dispute_id: str, revision: int) -> None:
 
 def _claim(db_url: str, at: datetime = NOW) -> list[tuple[str, int]]:
     with session_scope(db_url) as s:
-        return [(c.dispute_id, c.steps[0]["arg"]["level"])
+        return [(c.dispute_id, c.steps[0].arg.level)
                 for c in slack_outbox.claim(s, now=at, lease=LEASE)]
 
 
@@ -116,7 +116,8 @@ def test_the_snapshot_queues_its_steps_once_and_only_with_slack_on(
     assert activities.record_snapshot(RecordSnapshot(state=_state(2))) is True  # no steps
     with session_scope(db_url) as s:
         rows = s.scalars(select(SlackOutboxRow)).all()
-        assert [(r.revision, r.steps) for r in rows] == ([(1, _step(1))] if slack_on else [])
+        stored = [s.model_dump(mode="json") for s in _step(1)]  # as the outbox keeps them
+        assert [(r.revision, r.steps) for r in rows] == ([(1, stored)] if slack_on else [])
     assert woken == ([1] if slack_on else [])
 
 
