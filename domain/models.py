@@ -23,6 +23,8 @@ from domain.codes import (
     Resolution,
     RootCause,
 )
+from domain.dispute_view import DisputeView
+from domain.slack_steps import SlackStep
 
 
 class Evidence(BaseModel):
@@ -140,6 +142,7 @@ class DisputeOpened(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     opened_by: str
     opened_at: datetime
+    channel: Channel = "api"  # where it was opened (the audit event records it)
 
 
 class DisputeState(BaseModel):
@@ -206,6 +209,17 @@ class DecideLevel(BaseModel):
     comment: str = ""
     channel: Channel = "api"
     level: int | None = None  # when given, the decision applies only if this level is pending
+    # When given, only if this is the memo under approval (a button of a replaced memo).
+    memo_number: str | None = None
+
+
+class DecisionCheck(BaseModel):
+    """Whether a decision would be accepted now, and if not, why (the validator's answer)."""
+
+    allowed: bool
+    code: str | None = None
+    message: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class Withdraw(BaseModel):
@@ -214,9 +228,14 @@ class Withdraw(BaseModel):
 
 
 class UpdateResult(BaseModel):
+    """What an Update (and the workflow run) answers: the dispute as it now is, and what
+    happened in words. ``view`` is missing only from workers older than the view's
+    introduction (a rolling deploy): callers then read the read model."""
+
     status: DisputeStatus
     revision: int
     message: str
+    view: DisputeView | None = None
 
 
 # --- activity inputs and outputs ------------------------------------------------------
@@ -233,9 +252,9 @@ class AuditEntry(BaseModel):
 class RecordSnapshot(BaseModel):
     state: DisputeState
     events: list[AuditEntry] = Field(default_factory=list)
-    # The Slack steps this change queued ({"name", "arg"} each, as activities.slack's
-    # SlackStep), written to the Slack outbox with the snapshot (slack-outbox-v1 onwards).
-    slack_steps: list[dict[str, Any]] = Field(default_factory=list)
+    # The Slack steps this change queued, written to the Slack outbox with the snapshot
+    # (slack-outbox-v1 onwards).
+    slack_steps: list[SlackStep] = Field(default_factory=list)
 
 
 class GatherFindings(BaseModel):

@@ -8,7 +8,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain.models import Digest, DigestRequest, Notify, PolicyRef
+    from activities.digest import DigestActivities
+    from activities.readmodel import ReadModelActivities
+    from activities.slack import SlackActivities
+    from domain.models import DigestRequest, Notify
+    from domain.slack_steps import SlackAlert
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 TIMEOUT = timedelta(minutes=2)
@@ -18,20 +22,19 @@ TIMEOUT = timedelta(minutes=2)
 class DailyDigestWorkflow:
     @workflow.run
     async def run(self) -> str:
-        policy = await workflow.execute_activity(
-            "load_policy", start_to_close_timeout=TIMEOUT, retry_policy=RETRY,
-            result_type=PolicyRef)
+        policy = await workflow.execute_activity_method(
+            ReadModelActivities.load_policy, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         calendar = policy.document.get("calendar")
         tz = calendar.get("timezone", "UTC") if isinstance(calendar, dict) else "UTC"
-        digest = await workflow.execute_activity(
-            "compose_daily_digest", DigestRequest(at=workflow.now(), timezone=tz),
-            start_to_close_timeout=TIMEOUT, retry_policy=RETRY, result_type=Digest)
-        await workflow.execute_activity(
-            "notify", Notify(key=digest.key, dispute_id="", recipient="managers",
-                             message=digest.text),
+        digest = await workflow.execute_activity_method(
+            DigestActivities.compose_daily_digest, DigestRequest(at=workflow.now(), timezone=tz),
+            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        await workflow.execute_activity_method(
+            ReadModelActivities.notify,
+            Notify(key=digest.key, dispute_id="", recipient="managers", message=digest.text),
             start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         # Slack when configured (the activity does nothing otherwise).
-        await workflow.execute_activity(
-            "slack_alert_managers", {"key": digest.key, "text": digest.text},
+        await workflow.execute_activity_method(
+            SlackActivities.slack_alert_managers, SlackAlert(key=digest.key, text=digest.text),
             start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         return digest.key

@@ -1,42 +1,51 @@
 """The dispute workflow's SLA clocks: start, stop, and fire what is due (reminders,
-breaches, escalation, repeated manager alerts). A mixin of DisputeWorkflow: deterministic,
-no I/O except through the workflow's own activity helpers."""
+breaches, escalation, repeated manager alerts). Deterministic: what is due comes from
+``workflows/sla.py``, changes are written through the dispute's record."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import workflows.sla as sla
-    from domain.models import DisputeState, Notify, PolicyRef, SlaClock
+    from activities.readmodel import ReadModelActivities
+    from domain.models import Notify, PolicyRef, SlaClock
     from domain.money import fmt
+    from domain.slack_steps import AlertManagers, SlackAlert, SlackThreadNote, ThreadNote
+    from workflows.dispute_record import DisputeRecord
+    from workflows.dispute_slack import SlackQueue
+    from workflows.steps import local_step
+
+Note = Callable[[str, str, str], None]
 
 
 class SlaClocks:
-    """Needs from the workflow: ``state``, ``_event``, ``_persist``, ``_db_step``, ``_slack``."""
+    def __init__(self, record: DisputeRecord, slack: SlackQueue) -> None:
+        self.record = record
+        self.state = record.state
+        self.slack = slack
 
-    state: DisputeState
-    _event: Callable[..., None]
-    _slack: Callable[..., None]
-
-    _persist: Callable[[], Awaitable[None]]
-    _db_step: Callable[..., Awaitable[object]]
-
-    def _start_clock(self, name: str, duration: str, policy: PolicyRef | None,
-                     assignee_role: str, level: int | None = None) -> None:
+    def start(self, name: str, duration: str, policy: PolicyRef | None,
+              assignee_role: str, level: int | None = None) -> None:
         self.state.sla[name] = sla.new_clock(now=workflow.now(), duration=duration,
                                              policy=policy, assignee_role=assignee_role,
                                              level=level)
 
-    def _stop_clock(self, name: str, at: datetime) -> None:
+    def stop(self, name: str, at: datetime) -> None:
         clock = self.state.sla.get(name)
         if clock is not None and clock.stopped_at is None:
             clock.stopped_at = at
 
-    async def _fire_due_clocks(self) -> None:
+    def acknowledge(self, actor: str) -> None:
+        """The first person to act on the dispute stops its acknowledgement clock."""
+        if self.state.acknowledged_by is None:
+            self.state.acknowledged_by = actor
+            self.stop("acknowledge", workflow.now())
+
+    async def fire_due(self) -> None:
         """Remind, record breaches, escalate; then persist once and notify."""
         now = workflow.now()
         due = sla.due_now(self.state, now)
@@ -50,47 +59,48 @@ class SlaClocks:
         for name in due.reminders:
             clock = self.state.sla[name]
             clock.reminded = True
-            msg = (f"Reminder: {self._clock_words(name)} on dispute {o.dispute_id} is due "
+            msg = (f"Reminder: {self._words(name)} on dispute {o.dispute_id} is due "
                    f"{clock.due_at.isoformat()}.")
-            self._event("system", "sla.reminder", msg, {"clock": name,
-                                                         "due_at": clock.due_at.isoformat()})
+            self.record.event("system", "sla.reminder", msg, {"clock": name,
+                                                               "due_at": clock.due_at.isoformat()})
             note(f"{name}:remind", f"role:{clock.assignee_role}", msg)
             if clock.level is not None:
-                self._slack(
-                    "slack_thread_note", dispute_id=o.dispute_id, kind="reminder", text=msg,
-                    memo_number=self.state.credit_memo.number if self.state.credit_memo else "",
-                    level=clock.level)
+                memo = self.state.credit_memo
+                self.slack.add(ThreadNote(arg=SlackThreadNote(
+                    dispute_id=o.dispute_id, kind="reminder", text=msg,
+                    memo_number=memo.number if memo else "", level=clock.level)))
         for name in due.breaches:
             clock = self.state.sla[name]
             clock.breached, clock.breached_at = True, now
-            msg = (f"SLA breached: {self._clock_words(name)} on dispute {o.dispute_id} was due "
+            msg = (f"SLA breached: {self._words(name)} on dispute {o.dispute_id} was due "
                    f"{clock.due_at.isoformat()} ({clock.assignee_role}); "
                    f"{fmt(o.disputed_amount, o.currency)} waiting.")
-            self._event("system", "sla.breached", msg,
-                        {"clock": name, "due_at": clock.due_at.isoformat(),
-                         "assignee_role": clock.assignee_role})
+            self.record.event("system", "sla.breached", msg,
+                              {"clock": name, "due_at": clock.due_at.isoformat(),
+                               "assignee_role": clock.assignee_role})
             note(f"{name}:breach", "managers", msg)
-            self._slack("slack_alert_managers", key=f"{o.dispute_id}:{name}:breach", text=msg,
-                        dispute_id=o.dispute_id)
+            self.slack.add(AlertManagers(arg=SlackAlert(
+                key=f"{o.dispute_id}:{name}:breach", text=msg, dispute_id=o.dispute_id)))
             self._escalate(name, clock, now, note)
         for name in due.repeat_alerts:
             clock = self.state.sla[name]
             clock.alerts += 1
             clock.next_alert_at = sla.calendar_of(self.state.memo_policy).add(now,
                                                                                sla.REPEAT_ALERT)
-            msg = (f"Still breached: {self._clock_words(name)} on dispute {o.dispute_id}, due "
+            msg = (f"Still breached: {self._words(name)} on dispute {o.dispute_id}, due "
                    f"{clock.due_at.isoformat()}, has no backup role; "
                    f"{clock.assignee_role} must decide.")
-            self._event("system", "sla.still_breached", msg,
-                        {"clock": name, "alerts": clock.alerts})
+            self.record.event("system", "sla.still_breached", msg,
+                              {"clock": name, "alerts": clock.alerts})
             note(f"{name}:alert:{clock.alerts}", "managers", msg)
-            self._slack("slack_alert_managers", key=f"{o.dispute_id}:{name}:alert:{clock.alerts}",
-                        text=msg, dispute_id=o.dispute_id)
-        await self._persist()
+            self.slack.add(AlertManagers(arg=SlackAlert(
+                key=f"{o.dispute_id}:{name}:alert:{clock.alerts}", text=msg,
+                dispute_id=o.dispute_id)))
+        await self.record.persist()
         for n in notes:
-            await self._db_step("notify", n)
+            await local_step(ReadModelActivities.notify, n)
 
-    def _escalate(self, name: str, clock: SlaClock, now: datetime, note: object) -> None:
+    def _escalate(self, name: str, clock: SlaClock, now: datetime, note: Note) -> None:
         memo = self.state.credit_memo
         if clock.level is None or memo is None:
             return
@@ -101,17 +111,18 @@ class SlaClocks:
             level.status = "escalated"
             msg = (f"Level {level.level} ({level.role}) of credit memo {memo.number} escalated "
                    f"to {level.escalate_to}, who may now decide it too.")
-            self._event("system", "approval.escalated", msg,
-                        {"level": level.level, "role": level.role,
-                         "escalate_to": level.escalate_to})
-            note(f"{name}:escalate", f"role:{level.escalate_to}", msg)  # type: ignore[operator]
-            self._slack("slack_thread_note", dispute_id=self.state.opened.dispute_id,
-                        memo_number=memo.number, level=level.level, kind="escalation", text=msg)
+            self.record.event("system", "approval.escalated", msg,
+                              {"level": level.level, "role": level.role,
+                               "escalate_to": level.escalate_to})
+            note(f"{name}:escalate", f"role:{level.escalate_to}", msg)
+            self.slack.add(ThreadNote(arg=SlackThreadNote(
+                dispute_id=self.state.opened.dispute_id, memo_number=memo.number,
+                level=level.level, kind="escalation", text=msg)))
         else:
             clock.next_alert_at = sla.calendar_of(self.state.memo_policy).add(now,
                                                                                sla.REPEAT_ALERT)
 
-    def _clock_words(self, name: str) -> str:
+    def _words(self, name: str) -> str:
         clock = self.state.sla[name]
         if clock.level is not None:
             return f"approval level {clock.level} ({clock.assignee_role})"

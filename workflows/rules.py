@@ -14,9 +14,12 @@ from temporalio.exceptions import ApplicationError
 
 from approvals.sod import DecisionContext, DecisionVerdict, Delegation
 from approvals.sod import check_decision as sod_verdict
+from domain.dispute_view import open_level
 from domain.models import (
     ApprovalLevel,
+    CreditMemo,
     DecideLevel,
+    DecisionCheck,
     DisputeState,
     ReviseCreditMemo,
     SubmitInvestigation,
@@ -86,14 +89,49 @@ def check_withdraw(state: DisputeState, req: Withdraw, busy: bool) -> None:
 
 def pending_level(state: DisputeState) -> ApprovalLevel | None:
     memo = state.credit_memo
+    return open_level(memo.levels) if memo is not None else None
+
+
+def _memo(state: DisputeState, number: str) -> CreditMemo | None:
+    memos = [*([state.credit_memo] if state.credit_memo else []), *state.past_memos]
+    return next((m for m in memos if m.number == number), None)
+
+
+def _check_button(state: DisputeState, req: DecideLevel) -> None:
+    """A decision that names its memo and level (a Slack or web button) applies to exactly
+    those: a decided level says by whom, a replaced memo says so — with the facts in the
+    details, for the caller to put names to."""
+    current = state.credit_memo
+    memo = _memo(state, req.memo_number) if req.memo_number else current
     if memo is None:
-        return None
-    return next((lv for lv in memo.levels if lv.status in ("pending", "escalated")), None)
+        raise refuse("wrong_state", f"Credit memo {req.memo_number} is not one of this "
+                     "dispute's.", {"memo_number": req.memo_number})
+    asked = next((lv for lv in memo.levels if lv.level == req.level), None)
+    if asked is not None and asked.approver_id and asked.status in ("approved", "rejected"):
+        raise refuse("wrong_state", f"Level {asked.level} of credit memo {memo.number} was "
+                     f"already {asked.status} by {asked.approver_id}.", {
+                         "memo_number": memo.number, "level": asked.level,
+                         "status": asked.status, "approver_id": asked.approver_id,
+                         "decided_at": asked.decided_at.isoformat() if asked.decided_at
+                         else None, "channel": asked.channel})
+    if current is None or memo.number != current.number or memo.status != "pending_approval":
+        what = {"rejected": "was rejected", "approved": "is already approved",
+                "posted": "is already approved and posted"}.get(memo.status,
+                                                                "was changed or withdrawn")
+        now = f" (now {current.number})" if current is not None and current is not memo else ""
+        raise refuse("wrong_state", f"Credit memo {memo.number} {what}{now}, so this decision "
+                     "no longer applies.", {
+                         "memo_number": memo.number, "memo_status": memo.status,
+                         "current_memo": current.number if current else None})
 
 
 def check_decision(
-    state: DisputeState, req: DecideLevel, now: datetime
+    state: DisputeState, req: DecideLevel, now: datetime, *, asking: bool = False
 ) -> tuple[ApprovalLevel, DecisionVerdict]:
+    """The level ``req`` decides and the policy's verdict, or the refusal. ``asking``: only
+    whether this person may decide it (before they have written a rejection's reason)."""
+    if req.memo_number is not None:
+        _check_button(state, req)
     memo = state.credit_memo
     level = pending_level(state)
     if state.status != "pending_approval" or memo is None or level is None:
@@ -106,13 +144,26 @@ def check_decision(
                          f"{asked.approver_id}.")
         raise refuse("wrong_state", f"Level {req.level} is not waiting for a decision; level "
                      f"{level.level} is.")
-    if req.decision == "reject" and not req.comment.strip():
+    if req.decision == "reject" and not req.comment.strip() and not asking:
         raise refuse("validation_error", "A rejection needs a reason in the comment.")
     prior = [lv.approver_id for lv in memo.levels if lv.level < level.level and lv.approver_id]
     verdict = check_decision_policy(state, req, level, prior, now)
     if not verdict.allowed:
         raise refuse(verdict.code or "forbidden", verdict.message or "Not allowed.")
     return level, verdict
+
+
+def decision_check(state: DisputeState, req: DecideLevel, now: datetime) -> DecisionCheck:
+    """:func:`check_decision` as an answer rather than an exception (the workflow's query
+    that lets Slack ask before it opens the rejection form)."""
+    try:
+        check_decision(state, req, now, asking=True)
+    except ApplicationError as refusal:
+        detail = refusal.details[0] if refusal.details else None
+        return DecisionCheck(allowed=False, code=refusal.type or "forbidden",
+                             message=refusal.message,
+                             details=detail if isinstance(detail, dict) else {})
+    return DecisionCheck(allowed=True)
 
 
 def check_decision_policy(
