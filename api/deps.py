@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
+from api.commands.context import Commands
+from api.commands.context import in_db as in_db  # pages and routes reach it here
 from api.errors import AppError
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
 from db import ratelimit
 from db.session import session_scope
 from db.users import Principal, authenticate
-
-T = TypeVar("T")
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -52,15 +51,19 @@ async def get_gateway(request: Request) -> TemporalGateway:
 GatewayDep = Annotated[TemporalGateway, Depends(get_gateway)]
 
 
-async def in_db(settings: Settings, fn: Callable[..., T], /, *, readonly: bool = False,
-                **kwargs: Any) -> T:
-    """Run ``fn(session, **kwargs)`` in one transaction on a worker thread (async routes)."""
+def commands_for(app: FastAPI) -> Commands:
+    """The command layer (api/commands) over this app's database and Temporal client."""
+    commands: Commands | None = getattr(app.state, "commands", None)
+    if commands is None:
+        commands = app.state.commands = Commands(app.state.settings, app.state.temporal)
+    return commands
 
-    def call() -> T:
-        with session_scope(settings.database_url, readonly=readonly) as session:
-            return fn(session, **kwargs)
 
-    return await run_in_threadpool(call)
+async def get_commands(request: Request) -> Commands:
+    return commands_for(request.app)
+
+
+CommandsDep = Annotated[Commands, Depends(get_commands)]
 
 
 # The web pages' session cookie (api/web/auth.py): it holds the same bearer token.

@@ -122,7 +122,9 @@ class DisputeOut(BaseModel):
     approvals: list[dict[str, Any]]
     policy_version: int | None
     sla: dict[str, Any]
-    timeline: list[dict[str, Any]] = Field(default_factory=list)
+    timeline: list[dict[str, Any]] | None = Field(
+        default=None, description="The audit events, oldest first; null in the answer to a "
+        "change (open, investigate, decide, ...): GET the dispute for them")
 
 
 class DisputePage(BaseModel):

@@ -1,9 +1,9 @@
 """``POST /slack/interactions``: Slack's signed interactivity endpoint.
 
 Order matters: the signature (and its 5-minute window) is checked on the raw body before
-anything is parsed; a refusal is a 401 and an audit event. A click becomes the same
-workflow Update the REST API sends, with the same update id, so a decision made twice —
-double click, Slack's redelivery, or the API and Slack — is applied once. Slack wants an
+anything is parsed; a refusal is a 401 and an audit event. A click becomes the command
+layer's ``decide`` on channel "slack" (``api/commands``): the button names its memo and
+level, so a double click or Slack's redelivery is one decision. Slack wants an
 answer within 3 seconds: the click is acknowledged as soon as it is verified, parsed and
 written down (``db.slack_clicks``: Slack never redelivers an acknowledged click, so one whose
 API process dies is taken over by another, see :func:`keep_clicks`), the decision runs in a
@@ -27,19 +27,17 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from activities.slack import web_client
-from activities.slack_blocks import DECIDED, REASON_BLOCK, memo_matches, reject_modal
+from activities.slack_blocks import REASON_BLOCK, reject_modal
+from api import commands
 from api import slack_actions as sa
-from api.deps import in_db
+from api.commands import DecisionRequest, Refused, refusals
+from api.deps import commands_for, in_db
 from api.errors import AppError, error_body
-from api.routes.disputes import _grants, _update_id
-from approvals.sod import DecisionContext, Delegation, check_decision
 from config.settings import Settings
-from db import audit, disputes, ratelimit, slack_clicks
+from db import audit, ratelimit, slack_clicks
 from db.models import User
-from db.slack_messages import memo_view, view_names
 from db.users import Principal, to_principal
-from domain.codes import Decision
-from domain.models import Actor, DecideLevel, DelegationGrant
+from domain.codes import DECIDED_STATUS
 
 log = logging.getLogger("disputeflow.slack")
 router = APIRouter(tags=["slack"])
@@ -52,39 +50,12 @@ DECISIONS_AT_ONCE = 8
 CLICK_LEASE = timedelta(seconds=60)
 RECOVER_EVERY_S = 15.0
 CLICKS_KEPT_AFTER_DONE = timedelta(days=1)
-INFLIGHT_KEEP_S = 30.0
-POLICY_REFUSALS = ("forbidden", "sod_violation", "wrong_state")
 
 
-@dataclass
-class Clicked:
-    """Who clicked (None: not a Disputeflow user) and the dispute as the read model has it."""
-
-    principal: Principal | None
-    view: dict[str, Any] | None  # as seen from the clicked memo (see memo_view)
-    current_memo: str | None = None
-    grants: list[DelegationGrant] = field(default_factory=list)
-    names: dict[str, str] = field(default_factory=dict)
-
-
-def _load(session: Session, *, slack_user_id: str, dispute_id: str,
-          memo_number: str) -> Clicked:
+def _principal(session: Session, *, slack_user_id: str) -> Principal | None:
+    """The active Disputeflow user linked to this Slack account, if any."""
     user = session.scalar(select(User).where(User.slack_user_id == slack_user_id))
-    principal = to_principal(user) if user is not None and user.active else None
-    current = disputes.get_view(session, dispute_id, with_timeline=False)
-    view = current and (memo_view(session, current, memo_number) or current)
-    memo = (current or {}).get("credit_memo") or {}
-    return Clicked(principal=principal, view=view, current_memo=memo.get("number"),
-                   grants=_grants(session, principal=principal) if principal else [],
-                   names=view_names(session, view) if view else {})
-
-
-def _audit_refusal(session: Session, *, actor: str, dispute_id: str, code: str, message: str,
-                   request: dict[str, Any]) -> None:
-    audit.append(session, [audit.NewEvent(
-        actor=actor, action="decision.refused", subject=dispute_id,
-        message=f"Refused decision by {actor} via Slack: {message}",
-        data={"code": code, "channel": "slack", "request": request})])
+    return to_principal(user) if user is not None and user.active else None
 
 
 def _signature_refused(session: Session, *, client: str, problem: str,
@@ -113,12 +84,12 @@ def _signature_refused(session: Session, *, client: str, problem: str,
 @dataclass
 class SlackRuntime:
     """What one API process keeps while it answers Slack: the tasks that outlive their
-    requests (drained on shutdown), decisions in flight by update id (double clicks), the
-    bound on decisions at once, and the kept clicks it holds (their leases are renewed)."""
+    requests (drained on shutdown), the bound on decisions at once, and the kept clicks it
+    holds (their leases are renewed). Nothing a decision depends on: that is in the
+    database and the workflow."""
 
     slots: asyncio.Semaphore
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    inflight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     held: set[int] = field(default_factory=set)
 
 
@@ -193,51 +164,23 @@ async def interactions(request: Request) -> Response:
     return Response(status_code=200)
 
 
-def _request_data(action: sa.Action) -> dict[str, Any]:
-    return {"decision": "approve" if action.kind == "approve" else "reject",
-            "credit_memo": action.ref.m, "level": action.ref.l,
-            "slack_user_id": action.slack_user_id, "comment": action.reason}
+def _request(action: sa.Action) -> DecisionRequest:
+    return DecisionRequest(decision="approve" if action.kind == "approve" else "reject",
+                           comment=action.reason, level=action.ref.l,
+                           memo_number=action.ref.m)
 
 
-def _settled(clicked: Clicked, ref: sa.ButtonRef) -> tuple[str, str | None] | None:
-    """(words, refusal code or None) when there is nothing to decide; None otherwise."""
-    view = clicked.view
-    if view is None:
-        return f"There is no dispute {ref.d}; nothing was changed.", None
-    approval = next((a for a in view["approvals"] if a["level"] == ref.l), None)
-    if approval is not None and approval["status"] in DECIDED:
-        return sa.already_decided(approval, clicked.names), None
-    if approval is None or not memo_matches(view, ref.m) or ref.m != clicked.current_memo:
-        now = f" (now {clicked.current_memo})" if clicked.current_memo else ""
-        return (f"Credit memo {ref.m} was changed or withdrawn{now}, so this message is out "
-                "of date; nothing was changed.", "wrong_state")
-    if view["status"] != "pending_approval" or approval["status"] == "voided":
-        return (f"Level {ref.l} of credit memo {ref.m} no longer waits for a decision (the "
-                f"dispute is {view['status'].replace('_', ' ')}); nothing was changed.",
-                "wrong_state")
-    if approval["status"] == "waiting":
-        return (f"Level {ref.l} is not open yet: an earlier level must be decided first. "
-                "Nothing was changed.", "wrong_state")
-    return None
-
-
-async def _precheck(settings: Settings, action: sa.Action) -> tuple[Clicked, str | None]:
-    """Who clicked, and the words to answer with if the click cannot become a decision."""
-    clicked = await in_db(settings, _load, slack_user_id=action.slack_user_id,
-                          dispute_id=action.ref.d, memo_number=action.ref.m)
-    actor = clicked.principal.id if clicked.principal else f"slack:{action.slack_user_id}"
-    refusal: tuple[str, str | None] | None
-    if clicked.principal is None:
-        refusal = (sa.UNKNOWN_USER, "unknown_slack_user")
-    else:
-        refusal = _settled(clicked, action.ref)
-    if refusal is None:
-        return clicked, None
-    words, code = refusal
-    if code is not None:
-        await in_db(settings, _audit_refusal, actor=actor, dispute_id=action.ref.d, code=code,
-                    message=words, request=_request_data(action))
-    return clicked, words
+async def _clicker(settings: Settings, action: sa.Action) -> Principal | None:
+    """Who clicked; a click from a Slack account linked to no user is refused, audited."""
+    principal = await in_db(settings, _principal, readonly=True,
+                            slack_user_id=action.slack_user_id)
+    if principal is None:
+        await in_db(settings, refusals.record, actor=f"slack:{action.slack_user_id}",
+                    dispute_id=action.ref.d, command="decide", channel="slack",
+                    code="unknown_slack_user", message=sa.UNKNOWN_USER,
+                    request={**_request(action).audited(),
+                             "slack_user_id": action.slack_user_id})
+    return principal
 
 
 def _start(app: FastAPI, settings: Settings, action: sa.Action, click_id: int) -> None:
@@ -291,88 +234,42 @@ async def keep_clicks(app: FastAPI, settings: Settings) -> None:
 
 
 async def _decide(app: FastAPI, settings: Settings, action: sa.Action) -> str:
-    clicked, words = await _precheck(settings, action)
-    if words is not None or clicked.principal is None:
-        return words or sa.UNKNOWN_USER
-    principal, ref = clicked.principal, action.ref
-    decision: Decision = "approve" if action.kind == "approve" else "reject"
-    update_id = _update_id("decision", principal, None, ref.m, decision)
-    inflight = runtime(app).inflight
-    if update_id in inflight:  # a double click: let the first one decide
-        await asyncio.wait({inflight[update_id]})
-        again = await in_db(settings, _load, slack_user_id=action.slack_user_id,
-                            dispute_id=ref.d, memo_number=ref.m)
-        settled = _settled(again, ref)
-        if settled is not None:
-            return settled[0]
-        # The first attempt changed nothing (refused, or no worker): this one tries again.
-    arg = DecideLevel(actor=Actor(id=principal.id, roles=list(principal.roles)),
-                      delegations=clicked.grants, decision=decision, comment=action.reason,
-                      channel="slack", level=ref.l)
-    gateway = app.state.temporal
-    future = asyncio.ensure_future(gateway.update(ref.d, "decide", arg, update_id=update_id))
-    inflight[update_id] = future
+    """The click's decision, and the words for the person who clicked."""
+    principal = await _clicker(settings, action)
+    if principal is None:
+        return sa.UNKNOWN_USER
+    request, ref = _request(action), action.ref
     try:
-        result = await future
+        outcome = await commands.decide(commands_for(app), principal=principal, dispute_id=ref.d,
+                                        request=request, channel="slack")
+    except Refused as err:
+        return f"{err.message} Nothing was changed."
     except AppError as err:
-        if err.code in POLICY_REFUSALS:
-            await in_db(settings, _audit_refusal, actor=principal.id, dispute_id=ref.d,
-                        code=err.code, message=err.message, request=_request_data(action))
-            return f"{err.message} Nothing was changed."
         return f"Nothing was changed: {err.message}"
-    finally:
-        # Kept a little after it is done: a twin click that read the dispute before this
-        # decision was written still answers "already approved", never "you approved".
-        asyncio.get_running_loop().call_later(INFLIGHT_KEEP_S, _forget, inflight, update_id,
-                                              future)
-    verb = "approved" if decision == "approve" else "rejected"
-    if result is None:  # accepted, so durable, but not finished within the API's wait
+    if outcome.replayed:
+        return f"{outcome.message} Nothing else was changed."
+    verb = DECIDED_STATUS[request.decision]
+    if outcome.processing:  # accepted, so durable, but not finished within the API's wait
         return (f"You {verb} level {ref.l} of credit memo {ref.m}. It is recorded and still "
                 "being processed (for example posted to the ledger); the dispute shows the "
                 "outcome shortly.")
-    return f"You {verb} level {ref.l} of credit memo {ref.m}. {result.message}"
-
-
-def _forget(inflight: dict[str, asyncio.Future[Any]], key: str,
-            future: asyncio.Future[Any]) -> None:
-    if inflight.get(key) is future:
-        del inflight[key]
-
-
-def _policy_refusal(clicked: Clicked, ref: sa.ButtonRef) -> tuple[str, str] | None:
-    """The workflow's own rule (approvals.sod), applied before showing the reject form, so
-    nobody types a reason for a rejection they may not make."""
-    view, principal = clicked.view, clicked.principal
-    assert view is not None and principal is not None
-    approval = next(a for a in view["approvals"] if a["level"] == ref.l)
-    verdict = check_decision(DecisionContext(
-        actor_id=principal.id, actor_roles=list(principal.roles),
-        delegations=[Delegation(principal_id=g.principal_id, principal_roles=g.principal_roles,
-                                starts_at=g.starts_at, ends_at=g.ends_at)
-                     for g in clicked.grants if g.ends_at > g.starts_at],
-        at=datetime.now(UTC), level_role=approval["role"],
-        escalation_roles=[approval["escalate_to"]]
-        if approval["status"] == "escalated" and approval.get("escalate_to") else [],
-        preparer_id=view["credit_memo"]["preparer_id"], opener_id=view["opened_by"],
-        prior_approver_ids=[a["approver_id"] for a in view["approvals"]
-                            if a["level"] < ref.l and a.get("approver_id")],
-        decision="reject"))
-    if verdict.allowed:
-        return None
-    return verdict.message or "You may not decide this level.", verdict.code or "forbidden"
+    return f"You {verb} level {ref.l} of credit memo {ref.m}. {outcome.message}"
 
 
 async def _reject_click(app: FastAPI, settings: Settings, action: sa.Action) -> None:
-    """Open the reason modal (the trigger expires in 3 s), or explain why not."""
-    clicked, words = await _precheck(settings, action)
-    if words is None:
-        refusal = _policy_refusal(clicked, action.ref)
-        if refusal is not None:
-            words = f"{refusal[0]} Nothing was changed."
-            assert clicked.principal is not None
-            await in_db(settings, _audit_refusal, actor=clicked.principal.id,
-                        dispute_id=action.ref.d, code=refusal[1], message=refusal[0],
-                        request=_request_data(action))
+    """Open the reason modal (the trigger expires in 3 s), or explain why not: the workflow
+    is asked first, so nobody types a reason for a rejection they may not make."""
+    principal = await _clicker(settings, action)
+    words = sa.UNKNOWN_USER if principal is None else None
+    if principal is not None:
+        try:
+            await commands.may_decide(commands_for(app), principal=principal,
+                                      dispute_id=action.ref.d, request=_request(action),
+                                      channel="slack")
+        except Refused as err:
+            words = f"{err.message} Nothing was changed."
+        except AppError as err:
+            words = f"Nothing was changed: {err.message}"
     if words is None:
         modal = reject_modal(sa.modal_metadata(action), memo_number=action.ref.m,
                              level=action.ref.l)

@@ -7,6 +7,7 @@ names of the people involved and the invoice lines the analyst's form offers.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -18,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from api.deps import SettingsDep
 from api.errors import AppError
-from api.routes.disputes import _view
 from api.web.auth import page_user
 from api.web.forms import FormErrors
 from api.web.queue import decision_for
@@ -129,7 +129,9 @@ class InvestigationForm:
 def detail_context(session: Session, principal: Principal, dispute_id: str,
                    form: InvestigationForm | None = None) -> dict[str, Any]:
     """Everything the dispute page shows, and which of its forms this user gets."""
-    view = _view(session, dispute_id)
+    view = disputes.get_view(session, dispute_id)
+    if view is None:
+        raise AppError("not_found", f"There is no dispute {dispute_id}.")
     memo = view.get("credit_memo") or {}
     inv = view.get("investigation") or {}
     ids = {view.get("opened_by", ""), memo.get("preparer_id", ""), inv.get("submitted_by", "")}
@@ -149,6 +151,8 @@ def detail_context(session: Session, principal: Principal, dispute_id: str,
         "form": form or InvestigationForm(),
         "decision": decision_for(session, principal, view, datetime.now(UTC)),
         "can_withdraw": principal.has("client_services") and status not in TERMINAL_STATUSES,
+        # One-time key of this page's forms: sent twice, a form changes the dispute once.
+        "idem": secrets.token_urlsafe(18),
     }
 
 

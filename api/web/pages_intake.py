@@ -1,14 +1,13 @@
 """Client services' forms: open a dispute, withdraw one.
 
-Both call the API's own route functions (``open_dispute``, ``withdraw``), so the validation,
-the idempotency, the workflow start or Update and the audit are the API's, unchanged. The
-form to open a dispute carries a one-time idempotency key: submitting it twice (a double
-click, a reload of the answer) opens one dispute.
+Both run the command layer (``open_dispute``, ``withdraw``) on channel "web", so the
+validation, the idempotency, the workflow start or Update and the audit are the API's. Each
+form carries a one-time idempotency key: submitting it twice (a double click, a reload of
+the answer) opens one dispute, or withdraws it once.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Annotated, Any
 
@@ -16,9 +15,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from api.deps import GatewayDep, SettingsDep
+from api import commands
+from api.deps import CommandsDep
 from api.errors import AppError
-from api.routes.disputes import open_dispute, withdraw
 from api.schemas import DisputeCreate, WithdrawIn
 from api.web.auth import Posted, form_user, page_user
 from api.web.forms import FormErrors, flash, from_validation, map_errors
@@ -55,9 +54,8 @@ def _to_field(api_field: str, _: dict[str, Any]) -> str | None:
 
 
 @router.post("/disputes/new")
-async def open_from_form(request: Request, posted: OpenerForm, settings: SettingsDep,
-                         gateway: GatewayDep) -> Response:
-    """Open through the API's route function; on success go to the new dispute."""
+async def open_from_form(request: Request, posted: OpenerForm, cmd: CommandsDep) -> Response:
+    """Open through the command layer; on success go to the new dispute."""
     values = {name: posted.text(name) for name in (*FIELDS, "idem")}
     body: dict[str, Any] = {k: values[k] for k in FIELDS if k != "line_ids"}
     body["currency"] = body["currency"].upper()
@@ -66,8 +64,8 @@ async def open_from_form(request: Request, posted: OpenerForm, settings: Setting
     key = values["idem"][:200] or None
     try:
         created = DisputeCreate.model_validate(body)
-        answer = await open_dispute(body=created, principal=posted.principal,
-                                    settings=settings, gateway=gateway, idempotency_key=key)
+        outcome = await commands.open_dispute(cmd, principal=posted.principal, body=created,
+                                              channel="web", key=key)
     except ValidationError as exc:
         err = from_validation(exc)
         return new_form(request, values, map_errors(err, _to_field), status=err.status)
@@ -75,20 +73,20 @@ async def open_from_form(request: Request, posted: OpenerForm, settings: Setting
         if err.code == "idempotency_conflict":  # the same form sent again, changed
             values["idem"] = secrets.token_urlsafe(18)
         return new_form(request, values, map_errors(err, _to_field), status=err.status)
-    dispute_id = json.loads(bytes(answer.body))["id"]
+    dispute_id = outcome.view.id
     response = RedirectResponse(f"/disputes/{dispute_id}", status_code=303)
     flash(response, f"Dispute {dispute_id} is open; the automatic investigation is running.")
     return response
 
 
 @router.post("/disputes/{dispute_id}/withdraw")
-async def withdraw_from_form(dispute_id: str, posted: OpenerForm, settings: SettingsDep,
-                             gateway: GatewayDep) -> Response:
-    """Withdraw through the API's route function; the outcome is a notice on the page."""
+async def withdraw_from_form(dispute_id: str, posted: OpenerForm, cmd: CommandsDep) -> Response:
+    """Withdraw through the command layer; the outcome is a notice on the page."""
     response = RedirectResponse(f"/disputes/{dispute_id}", status_code=303)
     try:
         body = WithdrawIn.model_validate({"comment": posted.text("comment")})
-        await withdraw(dispute_id, body, posted.principal, settings, gateway)
+        await commands.withdraw(cmd, principal=posted.principal, dispute_id=dispute_id,
+                                body=body, channel="web", key=posted.text("idem")[:200] or None)
     except ValidationError as exc:
         flash(response, from_validation(exc).message, kind="error")
     except AppError as err:

@@ -1,10 +1,11 @@
 """The analyst's form on the dispute page: root cause, resolution and credit lines.
 
-It builds the API's ``InvestigationIn`` from the form and calls the API's own route function
-``submit_investigation``, so the validation messages, the Update id and the workflow's checks
-are the API's. Refusals come back on the form: each message next to the field it concerns
-(``credit_lines.N.amount`` → that line's amount; a message naming "line L1" → L1's amount),
-anything else at the top, and what the analyst typed is kept.
+It builds the API's ``InvestigationIn`` from the form and runs the command layer's
+``investigate`` on channel "web", so the validation messages and the workflow's checks are
+the API's; the form's one-time key makes a double submission one change. Refusals come
+back on the form: each message next to the field it concerns (``credit_lines.N.amount`` →
+that line's amount; a message naming "line L1" → L1's amount), anything else at the top,
+and what the analyst typed is kept.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from api.deps import GatewayDep, SettingsDep, in_db
+from api import commands
+from api.deps import CommandsDep, SettingsDep, in_db
 from api.errors import AppError
-from api.routes.disputes import submit_investigation
 from api.schemas import InvestigationIn
 from api.web.auth import Posted, form_user
 from api.web.forms import flash, from_validation, map_errors
@@ -32,10 +33,11 @@ SIMPLE_FIELDS = ("root_cause", "resolution", "note", "prior_period")
 
 @router.post("/disputes/{dispute_id}/investigation")
 async def investigate(dispute_id: str, request: Request, posted: AnalystForm,
-                      settings: SettingsDep, gateway: GatewayDep) -> Response:
+                      settings: SettingsDep, cmd: CommandsDep) -> Response:
     """Rows ``line_N``/``amount_N`` hold the credit lines; a blank amount is no line."""
     values = {name: posted.text(name) for name in ("root_cause", "resolution", "note")}
     values["prior_period"] = "on" if posted.text("prior_period") else ""
+    values["idem"] = posted.text("idem")[:200]
     lines: list[dict[str, str]] = []
     field_of_line: dict[str, str] = {}  # invoice line id -> amount field
     field_of_item: list[str] = []  # credit_lines[k] -> amount field
@@ -65,8 +67,9 @@ async def investigate(dispute_id: str, request: Request, posted: AnalystForm,
             "root_cause": values["root_cause"], "resolution": values["resolution"],
             "credit_lines": lines, "prior_period": bool(values["prior_period"]),
             "note": values["note"]})
-        answer = await submit_investigation(dispute_id, body, posted.principal, settings,
-                                            gateway, None)
+        outcome = await commands.investigate(cmd, principal=posted.principal,
+                                             dispute_id=dispute_id, body=body, channel="web",
+                                             key=values["idem"] or None)
     except (ValidationError, AppError) as exc:
         err = from_validation(exc) if isinstance(exc, ValidationError) else exc
         if err.code == "not_found":
@@ -75,9 +78,8 @@ async def investigate(dispute_id: str, request: Request, posted: AnalystForm,
         ctx = await in_db(settings, detail_context, readonly=True, principal=posted.principal,
                           dispute_id=dispute_id, form=form)
         return render(request, "dispute_detail.html", ctx, status=err.status)
-    status = answer.get("status") if isinstance(answer, dict) else None
     response = RedirectResponse(f"/disputes/{dispute_id}", status_code=303)
     flash(response, "Investigation submitted; " + (
-        f"the dispute is now {status.replace('_', ' ')}." if status
-        else "it is still being processed — reload in a moment."))
+        "it is still being processed — reload in a moment." if outcome.processing
+        else f"the dispute is now {outcome.view.status.replace('_', ' ')}."))
     return response

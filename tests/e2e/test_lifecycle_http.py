@@ -50,15 +50,21 @@ def test_open_investigate_approve_post_resolve(stack: Stack, people: People) -> 
     r = cs.post(f"/api/v1/disputes/{dispute_id}/decision", json={"decision": "approve"})
     assert r.status_code == 403
 
-    r = as_user(stack, people, "bm").post(f"/api/v1/disputes/{dispute_id}/decision",
-                                          json={"decision": "approve", "comment": "ok"})
+    bm = as_user(stack, people, "bm")
+    key = {"Idempotency-Key": "bm-level-1"}
+    r = bm.post(f"/api/v1/disputes/{dispute_id}/decision", headers=key,
+                json={"decision": "approve", "comment": "ok"})
     assert r.status_code == 200, r.text
     assert [a["status"] for a in r.json()["approvals"]] == ["approved", "pending"]
-    # A retried identical request does not decide twice (same update id).
-    r2 = as_user(stack, people, "bm").post(f"/api/v1/disputes/{dispute_id}/decision",
-                                           json={"decision": "approve", "comment": "ok"})
+    # A retry with the same Idempotency-Key is a replay: the same answer, decided once.
+    r2 = bm.post(f"/api/v1/disputes/{dispute_id}/decision", headers=key,
+                 json={"decision": "approve", "comment": "ok"})
     assert r2.status_code == 200, r2.text
-    assert [a["status"] for a in r2.json()["approvals"]] == ["approved", "pending"]
+    assert r2.json()["approvals"] == r.json()["approvals"]
+    # Without it, it is a new request, for the level pending now: not bm's to decide.
+    r3 = bm.post(f"/api/v1/disputes/{dispute_id}/decision",
+                 json={"decision": "approve", "comment": "ok"})
+    assert r3.status_code == 403, r3.text
 
     r = as_user(stack, people, "sbm").post(f"/api/v1/disputes/{dispute_id}/decision",
                                            json={"decision": "approve", "comment": "fine"})

@@ -1,0 +1,35 @@
+"""The one read a command makes before its Update: the dispute as the read model has it
+(without its timeline) and, for a decision, the delegations the person acts under."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from api.errors import AppError
+from db import disputes, users
+from db.users import Principal
+from domain.dispute_view import DisputeView
+from domain.models import DelegationGrant
+
+
+def dispute(session: Session, *, dispute_id: str) -> DisputeView:
+    stored = disputes.get_view(session, dispute_id, with_timeline=False)
+    if stored is None:
+        raise AppError("not_found", f"There is no dispute {dispute_id}.")
+    return DisputeView.model_validate(stored)
+
+
+def grants(session: Session, *, principal: Principal, at: datetime) -> list[DelegationGrant]:
+    """Authority lent to ``principal`` by delegations active at ``at``, for the validator
+    (which has no database) to weigh."""
+    return [DelegationGrant(principal_id=u.id, principal_roles=list(u.roles),
+                            starts_at=d.starts_at, ends_at=d.ends_at)
+            for d, u in users.delegations_to(session, delegate_id=principal.id, at=at)]
+
+
+def decision_inputs(session: Session, *, dispute_id: str, principal: Principal,
+                    at: datetime) -> tuple[DisputeView, list[DelegationGrant]]:
+    """Both, in one transaction: a decision's only read."""
+    return dispute(session, dispute_id=dispute_id), grants(session, principal=principal, at=at)
