@@ -34,6 +34,11 @@ log = logging.getLogger("disputeflow.worker")
 # they are cancelled; they are short, and a finished ledger posting is better than a retried
 # one. Keep the orchestrator's grace period (Kubernetes: 30 s by default) above it.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# A dispute's next task goes first to the queue of the worker that has it cached; if that
+# worker died (SIGKILL, a lost node), the server moves the task to the shared queue after
+# this long. The SDK's 10 s default made the first decision after a restart wait out the
+# API's whole update timeout; a live worker takes its sticky tasks in milliseconds.
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=1)
 
 
 def build_worker(
@@ -57,6 +62,7 @@ def build_worker(
         max_concurrent_activities=getattr(executor, "_max_workers", 16),
         max_cached_workflows=settings.disputeflow_max_cached_workflows,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
     )
 
 
