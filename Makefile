@@ -38,9 +38,11 @@ lint: install
 demo: install
 	$(BIN)/disputeflow load-demo
 
-# Re-record the workflow histories the replay test checks (after a deliberate, patched change).
+# Record the workflow's histories under a new name for the replay test (after a deliberate,
+# patched change): make histories VERSION=v6
 histories: install
-	$(BIN)/python -m tests.histories.record
+	@test -n "$(VERSION)" || { echo "say which: make histories VERSION=v6"; exit 2; }
+	$(BIN)/python -m tests.histories.record $(VERSION)
 
 bench: install
 	$(BIN)/python bench/bench_queries.py
