@@ -169,6 +169,24 @@ def cmd_schedules_apply(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay_check(_: argparse.Namespace) -> int:
+    import asyncio
+
+    from cli.replay_check import check
+    from config.temporal import connect
+    from workflows.registry import WORKFLOWS
+
+    async def run() -> int:
+        outcome = await check(await connect(get_settings()), WORKFLOWS)
+        for dispute_id, why in sorted(outcome.broken.items()):
+            print(f"{dispute_id}: would break: {why}")
+        print(f"{outcome.replayed} open disputes replayed against this build; "
+              f"{len(outcome.broken)} would break.")
+        return 1 if outcome.broken else 0
+
+    return asyncio.run(run())
+
+
 def cmd_audit_verify(_: argparse.Namespace) -> int:
     from db import audit
 
@@ -254,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sub", required=True)
     sch.add_parser("apply", help="create or update the daily digest schedule").set_defaults(
         f=cmd_schedules_apply)
+
+    sub.add_parser("replay-check", help="replay every open dispute against this build's "
+                   "workflow code; exit 1 if one would break").set_defaults(f=cmd_replay_check)
 
     aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="sub", required=True)
     aud.add_parser("verify", help="verify the hash chain; exit 1 if broken").set_defaults(
