@@ -87,7 +87,9 @@ def error_response(err: AppError) -> JSONResponse:
                         headers=headers)
 
 
-def _describe(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Pydantic's errors as one sentence naming the first field, and a detail per field
+    (the API's 422 and the pages' form errors say the same)."""
     details = []
     for e in errors[:20]:
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
@@ -112,7 +114,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        message, details = _describe(list(exc.errors()))
+        message, details = describe_validation(list(exc.errors()))
         return error_response(AppError("validation_error", message, details))
 
     @app.exception_handler(StarletteHTTPException)

@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote
 from fastapi import Request, Response
 from pydantic import ValidationError
 
-from api.errors import AppError, _describe
+from api.errors import AppError, describe_validation
 
 FLASH_COOKIE = "dfl_flash"
 _LINE_IN_MESSAGE = re.compile(r"\b[Ll]ine (\S+?)[ ,.:;]")
@@ -38,7 +38,7 @@ class FormErrors:
 
 def from_validation(exc: ValidationError) -> AppError:
     """A pydantic error exactly as the API reports it (message and field details)."""
-    message, details = _describe([dict(e) for e in exc.errors()])
+    message, details = describe_validation([dict(e) for e in exc.errors()])
     return AppError("validation_error", message, details)
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.deps import ANY_ROLE, ANY_WRITER, READ_ONLY_ROLES, SESSION_COOKIE
-from api.errors import AppError, _describe
+from api.errors import AppError, describe_validation
 from api.web.forms import FLASH_COOKIE, take_flash
 from db.users import Principal
 from domain.money import MoneyError, fmt
@@ -173,7 +173,7 @@ class PageRoute(APIRoute):
             except AppError as err:
                 return error_page(request, err)
             except RequestValidationError as exc:
-                message, details = _describe(list(exc.errors()))
+                message, details = describe_validation(list(exc.errors()))
                 return error_page(request, AppError("validation_error", message, details))
             except (OperationalError, PoolTimeout) as exc:
                 log.warning("database unavailable: %s", type(exc).__name__)
