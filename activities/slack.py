@@ -43,6 +43,7 @@ from db.slack_messages import (
     recipients,
 )
 from db.users import user_names
+from domain.codes import OPEN_LEVEL_STATUSES
 from domain.slack_steps import (
     AlertManagers,
     LevelDecided,
@@ -63,7 +64,6 @@ PERMANENT_ERRORS = frozenset({
     "is_archived", "account_inactive", "cannot_dm_bot", "user_disabled", "message_not_found",
     "cant_update_message", "edit_window_closed", "msg_too_long", "invalid_blocks",
 })
-OPEN_STATUSES = ("pending", "escalated")
 
 
 class _AnyServerError(ServerErrorRetryHandler):
@@ -178,7 +178,7 @@ class SlackActivities:
         if view is None or not blocks.memo_matches(view, ref.memo_number):
             return None
         approval = _level(view, ref.level)
-        if approval is None or approval["status"] not in OPEN_STATUSES:
+        if approval is None or approval["status"] not in OPEN_LEVEL_STATUSES:
             return None
         return view, approval
 

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.sla as sla
     from activities.investigation import InvestigationActivities
     from activities.readmodel import ReadModelActivities
+    from domain.codes import DECIDED_STATUS, OPEN_LEVEL_STATUSES
     from domain.models import (
         DecideLevel,
         DecisionCheck,
@@ -210,7 +211,7 @@ class DisputeWorkflow:
         old.status = "voided"
         voided = [lv for lv in old.levels if lv.status == "approved"]
         for lv in old.levels:
-            if lv.status in ("pending", "escalated"):
+            if lv.status in OPEN_LEVEL_STATUSES:
                 self.slack.level(LevelDecided, lv.level, old.number)
             if lv.status in ("waiting", "pending", "escalated"):
                 lv.status = "voided"
@@ -241,7 +242,7 @@ class DisputeWorkflow:
         memo = self.state.credit_memo
         assert memo is not None
         now = workflow.now()
-        level.status = "approved" if req.decision == "approve" else "rejected"
+        level.status = DECIDED_STATUS[req.decision]
         level.approver_id = req.actor.id
         level.delegate_of = verdict.delegate_of
         level.acting_role = verdict.acting_role
@@ -309,7 +310,7 @@ class DisputeWorkflow:
         if memo is not None and memo.status == "pending_approval":
             memo.status = "voided"
             for lv in memo.levels:
-                if lv.status in ("pending", "escalated"):
+                if lv.status in OPEN_LEVEL_STATUSES:
                     self.slack.level(LevelDecided, lv.level)
                 if lv.status in ("waiting", "pending", "escalated"):
                     lv.status = "voided"

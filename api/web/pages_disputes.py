@@ -27,6 +27,7 @@ from db import billing, disputes
 from db.session import session_scope
 from db.users import Principal, user_names
 from domain.codes import REASON_CODES, ROOT_CAUSES, TERMINAL_STATUSES, DisputeStatus
+from domain.dispute_view import DisputeView
 from domain.money import MINOR_UNITS
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -149,7 +150,8 @@ def detail_context(session: Session, principal: Principal, dispute_id: str,
         "can_investigate": can_investigate, "invoice": invoice,
         "root_causes": ROOT_CAUSES, "resolutions": RESOLUTIONS,
         "form": form or InvestigationForm(),
-        "decision": decision_for(session, principal, view, datetime.now(UTC)),
+        "decision": decision_for(session, principal, DisputeView.model_validate(view),
+                                 datetime.now(UTC)),
         "can_withdraw": principal.has("client_services") and status not in TERMINAL_STATUSES,
         # One-time key of this page's forms: sent twice, a form changes the dispute once.
         "idem": secrets.token_urlsafe(18),

@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 from db import users
 from db.models import ApprovalLevel, CreditMemo, Dispute, PolicyVersion
 from db.users import Principal
+from domain.codes import OPEN_LEVEL_STATUSES
+from domain.dispute_view import DisputeView
 from domain.money import from_minor
 
-OPEN_LEVEL = ("pending", "escalated")
 QUEUE_LIMIT = 200
 
 
@@ -113,7 +114,7 @@ def decidable(session: Session, principal: Principal, now: datetime,
     """The levels the user may decide, oldest due first; True when more than ``limit``."""
     auth = authority(session, principal, now)
     conditions = [and_(ApprovalLevel.role.in_(sorted(auth.roles)),
-                       ApprovalLevel.status.in_(OPEN_LEVEL))]
+                       ApprovalLevel.status.in_(OPEN_LEVEL_STATUSES))]
     if auth.escalation_sources:
         conditions.append(and_(ApprovalLevel.role.in_(sorted(auth.escalation_sources)),
                                ApprovalLevel.status == "escalated"))
@@ -168,27 +169,17 @@ def _backup_roles(session: Session, dispute_ids: list[str]) -> dict[tuple[str, i
     return found
 
 
-def pending_level(view: dict[str, Any]) -> dict[str, Any] | None:
-    """The level waiting for a decision now, as the workflow picks it (first open one)."""
-    if view.get("status") != "pending_approval":
-        return None
-    return next((a for a in view.get("approvals") or [] if a.get("status") in OPEN_LEVEL),
-                None)
-
-
-def decision_for(session: Session, principal: Principal, view: dict[str, Any],
+def decision_for(session: Session, principal: Principal, view: DisputeView,
                  now: datetime) -> dict[str, Any] | None:
     """For the dispute page: the level the user may decide now and how, or None."""
-    level = pending_level(view)
-    if level is None:
+    level = view.pending
+    if level is None or view.credit_memo is None:
         return None
-    acting = authority(session, principal, now).acting_as(
-        str(level.get("role")), str(level.get("status")), level.get("escalate_to"))
+    acting = authority(session, principal, now).acting_as(level.role, level.status,
+                                                          level.escalate_to)
     if acting is None:
         return None
-    memo = view.get("credit_memo") or {}
-    approved = any(a.get("approver_id") == principal.id and a.get("status") == "approved"
-                   for a in view.get("approvals") or [])
+    approved = any(lv.decided_as("approve", principal.id) for lv in view.approvals)
     return {"level": level, "acting_as": acting,
-            "sod_problems": _sod_problems(principal, str(memo.get("preparer_id")),
-                                          str(view.get("opened_by")), approved)}
+            "sod_problems": _sod_problems(principal, view.credit_memo.preparer_id,
+                                          view.opened_by, approved)}
