@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import AuthFailure
+from db.models import AuthFailure, table
+
+_FAILURES = table(AuthFailure)  # a Core read: every authenticated request makes it
 
 WINDOW = timedelta(minutes=1)
 MAX_FAILURES = 20
@@ -15,7 +18,8 @@ MAX_FAILURES = 20
 
 def retry_after(session: Session, *, client: str, now: datetime) -> int | None:
     """Seconds until ``client`` may try again, or None when it is not locked out."""
-    row = session.get(AuthFailure, client[:100])
+    row = session.execute(select(_FAILURES.c.window_start, _FAILURES.c.failures)
+                          .where(_FAILURES.c.client == client[:100])).first()
     if row is None or row.failures < MAX_FAILURES or now - row.window_start >= WINDOW:
         return None
     return max(1, int((row.window_start + WINDOW - now).total_seconds()) + 1)

@@ -12,7 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import audit
-from db.models import Delegation, User
+from db.models import Delegation, User, table
+
+_USERS, _DELEGATIONS = table(User), table(Delegation)  # Core reads on every request
 
 
 def hash_token(token: str) -> str:
@@ -55,10 +57,11 @@ def user_names(session: Session, ids: set[str] | frozenset[str]) -> dict[str, st
 def authenticate(session: Session, *, token: str, admin_token: str | None) -> Principal | None:
     if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
         return BOOTSTRAP_ADMIN
-    user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
-    if user is None or not user.active:
-        return None
-    return to_principal(user)
+    u = _USERS.c
+    row = session.execute(select(u.id, u.name, u.roles, u.slack_user_id)
+                          .where(u.token_hash == hash_token(token), u.active.is_(True))).first()
+    return None if row is None else Principal(row.id, row.name, tuple(row.roles),
+                                              row.slack_user_id)
 
 
 def create_user(
@@ -117,6 +120,27 @@ def add_delegation(
                         "ends_at": ends_at.isoformat()}},
     )])
     return row
+
+
+@dataclass(frozen=True)
+class Lent:
+    """Authority lent by ``user_id`` (holding ``roles``) for ``[starts_at, ends_at)``."""
+
+    user_id: str
+    roles: list[str]
+    starts_at: datetime
+    ends_at: datetime
+
+
+def lent_to(session: Session, *, delegate_id: str, at: datetime) -> list[Lent]:
+    """What :func:`delegations_to` finds, as plain values: one Core read, for a decision."""
+    d, u = _DELEGATIONS.c, _USERS.c
+    rows = session.execute(
+        select(u.id, u.roles, d.starts_at, d.ends_at).join_from(
+            _DELEGATIONS, _USERS, u.id == d.user_id)
+        .where(d.delegate_id == delegate_id, d.starts_at <= at, d.ends_at > at,
+               u.active.is_(True)))
+    return [Lent(r.id, list(r.roles), r.starts_at, r.ends_at) for r in rows]
 
 
 def delegations_to(

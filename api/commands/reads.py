@@ -24,9 +24,9 @@ def dispute(session: Session, *, dispute_id: str) -> DisputeView:
 def grants(session: Session, *, principal: Principal, at: datetime) -> list[DelegationGrant]:
     """Authority lent to ``principal`` by delegations active at ``at``, for the validator
     (which has no database) to weigh."""
-    return [DelegationGrant(principal_id=u.id, principal_roles=list(u.roles),
-                            starts_at=d.starts_at, ends_at=d.ends_at)
-            for d, u in users.delegations_to(session, delegate_id=principal.id, at=at)]
+    return [DelegationGrant(principal_id=lent.user_id, principal_roles=lent.roles,
+                            starts_at=lent.starts_at, ends_at=lent.ends_at)
+            for lent in users.lent_to(session, delegate_id=principal.id, at=at)]
 
 
 def decision_inputs(session: Session, *, dispute_id: str, principal: Principal,
