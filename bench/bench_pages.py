@@ -44,7 +44,7 @@ from config.settings import Settings
 from db import audit
 from db.migrate import upgrade
 from db.models import ApprovalLevel, AuditEvent, CreditMemo, CreditMemoLine, Dispute, SlaBreach
-from db.session import get_engine, session_scope
+from db.session import dispose_engine, get_engine, session_scope
 from db.users import create_user
 
 STATUSES = ["investigating"] * 25 + ["pending_approval"] * 15 + ["resolved"] * 45 + \
@@ -321,7 +321,7 @@ def main() -> None:
             finally:
                 for client in clients.values():
                     client.close()
-        get_engine(url).dispose()
+        dispose_engine(url)
         if backend == "postgresql":
             drop_database(args.url, url)
 

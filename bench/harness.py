@@ -31,7 +31,7 @@ from bench import data
 from cli.processes import DevServer, free_port, start_dev_server, stop_process, wait_for_port
 from db import billing
 from db.migrate import upgrade
-from db.session import get_engine, session_scope
+from db.session import dispose_engine, session_scope
 from db.users import create_user
 from domain.billing_doc import BillingDocument
 
@@ -115,7 +115,7 @@ def fresh_database(url: str) -> str:
 def drop_database(admin_url: str, url: str) -> None:
     if make_url(url).get_backend_name() != "postgresql":
         return
-    get_engine(url).dispose()
+    dispose_engine(url)
     admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"),
                           isolation_level="AUTOCOMMIT")
     with admin.connect() as c:

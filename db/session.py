@@ -2,14 +2,14 @@
 
 SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` so concurrent writers (API processes and
 worker threads) queue on a busy timeout instead of failing half-way; PostgreSQL uses its
-own transactions. One engine per process and URL.
+own transactions. One engine per process and URL, until :func:`dispose_engine`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,34 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-@lru_cache(maxsize=8)
+_ENGINES: dict[str, Engine] = {}
+_FACTORIES: dict[tuple[str, bool], sessionmaker[Session]] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
 def get_engine(url: str) -> Engine:
-    url = normalize_url(url)
+    """The process's one engine (and connection pool) for ``url``."""
+    key = normalize_url(url)
+    with _REGISTRY_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = _create_engine(key)
+        return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close ``url``'s pooled connections and forget its engine (a database dropped, or a
+    test's own database done with): a pool left behind holds its connections open."""
+    key = normalize_url(url)
+    with _REGISTRY_LOCK:
+        engine = _ENGINES.pop(key, None)
+        for spelled in [k for k in _FACTORIES if normalize_url(k[0]) == key]:
+            del _FACTORIES[spelled]
+    if engine is not None:
+        engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -62,11 +87,14 @@ def get_engine(url: str) -> Engine:
                          max_overflow=settings.disputeflow_db_max_overflow)
 
 
-@lru_cache(maxsize=16)
 def _factory(url: str, readonly: bool = False) -> sessionmaker[Session]:
-    engine = get_engine(url)
-    bind = engine.execution_options(readonly=True) if readonly else engine
-    return sessionmaker(bind, expire_on_commit=False)
+    key = (url, readonly)  # as the caller spells it: no URL parsing per transaction
+    factory = _FACTORIES.get(key)
+    if factory is None:
+        engine = get_engine(url)
+        bind = engine.execution_options(readonly=True) if readonly else engine
+        factory = _FACTORIES[key] = sessionmaker(bind, expire_on_commit=False)
+    return factory
 
 
 @contextmanager

@@ -83,7 +83,10 @@ def test_two_apis_two_workers_many_lifecycles(
     ports = [free_port(), free_port()]
     base_env = {**os.environ, "DATABASE_URL": db_url, "TEMPORAL_ADDRESS": dev_server.address,
                 "TEMPORAL_TASK_QUEUE": queue, "DISPUTEFLOW_ADMIN_TOKEN": admin_token,
-                "DISPUTEFLOW_UPDATE_TIMEOUT_S": "30"}
+                "DISPUTEFLOW_UPDATE_TIMEOUT_S": "30",
+                # Four processes x (5 + 10) stay under the server's max_connections (100),
+                # as the README's sizing rule says replicas must (the deploy examples' pool).
+                "DISPUTEFLOW_DB_POOL_SIZE": "5", "DISPUTEFLOW_DB_MAX_OVERFLOW": "10"}
     procs = [_spawn(["worker"], base_env, tmp_path / f"worker{i}.log") for i in range(2)]
     procs += [_spawn(["api"], {**base_env, "DISPUTEFLOW_API_PORT": str(p)},
                      tmp_path / f"api{p}.log") for p in ports]

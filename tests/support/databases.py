@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from db.migrate import upgrade
-from db.session import get_engine
+from db.session import dispose_engine
 
 PG_URL = os.environ.get("DISPUTEFLOW_TEST_POSTGRES_URL")
 
@@ -29,7 +29,7 @@ class SqliteFactory:
         self.root = root
         self.template = root / "template.db"
         upgrade(f"sqlite:///{self.template}")
-        get_engine(f"sqlite:///{self.template}").dispose()
+        dispose_engine(f"sqlite:///{self.template}")
 
     @contextmanager
     def database(self) -> Iterator[str]:
@@ -39,7 +39,7 @@ class SqliteFactory:
         try:
             yield url
         finally:
-            get_engine(url).dispose()
+            dispose_engine(url)
 
 
 class PostgresFactory:
@@ -51,7 +51,7 @@ class PostgresFactory:
             c.execute(text(f'CREATE DATABASE "{self.template}"'))
         tmpl_url = self._url(self.template)
         upgrade(tmpl_url)
-        get_engine(tmpl_url).dispose()
+        dispose_engine(tmpl_url)
 
     def _url(self, name: str) -> str:
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
@@ -65,7 +65,7 @@ class PostgresFactory:
         try:
             yield url
         finally:
-            get_engine(url).dispose()
+            dispose_engine(url)
             with self.admin.connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
