@@ -3,7 +3,7 @@ Temporal workflows with the same number of activities and updates doing nothing 
 server, same machine, same run, each in the production shape.
 
     .venv/bin/python bench/bench_overhead.py [--n 200] [--concurrency 20] [--rounds 4]
-                                             [--decisions 200] [--decision-concurrency 4]
+                                             [--decisions 200] [--decision-concurrency 1]
                                              [--url ...]
 
 Each lifecycle: intake over HTTP -> findings -> investigation (HTTP) -> two approval levels
@@ -208,7 +208,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=4,
                    help="alternating rounds of n/rounds lifecycles each side")
     p.add_argument("--decisions", type=int, default=200)
-    p.add_argument("--decision-concurrency", type=int, default=4)
+    p.add_argument("--decision-concurrency", type=int, default=1)
     p.add_argument("--url", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = p.parse_args()
