@@ -26,6 +26,7 @@ from domain.codes import (
     DisputeStatus,
     MemoStatus,
 )
+from domain.parts import CreditLine, Evidence, Finding
 
 
 def _iso(value: datetime | date) -> str:
@@ -77,11 +78,6 @@ class LevelView(_View):
         return self.approver_id == by and self.status == DECIDED_STATUS[decision]
 
 
-class CreditLineView(_View):
-    line_id: str
-    amount: Decimal
-
-
 class MemoView(_View):
     number: str
     total: Decimal
@@ -90,7 +86,7 @@ class MemoView(_View):
     base_currency: str
     fx_rate: Decimal
     fx_as_of: date | None = None
-    lines: list[CreditLineView] = Field(default_factory=list)
+    lines: list[CreditLine] = Field(default_factory=list)
     prior_period: bool = False
     closed_periods: list[str] = Field(default_factory=list)
     status: MemoStatus
@@ -107,29 +103,11 @@ class MemoView(_View):
 class InvestigationView(_View):
     root_cause: str
     resolution: str
-    credit_lines: list[CreditLineView] = Field(default_factory=list)
+    credit_lines: list[CreditLine] = Field(default_factory=list)
     prior_period: bool = False
     note: str = ""
     submitted_by: str
     submitted_at: Iso
-
-
-class FindingView(_View):
-    kind: str
-    line_id: str | None
-    campaign_id: str | None
-    status: str
-    billed: str
-    expected: str
-    implied_credit: Decimal
-    currency: str
-    message: str
-
-
-class EvidenceView(_View):
-    name: str
-    sha256: str
-    url: str | None = None
 
 
 class ClockView(_View):
@@ -150,12 +128,12 @@ class DisputeView(_View):
     reason_code: str
     description: str = ""
     line_ids: list[str] = Field(default_factory=list)
-    evidence: list[EvidenceView] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
     opened_by: str
     opened_at: Iso
     closed_at: Iso | None = None
     close_reason: str | None = None
-    findings: list[FindingView] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
     findings_ready: bool = False
     investigation: InvestigationView | None = None
     credit_memo: MemoView | None = None

@@ -1,6 +1,7 @@
 """Typed messages between the API, the dispute workflow and its activities.
 
-One model per workflow/activity input or output, carried by Temporal's pydantic data
+One model per workflow/activity input or output (the values the state shares with the
+view are in ``domain/parts.py``), carried by Temporal's pydantic data
 converter (Decimal and datetime round-trip exactly). Nothing here does I/O: the workflow
 sandbox imports it.
 """
@@ -24,32 +25,8 @@ from domain.codes import (
     RootCause,
 )
 from domain.dispute_view import DisputeView
+from domain.parts import CreditLine, Evidence, Finding
 from domain.slack_steps import SlackStep
-
-
-class Evidence(BaseModel):
-    name: str
-    sha256: str
-    url: str | None = None
-
-
-class Finding(BaseModel):
-    """One automatic check of the disputed invoice, with the credit it would imply."""
-
-    kind: str  # rate_mismatch | delivery_shortfall | duplicate_line | makegood_not_applied
-    line_id: str | None
-    campaign_id: str | None
-    status: str  # discrepancy | within_tolerance | consistent | no_data
-    billed: str
-    expected: str
-    implied_credit: Decimal
-    currency: str
-    message: str
-
-
-class CreditLine(BaseModel):
-    line_id: str
-    amount: Decimal
 
 
 class Investigation(BaseModel):

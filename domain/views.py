@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from domain.dispute_view import (
     ClockView,
-    CreditLineView,
     DisputeView,
-    EvidenceView,
-    FindingView,
     InvestigationView,
     LevelView,
     MemoView,
@@ -22,8 +19,8 @@ from domain.dispute_view import (
 from domain.models import ApprovalLevel, CreditLine, CreditMemo, DisputeState
 
 
-def _lines(lines: list[CreditLine]) -> list[CreditLineView]:
-    return [CreditLineView(line_id=ln.line_id, amount=ln.amount) for ln in lines]
+def _lines(lines: list[CreditLine]) -> list[CreditLine]:
+    return [ln.model_copy() for ln in lines]
 
 
 def level_view(level: ApprovalLevel) -> LevelView:
@@ -56,10 +53,10 @@ def dispute_view(state: DisputeState) -> DisputeView:
         invoice_number=o.invoice_number, currency=o.currency,
         disputed_amount=o.disputed_amount, reason_code=o.reason_code,
         description=o.description, line_ids=o.line_ids,
-        evidence=[EvidenceView(name=e.name, sha256=e.sha256, url=e.url) for e in o.evidence],
+        evidence=[e.model_copy() for e in o.evidence],
         opened_by=o.opened_by, opened_at=o.opened_at, closed_at=state.closed_at,
         close_reason=state.close_reason,
-        findings=[FindingView.model_validate(f.model_dump()) for f in state.findings or []],
+        findings=[f.model_copy() for f in state.findings or []],
         findings_ready=state.findings is not None,
         investigation=None if inv is None else InvestigationView(
             root_cause=inv.root_cause, resolution=inv.resolution,
