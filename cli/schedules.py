@@ -13,6 +13,7 @@ from temporalio.client import (
 )
 
 from config.settings import Settings
+from workflows.digest import DailyDigestWorkflow
 
 DIGEST_SCHEDULE_ID = "disputeflow-daily-digest"
 
@@ -20,7 +21,7 @@ DIGEST_SCHEDULE_ID = "disputeflow-daily-digest"
 def digest_schedule(settings: Settings, timezone: str = "UTC") -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            "DailyDigestWorkflow", id="disputeflow-daily-digest-run",
+            DailyDigestWorkflow.run, id="disputeflow-daily-digest-run",
             task_queue=settings.temporal_task_queue),
         spec=ScheduleSpec(cron_expressions=["0 8 * * *"], time_zone_name=timezone),
     )
