@@ -15,7 +15,7 @@ from api.errors import AppError
 from api.schemas import CreditLineIn, InvestigationIn, RevisionIn, WithdrawIn
 from api.temporal_gateway import Update
 from db.users import Principal
-from domain.codes import TERMINAL_STATUSES, Channel
+from domain.codes import Channel
 from domain.models import Actor, CreditLine, ReviseCreditMemo, SubmitInvestigation, Withdraw
 from workflows.dispute import DisputeWorkflow
 
@@ -33,11 +33,11 @@ async def _change(
     update: Update[Any], arg: Any, body: BaseModel, key: str | None, channel: Channel,
 ) -> Outcome:
     view = await commands.in_db(reads.dispute, readonly=True, dispute_id=dispute_id)
-    request = {**body.model_dump(mode="json"), "channel": channel}
+    request = body.model_dump(mode="json")
     try:
-        if view.status in TERMINAL_STATUSES and key is None:
-            raise AppError("wrong_state", f"Dispute {dispute_id} is {view.status}; it takes no "
-                           "more changes.")
+        closed = reads.closed(view)
+        if closed and key is None:  # a keyed request may replay one the workflow answered
+            raise AppError("wrong_state", closed)
         replay = IdempotencyKey(key, body.model_dump_json()) if key else None
         result = await commands.gateway.update(
             dispute_id, update, arg,

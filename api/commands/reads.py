@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from api.errors import AppError
 from db import disputes, users
 from db.users import Principal
+from domain.codes import TERMINAL_STATUSES
 from domain.dispute_view import DisputeView
 from domain.models import DelegationGrant
 
@@ -19,6 +20,13 @@ def dispute(session: Session, *, dispute_id: str) -> DisputeView:
     if stored is None:
         raise AppError("not_found", f"There is no dispute {dispute_id}.")
     return DisputeView.model_validate(stored)
+
+
+def closed(view: DisputeView) -> str | None:
+    """Why a closed dispute takes no command (its workflow has ended), or None."""
+    if view.status in TERMINAL_STATUSES:
+        return f"Dispute {view.id} is {view.status}; it takes no more changes."
+    return None
 
 
 def grants(session: Session, *, principal: Principal, at: datetime) -> list[DelegationGrant]:

@@ -42,11 +42,14 @@ IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=20
 
 
 def answer(outcome: Outcome, status: int = 200) -> JSONResponse:
-    """A command's outcome as the API's answer."""
+    """A command's outcome as the API's answer; a replay (the same Idempotency-Key) says
+    so in ``Idempotent-Replayed: true`` and shows the dispute as it is now."""
     body: dict[str, Any] = {**outcome.view.as_json(), "timeline": None}
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     if outcome.processing:
-        return JSONResponse({**body, "accepted": True, "message": outcome.message}, 202)
-    return JSONResponse(body, status)
+        return JSONResponse({**body, "accepted": True, "message": outcome.message}, 202,
+                            headers=headers)
+    return JSONResponse(body, status, headers=headers)
 
 
 @router.post("", status_code=201, response_model=DisputeOut)

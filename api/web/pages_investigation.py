@@ -10,6 +10,7 @@ and what the analyst typed is kept.
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -74,6 +75,9 @@ async def investigate(dispute_id: str, request: Request, posted: AnalystForm,
         err = from_validation(exc) if isinstance(exc, ValidationError) else exc
         if err.code == "not_found":
             raise err from None
+        # A refused submission is answered the same way for the same key (its Update id),
+        # so the form shown again carries a new one: sent again, it is a new request.
+        values["idem"] = secrets.token_urlsafe(18)
         form = InvestigationForm(values, map_errors(err, to_field, field_of_line))
         ctx = await in_db(settings, detail_context, readonly=True, principal=posted.principal,
                           dispute_id=dispute_id, form=form)

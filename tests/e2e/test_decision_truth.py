@@ -61,11 +61,13 @@ def test_second_level_by_the_first_levels_approver_is_refused_not_a_200(
     again = dana.post(url, json={"decision": "approve", "comment": "level one"})
     assert again.status_code == 403 and error_code(again) == "sod_violation"
 
-    # A replay carries the same Idempotency-Key: it answers as the first time, applied once.
+    # A replay carries the same Idempotency-Key: it answers that it was applied, once.
     replay = dana.post(url, json={"decision": "approve", "comment": "level one"},
                        headers={"Idempotency-Key": "dana-1"})
     assert replay.status_code == 200, replay.text
+    assert replay.headers["Idempotent-Replayed"] == "true"
     assert [a["status"] for a in replay.json()["approvals"]] == ["approved", "pending"]
+    assert "Idempotent-Replayed" not in first.headers
 
     view = as_user(stack, people, "cs").get(f"/api/v1/disputes/{dispute_id}").json()
     assert [a["status"] for a in view["approvals"]] == ["approved", "pending"]
@@ -80,6 +82,19 @@ def test_second_level_by_the_first_levels_approver_is_refused_not_a_200(
     r = as_user(stack, people, "sbm").post(url, json={"decision": "approve"})
     assert r.status_code == 200, r.text
     assert r.json()["approvals"][1]["status"] == "approved"
+    assert r.json()["status"] == "resolved"
+
+    # Replayed once the dispute is closed, the same request still answers as applied, and
+    # with the dispute as it is now — not as it was when level 1 was approved.
+    late = dana.post(url, json={"decision": "approve", "comment": "level one"},
+                     headers={"Idempotency-Key": "dana-1"})
+    assert late.status_code == 200, late.text
+    assert late.headers["Idempotent-Replayed"] == "true"
+    assert late.json()["status"] == "resolved"
+    # The same key with another body is another request: refused, the dispute is closed.
+    other = dana.post(url, json={"decision": "reject", "comment": "changed my mind"},
+                      headers={"Idempotency-Key": "dana-1"})
+    assert other.status_code == 409 and error_code(other) == "wrong_state"
 
 
 def test_a_decision_answers_with_the_new_state_without_its_timeline(

@@ -49,7 +49,7 @@ def test_kill_while_investigating_and_while_pending(
     url = f"/api/v1/disputes/{dispute_id}/decision"
     r = bm.post(url, json={"decision": "approve"}, headers=key)
     assert r.status_code == 503  # nobody to run it: not applied now, nothing half-done
-    assert "same Idempotency-Key" in r.json()["error"]["message"]
+    assert "the same key" in r.json()["error"]["message"]
     worker = worker_factory().start()
     r = bm.post(url, json={"decision": "approve"}, headers=key)  # the same request again
     assert r.status_code == 200, r.text
