@@ -21,6 +21,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -160,9 +162,10 @@ class TemporalGateway:
             raise AppError(
                 "worker_unavailable",
                 f"No worker took this within {loop.time() - started:.0f} s. It is not applied "
-                "yet, but Temporal keeps it, so it may be once a worker runs; it is never "
-                "applied twice. Send it again with the same Idempotency-Key to learn its "
-                "outcome, or look at the dispute first.") from None
+                "now, but the engine may still apply it once a worker runs (never twice). "
+                "Look at the dispute before sending it again; a request sent with an "
+                "Idempotency-Key can be sent again with the same key to learn its "
+                "outcome.") from None
         except RPCError as exc:
             raise self._rpc_error(exc) from None
         finally:
@@ -190,6 +193,12 @@ class TemporalGateway:
         except TimeoutError:
             raise AppError("worker_unavailable", "No worker answered in time; nothing was "
                            "changed. Try again shortly.") from None
+        except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+            # A worker of an older build without this query (a rolling deploy), or one that
+            # failed answering it: the caller can still act, only without asking first.
+            log.warning("query of %s failed: %s", dispute_id, type(exc).__name__)
+            raise AppError("worker_unavailable", "The workflow could not answer just now; "
+                           "nothing was changed. Try again shortly.") from None
         except RPCError as exc:
             raise self._rpc_error(exc) from None
 

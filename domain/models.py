@@ -190,6 +190,14 @@ class DecideLevel(BaseModel):
     memo_number: str | None = None
 
 
+class DecisionQuestion(BaseModel):
+    """Would ``decision`` be accepted at ``at``? A query runs on no workflow task of its
+    own, so its ``workflow.now()`` is the time of the last one: the caller says when."""
+
+    decision: DecideLevel
+    at: datetime
+
+
 class DecisionCheck(BaseModel):
     """Whether a decision would be accepted now, and if not, why (the validator's answer)."""
 

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import (
         DecideLevel,
         DecisionCheck,
+        DecisionQuestion,
         DisputeState,
         GatherFindings,
         ReviseCreditMemo,
@@ -332,10 +333,11 @@ class DisputeWorkflow:
         return self.state
 
     @workflow.query(name="check_decision")
-    def check_decision(self, req: DecideLevel) -> DecisionCheck:
-        """Whether ``decide`` would accept ``req`` now (the validator's own rule), so a
-        channel can ask before it asks the person for more (Slack's rejection form)."""
-        return rules.decision_check(self.state, req, workflow.now())
+    def check_decision(self, question: DecisionQuestion) -> DecisionCheck:
+        """Whether ``decide`` would accept the decision at the time asked (the validator's
+        own rule), so a channel can ask before it asks the person for more (Slack's
+        rejection form)."""
+        return rules.decision_check(self.state, question.decision, question.at)
 
     def _needs_posting(self) -> bool:
         return rules.needs_posting(self.state)

@@ -15,13 +15,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.commands import outcomes, reads, refusals
-from api.commands.context import Commands, Outcome, Refused
+from api.commands.context import Commands, Outcome
 from api.commands.update_ids import Button, IdempotencyKey, Replay, update_id
 from api.errors import AppError
 from db.users import Principal
-from domain.codes import TERMINAL_STATUSES, Channel, Decision
+from domain.codes import Channel, Decision
 from domain.dispute_view import DisputeView
-from domain.models import Actor, DecideLevel
+from domain.models import Actor, DecideLevel, DecisionQuestion
 from workflows.dispute import DisputeWorkflow
 
 
@@ -74,7 +74,8 @@ async def _arguments(
         return view, Outcome(view, words, replayed=True)
     level_number, memo_number = request.level, request.memo_number
     if request.key is None:  # a keyed request may be a replay of one the workflow answered
-        problem = _closed(view) or (None if level_number is not None else _nothing_pending(view))
+        problem = reads.closed(view) or (None if level_number is not None
+                                         else _nothing_pending(view))
         if problem is not None:
             raise await refusals.refuse(
                 commands, AppError("wrong_state", problem), actor=principal.id,
@@ -88,12 +89,6 @@ async def _arguments(
         actor=Actor(id=principal.id, roles=list(principal.roles)), delegations=grants,
         decision=request.decision, comment=request.comment, channel=channel,
         level=level_number, memo_number=memo_number)
-
-
-def _closed(view: DisputeView) -> str | None:
-    if view.status in TERMINAL_STATUSES:
-        return f"Dispute {view.id} is {view.status}; it takes no more changes."
-    return None
 
 
 def _nothing_pending(view: DisputeView) -> str | None:
@@ -133,12 +128,15 @@ async def may_decide(
     _, arg = await _arguments(commands, principal=principal, dispute_id=dispute_id,
                               request=request, channel=channel, command="decide")
     if isinstance(arg, Outcome):  # already recorded: there is nothing left to decide
-        raise Refused("wrong_state", arg.message)
-    check = await commands.gateway.query(dispute_id, DisputeWorkflow.check_decision, arg)
-    if not check.allowed:
+        err = AppError("wrong_state", arg.message)
+    else:
+        check = await commands.gateway.query(
+            dispute_id, DisputeWorkflow.check_decision,
+            DecisionQuestion(decision=arg, at=datetime.now(UTC)))
+        if check.allowed:
+            return
         err = AppError(check.code or "forbidden", check.message or "Not allowed.",
                        check.details or None)
-        raise await refusals.refuse(commands, err, actor=principal.id, dispute_id=dispute_id,
-                                    command="decide", channel=channel,
-                                    request=request.audited())
+    raise await refusals.refuse(commands, err, actor=principal.id, dispute_id=dispute_id,
+                                command="decide", channel=channel, request=request.audited())
 

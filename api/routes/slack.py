@@ -154,7 +154,7 @@ async def interactions(request: Request) -> Response:
         return JSONResponse({"response_action": "errors",
                              "errors": {REASON_BLOCK: "Say why you reject it."}})
     if action.kind == "reject":
-        _spawn(request.app, _reject_click(request.app, settings, action))
+        _spawn(request.app, _reject_or_say_why(request.app, settings, action))
         return Response(status_code=200)
     click_id = await in_db(settings, slack_clicks.receive, action=action.to_record(),
                            now=datetime.now(UTC), lease=CLICK_LEASE)
@@ -254,6 +254,17 @@ async def _decide(app: FastAPI, settings: Settings, action: sa.Action) -> str:
                 "being processed (for example posted to the ledger); the dispute shows the "
                 "outcome shortly.")
     return f"You {verb} level {ref.l} of credit memo {ref.m}. {outcome.message}"
+
+
+async def _reject_or_say_why(app: FastAPI, settings: Settings, action: sa.Action) -> None:
+    """:func:`_reject_click`, and a word to the person whatever goes wrong in it."""
+    try:
+        await _reject_click(app, settings, action)
+    except Exception:
+        log.exception("a Slack reject click failed")
+        await sa.reply(action.response_url, "Something went wrong on our side; nothing was "
+                       "changed. Click Reject again in a moment.",
+                       slack_api_url=settings.slack_api_url)
 
 
 async def _reject_click(app: FastAPI, settings: Settings, action: sa.Action) -> None:
