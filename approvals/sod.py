@@ -60,6 +60,23 @@ class DecisionContext(BaseModel):
     prior_approver_ids: list[str] = Field(default_factory=list)  # in level order
     decision: Literal["approve", "reject"]
 
+    @classmethod
+    def for_level(
+        cls, *, actor_id: str, actor_roles: list[str], delegations: list[Delegation],
+        at: AwareDatetime, level_role: str, level_status: str, escalate_to: str | None,
+        preparer_id: str, opener_id: str, prior_approver_ids: list[str],
+        decision: Literal["approve", "reject"],
+    ) -> DecisionContext:
+        """The context of a decision on one level as a chain stores it: its backup role
+        counts only once the level has escalated. The validator and the pages that warn
+        ahead of a refusal build it here, so they apply one rule."""
+        return cls(actor_id=actor_id, actor_roles=actor_roles, delegations=delegations, at=at,
+                   level_role=level_role,
+                   escalation_roles=[escalate_to] if level_status == "escalated"
+                   and escalate_to else [],
+                   preparer_id=preparer_id, opener_id=opener_id,
+                   prior_approver_ids=prior_approver_ids, decision=decision)
+
 
 class SodCheck(BaseModel):
     """One control applied to the decision, as the audit export records it."""

@@ -124,33 +124,24 @@ def add_delegation(
 
 @dataclass(frozen=True)
 class Lent:
-    """Authority lent by ``user_id`` (holding ``roles``) for ``[starts_at, ends_at)``."""
+    """Authority lent by ``user_id`` (``name``, holding ``roles``) for ``[starts_at,
+    ends_at)``."""
 
     user_id: str
+    name: str
     roles: list[str]
     starts_at: datetime
     ends_at: datetime
 
 
 def lent_to(session: Session, *, delegate_id: str, at: datetime) -> list[Lent]:
-    """What :func:`delegations_to` finds, as plain values: one Core read, for a decision."""
+    """Delegations to ``delegate_id`` whose window contains ``at``, from active users: one
+    Core read (a decision makes it, and the approval pages)."""
     d, u = _DELEGATIONS.c, _USERS.c
     rows = session.execute(
-        select(u.id, u.roles, d.starts_at, d.ends_at).join_from(
+        select(u.id, u.name, u.roles, d.starts_at, d.ends_at).join_from(
             _DELEGATIONS, _USERS, u.id == d.user_id)
         .where(d.delegate_id == delegate_id, d.starts_at <= at, d.ends_at > at,
                u.active.is_(True)))
-    return [Lent(r.id, list(r.roles), r.starts_at, r.ends_at) for r in rows]
+    return [Lent(r.id, r.name, list(r.roles), r.starts_at, r.ends_at) for r in rows]
 
-
-def delegations_to(
-    session: Session, *, delegate_id: str, at: datetime
-) -> list[tuple[Delegation, User]]:
-    """Delegations to ``delegate_id`` whose window contains ``at``, with the delegating user."""
-    rows = session.execute(
-        select(Delegation, User)
-        .join(User, User.id == Delegation.user_id)
-        .where(Delegation.delegate_id == delegate_id, Delegation.starts_at <= at,
-               Delegation.ends_at > at, User.active.is_(True))
-    ).all()
-    return [(d, u) for d, u in rows]

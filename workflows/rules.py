@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from approvals.sod import DecisionContext, DecisionVerdict, Delegation
 from approvals.sod import check_decision as sod_verdict
+from domain.codes import DECIDED_STATUS
 from domain.dispute_view import open_level
 from domain.models import (
     ApprovalLevel,
@@ -98,16 +99,16 @@ def _memo(state: DisputeState, number: str) -> CreditMemo | None:
 
 
 def _check_button(state: DisputeState, req: DecideLevel) -> None:
-    """A decision that names its memo and level (a Slack or web button) applies to exactly
-    those: a decided level says by whom, a replaced memo says so — with the facts in the
-    details, for the caller to put names to."""
+    """A decision that names its level (and memo: a Slack or web button; the current one
+    otherwise) applies to exactly those: a decided level says by whom, a replaced memo says
+    so — with the facts in the details, for the caller to put names to."""
     current = state.credit_memo
     memo = _memo(state, req.memo_number) if req.memo_number else current
     if memo is None:
         raise refuse("wrong_state", f"Credit memo {req.memo_number} is not one of this "
                      "dispute's.", {"memo_number": req.memo_number})
     asked = next((lv for lv in memo.levels if lv.level == req.level), None)
-    if asked is not None and asked.approver_id and asked.status in ("approved", "rejected"):
+    if asked is not None and asked.approver_id and asked.status in DECIDED_STATUS.values():
         raise refuse("wrong_state", f"Level {asked.level} of credit memo {memo.number} was "
                      f"already {asked.status} by {asked.approver_id}.", {
                          "memo_number": memo.number, "level": asked.level,
@@ -130,7 +131,7 @@ def check_decision(
 ) -> tuple[ApprovalLevel, DecisionVerdict]:
     """The level ``req`` decides and the policy's verdict, or the refusal. ``asking``: only
     whether this person may decide it (before they have written a rejection's reason)."""
-    if req.memo_number is not None:
+    if req.memo_number is not None or req.level is not None:
         _check_button(state, req)
     memo = state.credit_memo
     level = pending_level(state)
@@ -138,10 +139,6 @@ def check_decision(
         raise refuse("wrong_state", f"The dispute is {_status(state)}; there is no approval "
                      "waiting for a decision.")
     if req.level is not None and req.level != level.level:
-        asked = next((lv for lv in memo.levels if lv.level == req.level), None)
-        if asked is not None and asked.approver_id:
-            raise refuse("wrong_state", f"Level {asked.level} was already {asked.status} by "
-                         f"{asked.approver_id}.")
         raise refuse("wrong_state", f"Level {req.level} is not waiting for a decision; level "
                      f"{level.level} is.")
     if req.decision == "reject" and not req.comment.strip() and not asking:
@@ -172,14 +169,12 @@ def check_decision_policy(
 ) -> DecisionVerdict:
     memo = state.credit_memo
     assert memo is not None
-    return sod_verdict(DecisionContext(
+    return sod_verdict(DecisionContext.for_level(
         actor_id=req.actor.id, actor_roles=req.actor.roles,
         delegations=[Delegation(principal_id=d.principal_id, principal_roles=d.principal_roles,
                                 starts_at=d.starts_at, ends_at=d.ends_at)
                      for d in req.delegations if d.ends_at > d.starts_at],
-        at=now, level_role=level.role,
-        escalation_roles=[level.escalate_to] if level.status == "escalated" and level.escalate_to
-        else [],
-        preparer_id=memo.preparer_id, opener_id=state.opened.opened_by,
-        prior_approver_ids=prior, decision=req.decision,
+        at=now, level_role=level.role, level_status=level.status,
+        escalate_to=level.escalate_to, preparer_id=memo.preparer_id,
+        opener_id=state.opened.opened_by, prior_approver_ids=prior, decision=req.decision,
     ))

@@ -1,12 +1,12 @@
 """Which approval levels the signed-in user may decide now: the "My approvals" queue.
 
-The workflow's validator (approvals/sod.py) is the authority on every decision; this module
-only finds the candidates, from the read model, with the same notion of authority: a pending
-or escalated level whose role the user holds, or holds through a delegation active now, or —
-once escalated — whose backup role (``escalate_to``) the user holds either way. Rows where
-segregation of duties will refuse the user (they prepared the memo, opened the dispute or
-already approved a level) stay in the list with the reason, so the refusal is explained up
-front rather than discovered.
+The workflow's validator is the authority on every decision; this module only finds the
+candidates, from the read model, with the same notion of authority: a pending or escalated
+level whose role the user holds, or holds through a delegation active now, or — once
+escalated — whose backup role (``escalate_to``) the user holds either way. Rows where
+segregation of duties will refuse the user stay in the list with the reason, in the
+validator's words: the same rule (``approvals/sod.py``) is asked, so the refusal is
+explained up front rather than discovered.
 
 Two indexed queries, whatever the size of the backlog: levels by ``(role, status)``, then the
 user's own earlier approvals of the listed memos. Only escalated rows read the dispute's
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from approvals.sod import DecisionContext, Delegation, check_decision
 from db import users
 from db.models import ApprovalLevel, CreditMemo, Dispute, PolicyVersion
 from db.users import Principal
@@ -40,6 +41,7 @@ class Authority:
     own: frozenset[str]
     delegated: dict[str, list[str]]  # role -> names of the users who lent it
     escalation_sources: frozenset[str]
+    lent: tuple[users.Lent, ...] = ()  # the delegations themselves, for the SoD rule
 
     @property
     def roles(self) -> frozenset[str]:
@@ -63,7 +65,8 @@ def authority(session: Session, principal: Principal, now: datetime) -> Authorit
     """The user's roles now: own, lent by delegations active at ``now``, and the roles
     whose escalated levels fall back to one of those (in any policy version)."""
     delegated: dict[str, list[str]] = {}
-    for _, lender in users.delegations_to(session, delegate_id=principal.id, at=now):
+    lent = users.lent_to(session, delegate_id=principal.id, at=now)
+    for lender in lent:
         for role in lender.roles:
             delegated.setdefault(role, []).append(lender.name)
     roles = set(principal.roles) | set(delegated)
@@ -73,7 +76,7 @@ def authority(session: Session, principal: Principal, now: datetime) -> Authorit
         for role, spec in (document.get("levels") or {}).items():
             if isinstance(spec, dict) and spec.get("escalate_to") in roles:
                 sources.add(role)
-    return Authority(frozenset(principal.roles), delegated, frozenset(sources))
+    return Authority(frozenset(principal.roles), delegated, frozenset(sources), tuple(lent))
 
 
 @dataclass
@@ -97,16 +100,20 @@ class QueueItem:
     sod_problems: list[str] = field(default_factory=list)
 
 
-def _sod_problems(principal: Principal, preparer: str, opener: str, approved: bool
-                  ) -> list[str]:
-    problems = []
-    if preparer == principal.id:
-        problems.append("you prepared this credit memo")
-    if opener == principal.id:
-        problems.append("you opened this dispute")
-    if approved:
-        problems.append("you already approved a level of this credit memo")
-    return problems
+def sod_problems(principal: Principal, auth: Authority, *, at: datetime, role: str,
+                 status: str, escalate_to: str | None, preparer_id: str, opener_id: str,
+                 prior_approver_ids: list[str]) -> list[str]:
+    """Why segregation of duties would refuse the user's approval of this level, in the
+    validator's words (``approvals/sod.py``, the rule itself); empty when it would not."""
+    verdict = check_decision(DecisionContext.for_level(
+        actor_id=principal.id, actor_roles=list(principal.roles),
+        delegations=[Delegation(principal_id=lent.user_id, principal_roles=lent.roles,
+                                starts_at=lent.starts_at, ends_at=lent.ends_at)
+                     for lent in auth.lent],
+        at=at, level_role=role, level_status=status, escalate_to=escalate_to,
+        preparer_id=preparer_id, opener_id=opener_id,
+        prior_approver_ids=prior_approver_ids, decision="approve"))
+    return [verdict.message] if verdict.code == "sod_violation" and verdict.message else []
 
 
 def decidable(session: Session, principal: Principal, now: datetime,
@@ -130,14 +137,16 @@ def decidable(session: Session, principal: Principal, now: datetime,
     escalated = [lv.dispute_id for lv, _, _ in rows if lv.status == "escalated"]
     backups = _backup_roles(session, escalated)
     numbers = [memo.number for _, memo, _ in rows]
-    mine = set(session.scalars(select(ApprovalLevel.memo_number).where(
-        ApprovalLevel.memo_number.in_(numbers), ApprovalLevel.approver_id == principal.id,
-        ApprovalLevel.status == "approved"))) if numbers else set()
     chain_sizes: dict[str, int] = {}
+    approvers: dict[str, list[tuple[int, str]]] = {}  # memo -> (level, approver) decided
     if numbers:
-        for number in session.scalars(select(ApprovalLevel.memo_number)
-                                      .where(ApprovalLevel.memo_number.in_(numbers))):
+        for number, level, approver in session.execute(
+                select(ApprovalLevel.memo_number, ApprovalLevel.level,
+                       ApprovalLevel.approver_id)
+                .where(ApprovalLevel.memo_number.in_(numbers))):
             chain_sizes[number] = chain_sizes.get(number, 0) + 1
+            if approver:
+                approvers.setdefault(number, []).append((level, approver))
     items = []
     for lv, memo, opener in rows:
         acting = auth.acting_as(lv.role, lv.status, backups.get((lv.dispute_id, lv.level)))
@@ -151,8 +160,12 @@ def decidable(session: Session, principal: Principal, now: datetime,
             total=str(from_minor(memo.total_minor, memo.currency)), currency=memo.currency,
             base_total=str(from_minor(memo.base_total_minor, memo.base_currency)),
             base_currency=memo.base_currency, acting_as=acting,
-            sod_problems=_sod_problems(principal, memo.preparer_id, opener,
-                                       memo.number in mine)))
+            sod_problems=sod_problems(
+                principal, auth, at=now, role=lv.role, status=lv.status,
+                escalate_to=backups.get((lv.dispute_id, lv.level)),
+                preparer_id=memo.preparer_id, opener_id=opener,
+                prior_approver_ids=[who for n, who in sorted(approvers.get(memo.number, []))
+                                    if n < lv.level])))
     return items, more
 
 
@@ -175,11 +188,13 @@ def decision_for(session: Session, principal: Principal, view: DisputeView,
     level = view.pending
     if level is None or view.credit_memo is None:
         return None
-    acting = authority(session, principal, now).acting_as(level.role, level.status,
-                                                          level.escalate_to)
+    auth = authority(session, principal, now)
+    acting = auth.acting_as(level.role, level.status, level.escalate_to)
     if acting is None:
         return None
-    approved = any(lv.decided_as("approve", principal.id) for lv in view.approvals)
-    return {"level": level, "acting_as": acting,
-            "sod_problems": _sod_problems(principal, view.credit_memo.preparer_id,
-                                          view.opened_by, approved)}
+    return {"level": level, "acting_as": acting, "sod_problems": sod_problems(
+        principal, auth, at=now, role=level.role, status=level.status,
+        escalate_to=level.escalate_to, preparer_id=view.credit_memo.preparer_id,
+        opener_id=view.opened_by,
+        prior_approver_ids=[lv.approver_id for lv in view.approvals
+                            if lv.level < level.level and lv.approver_id])}

@@ -181,7 +181,7 @@ def test_billing_managers_approve_one_and_in_bulk(browser: Browser, web_stack: W
         expect(page.get_by_role("link", name=single)).to_have_count(1)  # only in the notice
     with signed_in(browser, web_stack, people.tokens["analyst_bm"]) as page:
         page.goto("/approvals")
-        expect(page.locator(".sod-note", has_text=own)).to_contain_text("you prepared")
+        expect(page.locator(".sod-note", has_text=own)).to_contain_text("You prepared")
         page.get_by_label(f"Select {own}").check()
         page.get_by_label(f"Select {other}").check()
         page.get_by_label("Comment for the selected rows without their own").fill("Bulk ok")
