@@ -63,11 +63,12 @@ def _env() -> SandboxedEnvironment:
     return env
 
 
-_ENV = _env()
+# The sandboxed environment every Slack body renders in (user text is never trusted).
+TEMPLATES = _env()
 
 
 def _render(name: str, **context: Any) -> Any:
-    return json.loads(_ENV.get_template(name).render(**context))
+    return json.loads(TEMPLATES.get_template(name).render(**context))
 
 
 def slack_date(iso: str | None) -> str:

@@ -26,7 +26,6 @@ from activities.slack_blocks import (
     REASON_ACTION,
     REASON_BLOCK,
     VIEW_REJECT,
-    plain_date,
 )
 
 log = logging.getLogger("disputeflow.slack")
@@ -117,12 +116,6 @@ def modal_metadata(action: Action) -> str:
     """The button reference plus the response_url, carried through the reject modal."""
     return action.ref.model_copy(update={"r": action.response_url}).model_dump_json(
         exclude_none=True)
-
-
-def already_decided(approval: dict[str, Any], names: dict[str, str]) -> str:
-    who = names.get(approval["approver_id"] or "", approval["approver_id"] or "someone")
-    return (f"Already {approval['status']} by {who} at {plain_date(approval['decided_at'])} "
-            f"via {approval['channel']}. Nothing else was changed.")
 
 
 UNKNOWN_USER = ("Your Slack account is not linked to a Disputeflow user, so nothing was "

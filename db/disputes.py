@@ -89,8 +89,8 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         "turnaround_s": state.turnaround_seconds, "rejections": state.rejections,
         "revision": state.revision, "view": view,
     }
-    if not _update_if_newer(session, o.dispute_id, state.revision, values):
-        stored = _locked_revision(session, o.dispute_id)
+    if not update_if_newer(session, o.dispute_id, state.revision, values):
+        stored = locked_revision(session, o.dispute_id)
         if stored is not None:
             return False  # this revision or a newer one is stored: a retry, nothing to do
         try:
@@ -99,9 +99,9 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         except IntegrityError:
             # The API's intake row landed meanwhile (it races the first snapshot): write
             # over it, rather than fail and wait for the activity's retry.
-            if _locked_revision(session, o.dispute_id) is None:
+            if locked_revision(session, o.dispute_id) is None:
                 raise  # not that race: some other constraint
-            if not _update_if_newer(session, o.dispute_id, state.revision, values):
+            if not update_if_newer(session, o.dispute_id, state.revision, values):
                 return False
     memos = [*state.past_memos, *([state.credit_memo] if state.credit_memo else [])]
     if memos:
@@ -118,9 +118,10 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
     return True
 
 
-def _update_if_newer(session: Session, dispute_id: str, revision: int,
-                     values: dict[str, Any]) -> bool:
-    """Write the row if it holds an older revision: one statement, which also takes the
+def update_if_newer(session: Session, dispute_id: str, revision: int,
+                    values: dict[str, Any]) -> bool:
+    """The snapshot's first statement (public so a test can interleave a racing intake):
+    write the row if it holds an older revision — one statement, which also takes the
     row's lock until commit (a locking read, then the update, were two round trips on every
     snapshot, inside the decision's Update). False when there is no row or it is as new."""
     return session.execute(
@@ -128,9 +129,9 @@ def _update_if_newer(session: Session, dispute_id: str, revision: int,
         .values(**values).returning(_DISPUTES.c.revision)).first() is not None
 
 
-def _locked_revision(session: Session, dispute_id: str) -> int | None:
-    """The stored revision, row locked until commit; only it: loading the whole row would
-    parse its (large) view."""
+def locked_revision(session: Session, dispute_id: str) -> int | None:
+    """The snapshot's check when :func:`update_if_newer` wrote nothing: the stored revision,
+    row locked until commit; only it: loading the whole row would parse its (large) view."""
     return session.scalar(select(_DISPUTES.c.revision).where(_DISPUTES.c.id == dispute_id)
                           .with_for_update())
 

@@ -27,7 +27,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.models import ApprovalLevel, CreditMemo, Delegation, SlackMessage, User, table
-from db.users import user_names
 from domain.money import from_minor
 
 PROMPT = "prompt"
@@ -151,11 +150,6 @@ def named_ids(view: Mapping[str, Any]) -> set[str]:
     """The people a dispute's messages name: its approvers and whom they stood in for."""
     return {i for a in view.get("approvals") or []
             for i in (a.get("approver_id"), a.get("delegate_of")) if i}
-
-
-def view_names(session: Session, view: Mapping[str, Any]) -> dict[str, str]:
-    """Display names of the people a dispute's messages name."""
-    return user_names(session, named_ids(view))
 
 
 def memo_view(session: Session, view: dict[str, Any], memo_number: str) -> dict[str, Any] | None:

@@ -74,7 +74,7 @@ def test_a_first_snapshot_that_loses_the_race_to_the_intake_row_updates_it(
     opened = _opened(seeded)
     with session_scope(db_url) as s:
         intake.record(s, opened=opened, principal=_principal(seeded), key=None, body_hash="h")
-    real_update, real_read = disputes._update_if_newer, disputes._locked_revision
+    real_update, real_read = disputes.update_if_newer, disputes.locked_revision
     steps: list[str] = []
 
     def update_before_the_intake_commit(session: Session, dispute_id: str, revision: int,
@@ -86,8 +86,8 @@ def test_a_first_snapshot_that_loses_the_race_to_the_intake_row_updates_it(
         steps.append("read")
         return None if steps.count("read") == 1 else real_read(session, dispute_id)
 
-    monkeypatch.setattr(disputes, "_update_if_newer", update_before_the_intake_commit)
-    monkeypatch.setattr(disputes, "_locked_revision", read_before_the_intake_commit)
+    monkeypatch.setattr(disputes, "update_if_newer", update_before_the_intake_commit)
+    monkeypatch.setattr(disputes, "locked_revision", read_before_the_intake_commit)
     with session_scope(db_url) as s:
         assert disputes.save_snapshot(s, state=DisputeState(opened=opened, revision=1),
                                       events=[])

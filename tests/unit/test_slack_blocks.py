@@ -183,7 +183,7 @@ def test_filters_escape_and_clip_without_breaking_entities() -> None:
 
 
 def test_templates_run_sandboxed() -> None:
-    env = sb._ENV
+    env = sb.TEMPLATES
     assert isinstance(env, SandboxedEnvironment)
     with pytest.raises(SecurityError):
         env.from_string("{{ x.__class__.__mro__[1].__subclasses__() }}").render(x="")
