@@ -22,6 +22,7 @@ from api.schemas import DisputeCreate
 from db import billing, disputes
 from db.models import Account
 from db.users import Principal
+from domain.codes import Channel
 from domain.models import DisputeOpened, DisputeState, Evidence
 from domain.money import MoneyError, fmt, from_minor, parse_amount
 
@@ -57,7 +58,7 @@ def _invalid(message: str, field: str) -> AppError:
 
 def validate(
     session: Session, *, body: DisputeCreate, principal: Principal, dispute_id: str,
-    now: datetime,
+    channel: Channel, now: datetime,
 ) -> DisputeOpened:
     if session.get(Account, body.account_id) is None:
         raise _invalid(f"Account {body.account_id} is unknown; check the id or import it.",
@@ -92,7 +93,7 @@ def validate(
         currency=invoice.currency, disputed_amount=amount, reason_code=body.reason_code,
         description=body.description, line_ids=list(dict.fromkeys(body.line_ids)),
         evidence=[Evidence(**e.model_dump()) for e in body.evidence],
-        opened_by=principal.id, opened_at=now,
+        opened_by=principal.id, opened_at=now, channel=channel,
     )
 
 

@@ -48,8 +48,9 @@ class Outcome:
     """What a command did. ``view`` is the dispute afterwards, as the workflow answered it
     (no timeline: only the database has the audit events). ``processing``: accepted, so
     durable, but not finished within the wait (the ledger is slow); ``view`` is then the
-    dispute as it was read before. ``replayed``: this exact request (same Idempotency-Key,
-    or the same button on the same level) had already been applied; nothing new was."""
+    dispute as the read model has it, with what was recorded so far. ``replayed``: this
+    exact request (same Idempotency-Key, or the same button on the same level) had already
+    been applied; nothing new was, and ``view`` is the dispute as it is now."""
 
     view: DisputeView
     message: str

@@ -20,7 +20,7 @@ from api.commands.update_ids import Button, IdempotencyKey, Replay, update_id
 from api.errors import AppError
 from db.users import Principal
 from domain.codes import Channel, Decision
-from domain.dispute_view import DisputeView
+from domain.dispute_view import DisputeView, LevelView
 from domain.models import Actor, DecideLevel, DecisionQuestion
 from workflows.dispute import DisputeWorkflow
 
@@ -48,13 +48,15 @@ class DecisionRequest(BaseModel):
         return self.model_dump(mode="json", exclude={"key"}, exclude_none=True)
 
 
-def _already_replayed(view: DisputeView, request: DecisionRequest, actor_id: str) -> bool:
-    """The same button on the same level, already recorded as this person's decision."""
-    memo = view.credit_memo
-    if not isinstance(request.replay, Button) or memo is None:
-        return False
-    level = view.level(request.replay.level) if memo.number == request.memo_number else None
-    return level is not None and level.decided_as(request.decision, actor_id)
+def _already_recorded(view: DisputeView, request: DecisionRequest,
+                      actor_id: str) -> LevelView | None:
+    """The level, when the same button on it is already recorded as this person's
+    decision; None otherwise."""
+    memo, replay = view.credit_memo, request.replay
+    if not isinstance(replay, Button) or memo is None or memo.number != replay.memo_number:
+        return None
+    level = view.level(replay.level)
+    return level if level is not None and level.decided_as(request.decision, actor_id) else None
 
 
 async def _arguments(
@@ -66,11 +68,10 @@ async def _arguments(
     view, grants = await commands.in_db(reads.decision_inputs, readonly=True,
                                         dispute_id=dispute_id, principal=principal,
                                         at=datetime.now(UTC))
-    if _already_replayed(view, request, principal.id):
-        level = view.level(request.level or 0)
-        assert level is not None
+    recorded = _already_recorded(view, request, principal.id)
+    if recorded is not None:
         words = await commands.in_db(refusals.already_decided, readonly=True,
-                                     level=level.model_dump(mode="json"))
+                                     level=recorded.model_dump(mode="json"))
         return view, Outcome(view, words, replayed=True)
     level_number, memo_number = request.level, request.memo_number
     if request.key is None:  # a keyed request may be a replay of one the workflow answered

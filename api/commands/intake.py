@@ -32,8 +32,7 @@ async def open_dispute(
                            replayed=True)
     dispute_id = intake.dispute_id_for(user_id=principal.id, key=key)
     opened = await commands.in_db(intake.validate, body=body, principal=principal,
-                                  dispute_id=dispute_id, now=datetime.now(UTC))
-    opened = opened.model_copy(update={"channel": channel})
+                                  dispute_id=dispute_id, channel=channel, now=datetime.now(UTC))
     await commands.gateway.start_dispute(opened)
     await commands.in_db(intake.record, opened=opened, principal=principal, key=key,
                          body_hash=body_hash)

@@ -27,6 +27,7 @@ from starlette.datastructures import FormData
 
 from api.deps import ANY_ROLE, SESSION_COOKIE, SettingsDep, role_rule
 from api.errors import AppError
+from api.web.forms import KEY_FIELD
 from api.web.render import LoginRequired, PageRoute, clear_session, render
 from config.settings import Settings
 from db import ratelimit
@@ -140,6 +141,10 @@ class Posted:
 
     def all(self, name: str) -> list[str]:
         return [v.strip() for v in self.form.getlist(name) if isinstance(v, str)]
+
+    def key(self) -> str | None:
+        """The form's one-time idempotency key (``forms.KEY_FIELD``), if it carries one."""
+        return self.text(KEY_FIELD)[:200] or None
 
 
 def form_user(*roles: str) -> Callable[[Request, Settings], Awaitable[Posted]]:

@@ -11,6 +11,7 @@ is placed on that line's amount field — the person fixes the field the message
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,16 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 
 from api.errors import AppError, describe_validation
+
+# The hidden field of a form's one-time idempotency key (the templates name it too): a form
+# sent twice — a double click, a reload of the answer — is one change.
+KEY_FIELD = "idem"
+
+
+def new_form_key() -> str:
+    """A fresh one-time key for a form shown to be filled in (or shown again after a
+    refusal: the same key would be answered with the same refusal)."""
+    return secrets.token_urlsafe(18)
 
 FLASH_COOKIE = "dfl_flash"
 _LINE_IN_MESSAGE = re.compile(r"\b[Ll]ine (\S+?)[ ,.:;]")

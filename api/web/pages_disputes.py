@@ -7,7 +7,6 @@ names of the people involved and the invoice lines the analyst's form offers.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.deps import SettingsDep
 from api.errors import AppError
 from api.web.auth import page_user
-from api.web.forms import FormErrors
+from api.web.forms import FormErrors, new_form_key
 from api.web.queue import decision_for
 from api.web.render import PAGE_ROLES, PageRoute, render
 from db import billing, disputes
@@ -154,7 +153,7 @@ def detail_context(session: Session, principal: Principal, dispute_id: str,
                                  datetime.now(UTC)),
         "can_withdraw": principal.has("client_services") and status not in TERMINAL_STATUSES,
         # One-time key of this page's forms: sent twice, a form changes the dispute once.
-        "idem": secrets.token_urlsafe(18),
+        "idem": new_form_key(),
     }
 
 

@@ -8,7 +8,6 @@ the answer) opens one dispute, or withdraws it once.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,7 +19,7 @@ from api.deps import CommandsDep
 from api.errors import AppError
 from api.schemas import DisputeCreate, WithdrawIn
 from api.web.auth import Posted, form_user, page_user
-from api.web.forms import FormErrors, flash, from_validation, map_errors
+from api.web.forms import KEY_FIELD, FormErrors, flash, from_validation, map_errors, new_form_key
 from api.web.render import PageRoute, render
 from db.users import Principal
 from domain.codes import REASON_CODES
@@ -36,7 +35,7 @@ def new_form(request: Request, values: dict[str, str] | None = None,
              errors: FormErrors | None = None, status: int = 200) -> Response:
     """The form, empty or as typed with its errors; a fresh idempotency key when new."""
     values = dict(values or {})
-    values.setdefault("idem", secrets.token_urlsafe(18))
+    values.setdefault(KEY_FIELD, new_form_key())
     return render(request, "dispute_new.html", {
         "title": "Open a dispute", "values": values, "errors": errors or FormErrors(),
         "reasons": REASON_CODES}, status=status)
@@ -56,12 +55,12 @@ def _to_field(api_field: str, _: dict[str, Any]) -> str | None:
 @router.post("/disputes/new")
 async def open_from_form(request: Request, posted: OpenerForm, cmd: CommandsDep) -> Response:
     """Open through the command layer; on success go to the new dispute."""
-    values = {name: posted.text(name) for name in (*FIELDS, "idem")}
+    values = {name: posted.text(name) for name in (*FIELDS, KEY_FIELD)}
     body: dict[str, Any] = {k: values[k] for k in FIELDS if k != "line_ids"}
     body["currency"] = body["currency"].upper()
     body["line_ids"] = [p.strip() for p in values["line_ids"].replace(";", ",").split(",")
                         if p.strip()]
-    key = values["idem"][:200] or None
+    key = posted.key()
     try:
         created = DisputeCreate.model_validate(body)
         outcome = await commands.open_dispute(cmd, principal=posted.principal, body=created,
@@ -71,7 +70,7 @@ async def open_from_form(request: Request, posted: OpenerForm, cmd: CommandsDep)
         return new_form(request, values, map_errors(err, _to_field), status=err.status)
     except AppError as err:
         if err.code == "idempotency_conflict":  # the same form sent again, changed
-            values["idem"] = secrets.token_urlsafe(18)
+            values[KEY_FIELD] = new_form_key()
         return new_form(request, values, map_errors(err, _to_field), status=err.status)
     dispute_id = outcome.view.id
     response = RedirectResponse(f"/disputes/{dispute_id}", status_code=303)
@@ -86,7 +85,7 @@ async def withdraw_from_form(dispute_id: str, posted: OpenerForm, cmd: CommandsD
     try:
         body = WithdrawIn.model_validate({"comment": posted.text("comment")})
         await commands.withdraw(cmd, principal=posted.principal, dispute_id=dispute_id,
-                                body=body, channel="web", key=posted.text("idem")[:200] or None)
+                                body=body, channel="web", key=posted.key())
     except ValidationError as exc:
         flash(response, from_validation(exc).message, kind="error")
     except AppError as err:

@@ -10,7 +10,6 @@ and what the analyst typed is kept.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,7 +21,7 @@ from api.deps import CommandsDep, SettingsDep, in_db
 from api.errors import AppError
 from api.schemas import InvestigationIn
 from api.web.auth import Posted, form_user
-from api.web.forms import flash, from_validation, map_errors
+from api.web.forms import KEY_FIELD, flash, from_validation, map_errors, new_form_key
 from api.web.pages_disputes import InvestigationForm, detail_context
 from api.web.render import PageRoute, render
 
@@ -38,7 +37,7 @@ async def investigate(dispute_id: str, request: Request, posted: AnalystForm,
     """Rows ``line_N``/``amount_N`` hold the credit lines; a blank amount is no line."""
     values = {name: posted.text(name) for name in ("root_cause", "resolution", "note")}
     values["prior_period"] = "on" if posted.text("prior_period") else ""
-    values["idem"] = posted.text("idem")[:200]
+    values[KEY_FIELD] = posted.key() or ""
     lines: list[dict[str, str]] = []
     field_of_line: dict[str, str] = {}  # invoice line id -> amount field
     field_of_item: list[str] = []  # credit_lines[k] -> amount field
@@ -70,14 +69,14 @@ async def investigate(dispute_id: str, request: Request, posted: AnalystForm,
             "note": values["note"]})
         outcome = await commands.investigate(cmd, principal=posted.principal,
                                              dispute_id=dispute_id, body=body, channel="web",
-                                             key=values["idem"] or None)
+                                             key=posted.key())
     except (ValidationError, AppError) as exc:
         err = from_validation(exc) if isinstance(exc, ValidationError) else exc
         if err.code == "not_found":
             raise err from None
         # A refused submission is answered the same way for the same key (its Update id),
         # so the form shown again carries a new one: sent again, it is a new request.
-        values["idem"] = secrets.token_urlsafe(18)
+        values[KEY_FIELD] = new_form_key()
         form = InvestigationForm(values, map_errors(err, to_field, field_of_line))
         ctx = await in_db(settings, detail_context, readonly=True, principal=posted.principal,
                           dispute_id=dispute_id, form=form)
