@@ -32,7 +32,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +132,15 @@ async def bare_decisions(stack: harness.BenchStack, client: Client, queue: str,
     await harness.bounded(range(len(handles)), concurrency, one)
 
 
+def alternating(first: int, n: int, rounds: int) -> Iterator[tuple[int, range, str]]:
+    """(round, its indexes, side) for ``n`` indexes from ``first`` in ``rounds`` rounds, each
+    round both sides, ours first in even rounds and bare first in odd ones."""
+    for r in range(rounds):
+        chunk = range(first + n * r // rounds, first + n * (r + 1) // rounds)
+        for side in ("ours", "bare") if r % 2 == 0 else ("bare", "ours"):
+            yield r, chunk, side
+
+
 @dataclass
 class Totals:
     lifecycles: int = 0
@@ -157,24 +166,22 @@ async def measure(stack: harness.BenchStack, queue: str, n: int, concurrency: in
     ours_total, bare_total = Totals(), Totals()
     latencies: list[float] = []
     bare_latencies: list[float] = []
-    chunks = [range(n * r // rounds, n * (r + 1) // rounds) for r in range(rounds)]
 
     def idle_cpu(before: dict[str, float], after: dict[str, float], parts: set[str]) -> float:
         return sum(after.get(p, 0.0) - before.get(p, 0.0) for p in parts)
 
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
                                  limits=httpx.Limits(max_connections=concurrency * 2)) as c:
-        for r, chunk in enumerate(chunks):
-            for side in (("ours", "bare") if r % 2 == 0 else ("bare", "ours")):
-                before = stack.cpu()
-                if side == "ours":
-                    done = await ours(stack, c, chunk, concurrency, latencies)
-                    ours_total.add(done, idle_cpu(before, stack.cpu(), {"bare"}))
-                else:
-                    done = await bare(client, queue, chunk, concurrency, bare_latencies)
-                    bare_total.add(done, idle_cpu(before, stack.cpu(), {"api", "worker"}))
-                print(f"  round {r + 1} {side}: {done[0] / done[1]:6.2f} lifecycles/s",
-                      flush=True)
+        for r, chunk, side in alternating(0, n, rounds):
+            before = stack.cpu()
+            if side == "ours":
+                done = await ours(stack, c, chunk, concurrency, latencies)
+                ours_total.add(done, idle_cpu(before, stack.cpu(), {"bare"}))
+            else:
+                done = await bare(client, queue, chunk, concurrency, bare_latencies)
+                bare_total.add(done, idle_cpu(before, stack.cpu(), {"api", "worker"}))
+            print(f"  round {r + 1} {side}: {done[0] / done[1]:6.2f} lifecycles/s",
+                  flush=True)
     return ours_total, bare_total, latencies, bare_latencies
 
 
@@ -184,20 +191,17 @@ async def measure_decisions(stack: harness.BenchStack, queue: str, first: int, n
     client = await connect(Settings(temporal_address=stack.server.address))
     ours_lat: list[float] = []
     bare_lat: list[float] = []
-    chunks = [range(first + n * r // rounds, first + n * (r + 1) // rounds)
-              for r in range(rounds)]
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
                                  limits=httpx.Limits(max_connections=concurrency * 8)) as c:
-        for r, chunk in enumerate(chunks):
-            for side in (("ours", "bare") if r % 2 == 0 else ("bare", "ours")):
-                if side == "ours":
-                    await ours_decisions(stack, c, chunk, concurrency, ours_lat)
-                    shown = ours_lat[-len(chunk):]
-                else:
-                    await bare_decisions(stack, client, queue, chunk, concurrency, bare_lat)
-                    shown = bare_lat[-len(chunk):]
-                print(f"  decisions round {r + 1} {side}: p50 "
-                      f"{harness.percentile(shown, 50):.1f} ms", flush=True)
+        for r, chunk, side in alternating(first, n, rounds):
+            if side == "ours":
+                await ours_decisions(stack, c, chunk, concurrency, ours_lat)
+                shown = ours_lat[-len(chunk):]
+            else:
+                await bare_decisions(stack, client, queue, chunk, concurrency, bare_lat)
+                shown = bare_lat[-len(chunk):]
+            print(f"  decisions round {r + 1} {side}: p50 "
+                  f"{harness.percentile(shown, 50):.1f} ms", flush=True)
     return ours_lat, bare_lat
 
 
