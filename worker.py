@@ -23,6 +23,7 @@ from activities import all_activities
 from activities.context import ActivityContext
 from activities.slack import SlackActivities
 from activities.slack_dispatch import SlackDispatcher
+from config import event_loop
 from config.heap import CollectOnGrowth, freeze_startup_objects
 from config.sandbox import workflow_runner
 from config.settings import Settings, get_settings
@@ -112,7 +113,7 @@ def main() -> None:
     """The worker process: runs until SIGTERM/SIGINT, then exits 0 once shut down."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     freeze_startup_objects()
-    asyncio.run(run_worker())
+    event_loop.run(run_worker())
     # Everything has stopped by now. The Temporal SDK's Rust threads can outlive the event
     # loop, and Python's own teardown then aborts now and then ("Fatal Python error:
     # PyGILState_Release", exit 134: temporalio/sdk-python#300) — which an orchestrator

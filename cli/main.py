@@ -36,6 +36,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from config.event_loop import UVICORN_HTTP, UVICORN_LOOP
     from config.heap import freeze_startup_objects
 
     logging.basicConfig(level=logging.INFO)
@@ -43,7 +44,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     app = create_app(settings)
     freeze_startup_objects()
     uvicorn.run(app, host=args.host, port=settings.disputeflow_api_port,
-                log_level="warning", proxy_headers=True)
+                log_level="warning", proxy_headers=True, loop=UVICORN_LOOP, http=UVICORN_HTTP)
     return 0
 
 

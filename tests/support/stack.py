@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from cli.processes import free_port
+from config import event_loop
 from config.settings import Settings
 from config.temporal import connect
 from worker import running
@@ -52,7 +53,7 @@ class Stack:
         return stack
 
     def _run(self) -> None:
-        asyncio.run(self._main())
+        event_loop.run(self._main())  # the loop and HTTP parser the API serves with
 
     def build_app(self) -> FastAPI:
         """The app served; subclasses serve it with more routers."""
@@ -63,7 +64,8 @@ class Stack:
         self._stop = asyncio.Event()
         config = uvicorn.Config(self.build_app(), host="127.0.0.1",
                                 port=self.settings.disputeflow_api_port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", loop=event_loop.UVICORN_LOOP,
+                                http=event_loop.UVICORN_HTTP)
         server = uvicorn.Server(config)
         try:
             with ThreadPoolExecutor(max_workers=8) as pool:
