@@ -1,11 +1,14 @@
 """The bare-engine baselines: for bench_overhead, the same number of activities and updates as
-a dispute lifecycle, each doing nothing; for bench_decisions, one Update. Its own module so
-the workflow sandbox loads it the same way as ours.
+a dispute lifecycle, each doing nothing; for bench_decisions, one Update; and the floor
+under a decision and a lifecycle (bench/floor.py): those shapes, each activity writing one
+row. Its own
+module so the workflow sandbox loads it the same way as ours.
 
-    python -m bench.bare_workflow ADDRESS TASK_QUEUE   # a worker process for them
+    python -m bench.bare_workflow ADDRESS TASK_QUEUE DATABASE_URL   # a worker process for them
 
 Run as its own process, like our worker, with the same workflow runner
-(config/sandbox.py), so the two are compared in the same shape.
+(config/sandbox.py) and event loop (config/event_loop.py), so they are compared in the
+same shape.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
+    from sqlalchemy import Engine, text
+
+    from config import event_loop
     from config.sandbox import workflow_runner
+    from db.session import get_engine
 
 ACTIVITIES, UPDATES = 11, 3
 
@@ -78,21 +85,95 @@ class BareDecisionWorkflow:
         return self.decided
 
 
-async def serve(address: str, task_queue: str) -> None:
+FLOOR_TABLE = "bench_floor"
+
+
+class FloorActivities:
+    """The floor's one write: a transaction of one statement on the product's database,
+    through the product's connection pool (db/session.py), as a snapshot would take it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        with engine.begin() as c:
+            c.execute(text(f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} "
+                           "(workflow_id VARCHAR(100) PRIMARY KEY, decisions INTEGER NOT NULL)"))
+
+    @activity.defn(name="floor_record")
+    def record(self, workflow_id: str) -> int:
+        with self.engine.begin() as c:
+            return int(c.execute(text(
+                f"INSERT INTO {FLOOR_TABLE} (workflow_id, decisions) VALUES (:id, 1) "
+                f"ON CONFLICT (workflow_id) DO UPDATE SET decisions = "
+                f"{FLOOR_TABLE}.decisions + 1 RETURNING decisions"), {"id": workflow_id}
+            ).scalar_one())
+
+
+@workflow.defn(name="FloorDecisionWorkflow")
+class FloorDecisionWorkflow:
+    """The floor under a decision: an Update whose handler records it durably — one row
+    written in one transaction, by a local activity — and answers; nothing else."""
+
+    def __init__(self) -> None:
+        self.decided = 0
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.decided >= 2)
+        return self.decided
+
+    @workflow.update
+    async def decide(self) -> int:
+        await workflow.execute_local_activity_method(
+            FloorActivities.record, workflow.info().workflow_id,
+            start_to_close_timeout=timedelta(seconds=30))
+        self.decided += 1
+        return self.decided
+
+
+@workflow.defn(name="FloorWorkflow")
+class FloorWorkflow:
+    """The floor under a lifecycle: :class:`BareWorkflow`'s shape, each activity writing
+    one row (:class:`FloorActivities`), its Updates sent over HTTP (bench/floor.py)."""
+
+    def __init__(self) -> None:
+        self.updates = 0
+
+    async def _record(self, step: int) -> None:
+        await workflow.execute_activity_method(
+            FloorActivities.record, f"{workflow.info().workflow_id}:{step}",
+            start_to_close_timeout=timedelta(seconds=30))
+
+    @workflow.run
+    async def run(self) -> int:
+        for i in range(ACTIVITIES - UPDATES):
+            await self._record(i)
+        await workflow.wait_condition(lambda: self.updates >= UPDATES)
+        return self.updates
+
+    @workflow.update
+    async def step(self) -> int:
+        await self._record(ACTIVITIES - UPDATES + self.updates)
+        self.updates += 1
+        return self.updates
+
+
+async def serve(address: str, task_queue: str, db_url: str) -> None:
     """A worker for the bare workflows, with the thread pool our worker has, until SIGTERM."""
     client = await Client.connect(address)
+    floor = FloorActivities(get_engine(db_url))
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(16) as pool:
         async with Worker(client, task_queue=task_queue,
-                          workflows=[BareWorkflow, BareDecisionWorkflow],
+                          workflows=[BareWorkflow, BareDecisionWorkflow,
+                                     FloorDecisionWorkflow, FloorWorkflow],
                           # the sandbox as ours runs it: the baseline is the engine's best
                           workflow_runner=workflow_runner(client.data_converter),
-                          activities=[bare_noop, bare_record], activity_executor=pool,
+                          activities=[bare_noop, bare_record, floor.record], activity_executor=pool,
                           max_concurrent_activities=16):
             await stop.wait()
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(sys.argv[1], sys.argv[2]))
+    event_loop.run(serve(sys.argv[1], sys.argv[2], sys.argv[3]))

@@ -11,17 +11,22 @@ Each lifecycle: intake over HTTP -> findings -> investigation (HTTP) -> two appr
 ``disputeflow up`` does (API and worker processes, PostgreSQL by default; ``--url
 sqlite://`` for the embedded database). The bare workflow (bench/bare_workflow.py) runs 11
 no-op activities and 3 updates, its worker likewise in its own process, driven from this
-one. Both stacks stay up and take turns, in alternating rounds, so a drift of the machine's
-speed during the run falls on both sides alike; each side's rounds print as they finish,
-with the CPU the idle side used meanwhile (it should be next to nothing). Prints both
-throughputs (lifecycles/s) and their ratio ours/bare (target >= 0.9), and the decision
-latency of both under that load.
+one. The floor (bench/floor.py) is that lifecycle as the least durable product would run it:
+started and stepped over HTTP with a token lookup each time, each activity writing one row.
+The stacks stay up and take turns, in rounds whose order turns, so a drift of the machine's
+speed during the run falls on every side alike; each side's rounds print as they finish,
+with the CPU the idle sides used meanwhile (it should be next to nothing). Prints the
+throughputs (lifecycles/s), the ratio ours/bare (target >= 0.9) and the floor's, and the
+decision latency of each under that load.
 
 Then decisions alone, also in alternating rounds: ``--decisions`` disputes brought to their
 first approval level (not timed), then approved over HTTP ``--decision-concurrency`` at a
 time — the token, the one read, the Update, its snapshot transaction, the answer; and as
 many bare workflows each taking one Update that runs one no-op local activity, at the same
-concurrency. Prints both p50/p99 and the ratio of the medians (target <= 1.5).
+concurrency; and the floor (bench/floor.py): that Update behind an HTTP request whose token
+is looked up, its local activity writing one row — the least a durable decision over HTTP
+costs, whatever the product. Prints the three p50/p99, the ratio ours/bare of the medians
+(target <= 1.5), and where the floor and ours stand against it.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 
 from bench import harness
-from bench.bare_workflow import UPDATES, BareDecisionWorkflow, BareWorkflow
+from bench.bare_workflow import UPDATES, BareDecisionWorkflow, BareWorkflow, FloorDecisionWorkflow
 from config.settings import Settings
 from config.temporal import connect
 from db.models import Dispute
@@ -132,12 +137,54 @@ async def bare_decisions(stack: harness.BenchStack, client: Client, queue: str,
     await harness.bounded(range(len(handles)), concurrency, one)
 
 
-def alternating(first: int, n: int, rounds: int) -> Iterator[tuple[int, range, str]]:
+async def floor(stack: harness.BenchStack, client: Client, queue: str, floor_url: str,
+                indexes: range, concurrency: int, latencies: list[float]) -> tuple[int, float]:
+    """The floor's lifecycles (bench/floor.py): the bare lifecycle started and stepped over
+    HTTP with a token lookup each time, its activities each writing one row."""
+    async with httpx.AsyncClient(base_url=floor_url, timeout=60, headers=stack.headers("cs"),
+                                 limits=httpx.Limits(max_connections=concurrency * 2)) as c:
+
+        async def one(i: int) -> None:
+            wid = f"{queue}-fl{i}"
+            (await c.post(f"/floor/lifecycles/{wid}", params={"task_queue": queue})
+             ).raise_for_status()
+            for _ in range(UPDATES):
+                t = time.perf_counter()
+                (await c.post(f"/floor/lifecycles/{wid}/step")).raise_for_status()
+                latencies.append((time.perf_counter() - t) * 1000)
+            await client.get_workflow_handle(wid).result()
+
+        return await rate(indexes, concurrency, one)
+
+
+async def floor_decisions(stack: harness.BenchStack, client: Client, queue: str, floor_url: str,
+                          indexes: range, concurrency: int, latencies: list[float]) -> None:
+    """The floor (bench/floor.py): the bare Update behind an HTTP request with a token
+    lookup, its local activity writing one row; as many, at the same concurrency."""
+    handles = await asyncio.gather(*(client.start_workflow(
+        FloorDecisionWorkflow.run, id=f"{queue}-f{i}", task_queue=queue) for i in indexes))
+    await harness.settled(stack.procs["bare"].pid)
+    async with httpx.AsyncClient(base_url=floor_url, timeout=60,
+                                 limits=httpx.Limits(max_connections=concurrency * 8)) as c:
+
+        async def one(k: int) -> None:
+            t = time.perf_counter()
+            r = await c.post(f"/floor/{handles[k].id}/decision", headers=stack.headers("bm"))
+            latencies.append((time.perf_counter() - t) * 1000)
+            if r.status_code != 200:
+                raise RuntimeError(f"floor decision {handles[k].id}: {r.status_code} {r.text}")
+
+        await harness.bounded(range(len(handles)), concurrency, one)
+
+
+def alternating(first: int, n: int, rounds: int, sides: tuple[str, ...] = ("ours", "bare"),
+                ) -> Iterator[tuple[int, range, str]]:
     """(round, its indexes, side) for ``n`` indexes from ``first`` in ``rounds`` rounds, each
-    round both sides, ours first in even rounds and bare first in odd ones."""
+    round every side, their order turned by one each round (ours first in the first)."""
     for r in range(rounds):
         chunk = range(first + n * r // rounds, first + n * (r + 1) // rounds)
-        for side in ("ours", "bare") if r % 2 == 0 else ("bare", "ours"):
+        turn = r % len(sides)
+        for side in sides[turn:] + sides[:turn]:
             yield r, chunk, side
 
 
@@ -157,52 +204,60 @@ class Totals:
         return self.lifecycles / self.seconds
 
 
-async def measure(stack: harness.BenchStack, queue: str, n: int, concurrency: int,
-                  rounds: int) -> tuple[Totals, Totals, list[float], list[float]]:
-    """Ours and bare in alternating rounds (ours first, then bare first, ...), both stacks up
-    and the idle one waiting: the machine's speed drifts during a run (by up to a third in
+# The processes of each side: while one side runs, the others' should sit idle.
+PROCESSES = {"ours": {"api", "worker"}, "bare": {"bare"}, "floor": {"bare", "floor"}}
+
+
+async def measure(stack: harness.BenchStack, queue: str, floor_url: str, n: int,
+                  concurrency: int, rounds: int,
+                  ) -> tuple[dict[str, Totals], dict[str, list[float]]]:
+    """Ours, bare and the floor in turns (ours first, then bare first, ...), every stack up
+    and the idle ones waiting: the machine's speed drifts during a run (by up to a third in
     minutes, seen here), and one block each would put that drift into the ratio."""
     client = await connect(Settings(temporal_address=stack.server.address))
-    ours_total, bare_total = Totals(), Totals()
-    latencies: list[float] = []
-    bare_latencies: list[float] = []
+    totals = {side: Totals() for side in PROCESSES}
+    latencies: dict[str, list[float]] = {side: [] for side in PROCESSES}
 
-    def idle_cpu(before: dict[str, float], after: dict[str, float], parts: set[str]) -> float:
-        return sum(after.get(p, 0.0) - before.get(p, 0.0) for p in parts)
+    def idle_cpu(before: dict[str, float], after: dict[str, float], side: str) -> float:
+        return sum(after.get(p, 0.0) - before.get(p, 0.0)
+                   for p in set().union(*PROCESSES.values()) - PROCESSES[side])
 
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
                                  limits=httpx.Limits(max_connections=concurrency * 2)) as c:
-        for r, chunk, side in alternating(0, n, rounds):
+        for r, chunk, side in alternating(0, n, rounds, tuple(PROCESSES)):
             before = stack.cpu()
             if side == "ours":
-                done = await ours(stack, c, chunk, concurrency, latencies)
-                ours_total.add(done, idle_cpu(before, stack.cpu(), {"bare"}))
+                done = await ours(stack, c, chunk, concurrency, latencies[side])
+            elif side == "bare":
+                done = await bare(client, queue, chunk, concurrency, latencies[side])
             else:
-                done = await bare(client, queue, chunk, concurrency, bare_latencies)
-                bare_total.add(done, idle_cpu(before, stack.cpu(), {"api", "worker"}))
+                done = await floor(stack, client, queue, floor_url, chunk, concurrency,
+                                   latencies[side])
+            totals[side].add(done, idle_cpu(before, stack.cpu(), side))
             print(f"  round {r + 1} {side}: {done[0] / done[1]:6.2f} lifecycles/s",
                   flush=True)
-    return ours_total, bare_total, latencies, bare_latencies
+    return totals, latencies
 
 
-async def measure_decisions(stack: harness.BenchStack, queue: str, first: int, n: int,
-                            concurrency: int, rounds: int) -> tuple[list[float], list[float]]:
-    """Decisions alone, ours and bare in alternating rounds (see :func:`measure`)."""
+async def measure_decisions(stack: harness.BenchStack, queue: str, floor_url: str, first: int,
+                            n: int, concurrency: int, rounds: int) -> dict[str, list[float]]:
+    """Decisions alone, ours, bare and the floor in turns (see :func:`measure`)."""
     client = await connect(Settings(temporal_address=stack.server.address))
-    ours_lat: list[float] = []
-    bare_lat: list[float] = []
+    latencies: dict[str, list[float]] = {side: [] for side in PROCESSES}
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60,
                                  limits=httpx.Limits(max_connections=concurrency * 8)) as c:
-        for r, chunk, side in alternating(first, n, rounds):
+        for r, chunk, side in alternating(first, n, rounds, tuple(latencies)):
+            shown = latencies[side]
             if side == "ours":
-                await ours_decisions(stack, c, chunk, concurrency, ours_lat)
-                shown = ours_lat[-len(chunk):]
+                await ours_decisions(stack, c, chunk, concurrency, shown)
+            elif side == "bare":
+                await bare_decisions(stack, client, queue, chunk, concurrency, shown)
             else:
-                await bare_decisions(stack, client, queue, chunk, concurrency, bare_lat)
-                shown = bare_lat[-len(chunk):]
+                await floor_decisions(stack, client, queue, floor_url, chunk, concurrency,
+                                      shown)
             print(f"  decisions round {r + 1} {side}: p50 "
-                  f"{harness.percentile(shown, 50):.1f} ms", flush=True)
-    return ours_lat, bare_lat
+                  f"{harness.percentile(shown[-len(chunk):], 50):.1f} ms", flush=True)
+    return latencies
 
 
 def main() -> None:
@@ -230,33 +285,37 @@ def main() -> None:
                                    database=db_url.split(":")[0]), flush=True)
         try:
             queue = stack.start_bare_worker()
-            mine, base, latencies, bare_latencies = asyncio.run(
-                measure(stack, queue, args.n, args.concurrency, args.rounds))
-            ours_alone, bare_alone = asyncio.run(measure_decisions(
-                stack, queue, args.n, args.decisions, args.decision_concurrency, args.rounds))
+            floor_url = stack.start_floor_api()
+            totals, latencies = asyncio.run(
+                measure(stack, queue, floor_url, args.n, args.concurrency, args.rounds))
+            alone = asyncio.run(measure_decisions(
+                stack, queue, floor_url, args.n, args.decisions, args.decision_concurrency,
+                args.rounds))
         finally:
             stack.stop()
             harness.drop_database(args.url, db_url)
-    print(f"bare Temporal: {base.rate:7.2f} lifecycles/s ({base.lifecycles} in "
-          f"{base.seconds:.1f} s; our idle API and worker used {base.idle_cpu:.2f} CPU s "
-          "meanwhile)")
-    print(f"Disputeflow:   {mine.rate:7.2f} lifecycles/s ({mine.lifecycles} in "
-          f"{mine.seconds:.1f} s; the idle bare worker used {mine.idle_cpu:.2f} CPU s)")
-    ratio = mine.rate / base.rate
+    names = {"bare": "bare Temporal", "floor": "floor", "ours": "Disputeflow"}
+    for side, total in totals.items():
+        print(f"{names[side] + ':':14s} {total.rate:7.2f} lifecycles/s ({total.lifecycles} in "
+              f"{total.seconds:.1f} s; the other sides' processes used {total.idle_cpu:.2f} "
+              "CPU s meanwhile)")
+    ratio = totals["ours"].rate / totals["bare"].rate
     print(f"lifecycle ratio ours/bare: {ratio:.2f} "
-          f"(target >= 0.9: {'met' if ratio >= 0.9 else 'MISSED'})")
-    print(f"decision latency within {args.concurrency} lifecycles at once: ours p50 "
-          f"{harness.percentile(latencies, 50):.0f} ms, p99 "
-          f"{harness.percentile(latencies, 99):.0f} ms; bare engine p50 "
-          f"{harness.percentile(bare_latencies, 50):.0f} ms, p99 "
-          f"{harness.percentile(bare_latencies, 99):.0f} ms")
-    ours_p50, bare_p50 = (harness.percentile(v, 50) for v in (ours_alone, bare_alone))
-    print(f"decisions alone, {args.decision_concurrency} at a time: ours p50 {ours_p50:.1f} ms, "
-          f"p99 {harness.percentile(ours_alone, 99):.1f} ms; bare engine p50 {bare_p50:.1f} ms, "
-          f"p99 {harness.percentile(bare_alone, 99):.1f} ms")
-    slower = ours_p50 / bare_p50
+          f"(target >= 0.9: {'met' if ratio >= 0.9 else 'MISSED'}); floor/bare: "
+          f"{totals['floor'].rate / totals['bare'].rate:.2f}; ours/floor: "
+          f"{totals['ours'].rate / totals['floor'].rate:.2f}")
+    print(f"decision latency within {args.concurrency} lifecycles at once: " + "; ".join(
+        f"{names[side]} p50 {harness.percentile(v, 50):.0f} ms, p99 "
+        f"{harness.percentile(v, 99):.0f} ms" for side, v in latencies.items()))
+    p50 = {side: harness.percentile(v, 50) for side, v in alone.items()}
+    p99 = {side: harness.percentile(v, 99) for side, v in alone.items()}
+    print(f"decisions alone, {args.decision_concurrency} at a time: ours p50 {p50['ours']:.1f} ms, "
+          f"p99 {p99['ours']:.1f} ms; bare engine p50 {p50['bare']:.1f} ms, "
+          f"p99 {p99['bare']:.1f} ms; floor p50 {p50['floor']:.1f} ms, p99 {p99['floor']:.1f} ms")
+    slower = p50["ours"] / p50["bare"]
     print(f"decision p50 ours/bare: {slower:.2f} "
-          f"(target <= 1.5: {'met' if slower <= 1.5 else 'MISSED'})")
+          f"(target <= 1.5: {'met' if slower <= 1.5 else 'MISSED'}); floor/bare: "
+          f"{p50['floor'] / p50['bare']:.2f}; ours/floor: {p50['ours'] / p50['floor']:.2f}")
 
 
 if __name__ == "__main__":

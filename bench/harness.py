@@ -226,10 +226,23 @@ class BenchStack:
         queue = f"bare-{uuid.uuid4().hex[:6]}"
         log = open(self.logs / "bare.log", "ab")  # noqa: SIM115  (the child keeps it)
         self.procs["bare"] = subprocess.Popen(
-            [sys.executable, "-m", "bench.bare_workflow", self.server.address, queue],
+            [sys.executable, "-m", "bench.bare_workflow", self.server.address, queue,
+             self.db_url],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True)
         return queue
+
+    def start_floor_api(self) -> str:
+        """The floor's API process (bench/floor.py), beside ours; returns its base URL. Its
+        Updates run on the bare worker (:meth:`start_bare_worker`)."""
+        port = free_port()
+        log = open(self.logs / "floor.log", "ab")  # noqa: SIM115  (the child keeps it)
+        self.procs["floor"] = subprocess.Popen(
+            [sys.executable, "-m", "bench.floor", str(port), self.server.address, self.db_url],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port("127.0.0.1", port, timeout=60, proc=self.procs["floor"], what="floor API")
+        return f"http://127.0.0.1:{port}"
 
     def show_errors(self, *, lines: int = 40) -> None:
         """A figure measured through errors is no figure: print the end of any traceback
