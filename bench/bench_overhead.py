@@ -48,7 +48,7 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 
 from bench import harness
-from bench.bare_workflow import UPDATES, BareDecisionWorkflow, BareWorkflow, FloorDecisionWorkflow
+from bench.bare_workflow import FLOOR_RECORD, UPDATES, BareDecisionWorkflow, BareWorkflow
 from config.settings import Settings
 from config.temporal import connect
 from db.models import Dispute
@@ -162,7 +162,8 @@ async def floor_decisions(stack: harness.BenchStack, client: Client, queue: str,
     """The floor (bench/floor.py): the bare Update behind an HTTP request with a token
     lookup, its local activity writing one row; as many, at the same concurrency."""
     handles = await asyncio.gather(*(client.start_workflow(
-        FloorDecisionWorkflow.run, id=f"{queue}-f{i}", task_queue=queue) for i in indexes))
+        BareDecisionWorkflow.run, FLOOR_RECORD, id=f"{queue}-f{i}", task_queue=queue)
+        for i in indexes))
     await harness.settled(stack.procs["bare"].pid)
     async with httpx.AsyncClient(base_url=floor_url, timeout=60,
                                  limits=httpx.Limits(max_connections=concurrency * 8)) as c:

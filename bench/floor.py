@@ -1,10 +1,11 @@
 """The floor under a decision over HTTP: the least any product must add to the bare engine's
 Update to take a decision from a person and keep it — an HTTP request whose bearer token is
 looked up in the users table, and the Update's local activity writing one row in one
-transaction (bench/bare_workflow.py, ``FloorDecisionWorkflow``). No dispute read, no rules,
-no audit chain, no view: what ours does beyond this floor is the product. The same for a
-lifecycle (``FloorWorkflow``): the bare lifecycle's start and Updates each sent over HTTP
-with a token lookup, each of its activities writing one row.
+transaction (bench/bare_workflow.py: ``BareDecisionWorkflow`` running ``floor_record``).
+No dispute read, no rules, no audit chain, no view: what ours does beyond this floor is the
+product. The same for a lifecycle (``BareWorkflow`` running ``floor_record``): the bare
+lifecycle's start and Updates each sent over HTTP with a token lookup, each of its
+activities writing one row.
 
     python -m bench.floor PORT TEMPORAL_ADDRESS DATABASE_URL
 
@@ -16,6 +17,8 @@ engine, this floor, and ours.
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import uvicorn
@@ -24,7 +27,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
-from bench.bare_workflow import FloorDecisionWorkflow, FloorWorkflow
+from bench.bare_workflow import FLOOR_RECORD, BareDecisionWorkflow, BareWorkflow
 from config.event_loop import UVICORN_HTTP, UVICORN_LOOP
 from db.session import get_engine
 from db.users import hash_token
@@ -32,8 +35,13 @@ from db.users import hash_token
 
 def app(address: str, db_url: str) -> FastAPI:
     engine = get_engine(db_url)
-    clients: list[Client] = []
-    floor = FastAPI()
+
+    @asynccontextmanager
+    async def connected(app: FastAPI) -> AsyncIterator[None]:
+        app.state.client = await Client.connect(address)
+        yield
+
+    floor = FastAPI(lifespan=connected)
 
     def user_of(token: str) -> str | None:
         with engine.connect() as c:
@@ -45,30 +53,30 @@ def app(address: str, db_url: str) -> FastAPI:
         user = await run_in_threadpool(user_of, authorization.removeprefix("Bearer "))
         if user is None:
             raise HTTPException(401, "unknown token")
-        if not clients:
-            clients.append(await Client.connect(address))
-        return user, clients[0]
+        client: Client = floor.state.client
+        return user, client
 
     @floor.post("/floor/{workflow_id}/decision")
     async def decide(workflow_id: str,
                      authorization: Annotated[str, Header()] = "") -> dict[str, Any]:
         user, client = await signed_in(authorization)
         handle = client.get_workflow_handle(workflow_id)
-        decided = await handle.execute_update(FloorDecisionWorkflow.decide)
+        decided = await handle.execute_update(BareDecisionWorkflow.decide)
         return {"id": workflow_id, "decided_by": user, "decisions": decided}
 
     @floor.post("/floor/lifecycles/{workflow_id}")
     async def start(workflow_id: str, task_queue: str,
                     authorization: Annotated[str, Header()] = "") -> dict[str, Any]:
         user, client = await signed_in(authorization)
-        await client.start_workflow(FloorWorkflow.run, id=workflow_id, task_queue=task_queue)
+        await client.start_workflow(BareWorkflow.run, FLOOR_RECORD, id=workflow_id,
+                                    task_queue=task_queue)
         return {"id": workflow_id, "opened_by": user}
 
     @floor.post("/floor/lifecycles/{workflow_id}/step")
     async def step(workflow_id: str,
                    authorization: Annotated[str, Header()] = "") -> dict[str, Any]:
         user, client = await signed_in(authorization)
-        steps = await client.get_workflow_handle(workflow_id).execute_update(FloorWorkflow.step)
+        steps = await client.get_workflow_handle(workflow_id).execute_update(BareWorkflow.step)
         return {"id": workflow_id, "by": user, "steps": steps}
 
     @floor.get("/healthz")

@@ -220,28 +220,28 @@ class BenchStack:
         for proc in reversed(list(self.procs.values())):
             stop_process(proc)
 
+    def _spawn(self, part: str, module: str, *args: str) -> subprocess.Popen[bytes]:
+        """``python -m module args`` as the process ``part``, logging to ``part``.log."""
+        log = open(self.logs / f"{part}.log", "ab")  # noqa: SIM115  (the child keeps it)
+        self.procs[part] = subprocess.Popen(
+            [sys.executable, "-m", module, *args], cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        return self.procs[part]
+
     def start_bare_worker(self) -> str:
         """A worker process for bench/bare_workflow.py's workflows, shaped like ours (its own
         process, the same thread pool); returns its task queue."""
         queue = f"bare-{uuid.uuid4().hex[:6]}"
-        log = open(self.logs / "bare.log", "ab")  # noqa: SIM115  (the child keeps it)
-        self.procs["bare"] = subprocess.Popen(
-            [sys.executable, "-m", "bench.bare_workflow", self.server.address, queue,
-             self.db_url],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+        self._spawn("bare", "bench.bare_workflow", self.server.address, queue, self.db_url)
         return queue
 
     def start_floor_api(self) -> str:
         """The floor's API process (bench/floor.py), beside ours; returns its base URL. Its
         Updates run on the bare worker (:meth:`start_bare_worker`)."""
         port = free_port()
-        log = open(self.logs / "floor.log", "ab")  # noqa: SIM115  (the child keeps it)
-        self.procs["floor"] = subprocess.Popen(
-            [sys.executable, "-m", "bench.floor", str(port), self.server.address, self.db_url],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for_port("127.0.0.1", port, timeout=60, proc=self.procs["floor"], what="floor API")
+        proc = self._spawn("floor", "bench.floor", str(port), self.server.address, self.db_url)
+        wait_for_port("127.0.0.1", port, timeout=60, proc=proc, what="floor API")
         return f"http://127.0.0.1:{port}"
 
     def show_errors(self, *, lines: int = 40) -> None:
