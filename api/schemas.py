@@ -139,6 +139,16 @@ class PolicyOut(BaseModel):
     document: dict[str, Any]
 
 
+class PolicyBacktestIn(_In):
+    """A proposed policy document and the past window of memos (by creation) to run it on."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    policy: dict[str, Any]
+    start: datetime = Field(alias="from", description="inclusive, ISO 8601 (UTC if no zone)")
+    end: datetime = Field(alias="to", description="exclusive, ISO 8601 (UTC if no zone)")
+
+
 class PolicyVersions(BaseModel):
     items: list[PolicyOut]
 

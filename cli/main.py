@@ -112,6 +112,41 @@ def cmd_policy_show(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_backtest(args: argparse.Namespace) -> int:
+    from approvals.policy_problems import PolicyError
+    from db.policy_backtest import run_backtest
+
+    start, end = _when(args.start), _when(args.end)
+    if end <= start:
+        print("--to must be after --from.", file=sys.stderr)
+        return 2
+    try:
+        with _session() as s:
+            result = run_backtest(s, document=_load_file(args.file), start=start, end=end)
+    except PolicyError as exc:
+        print(f"Policy refused:\n{exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(result.model_dump_json(indent=2))
+        return 0
+    for memo in result.memos:
+        if memo.change != "same" or memo.new_sod_conflicts:
+            print(f"{memo.number} ({memo.amount_base} {result.base_currency}): "
+                  f"{', '.join(memo.chain_then) or 'auto-approved'} -> "
+                  f"{', '.join(memo.chain_proposed) or 'auto-approved'}")
+            for conflict in memo.new_sod_conflicts:
+                print(f"  conflict: {conflict}")
+    for skipped in result.skipped:
+        print(f"{skipped.number} skipped: {skipped.reason}")
+    t = result.summary
+    print(f"{t.memos} credit memos: {t.same} unchanged, {t.more_levels} more levels, "
+          f"{t.fewer_levels} fewer, {t.different_roles} other roles, {t.new_sod_conflicts} "
+          "new segregation-of-duties conflicts.")
+    for load in t.load:
+        print(f"  {load.role}: {load.recorded} -> {load.proposed} levels ({load.change:+d})")
+    return 0
+
+
 def _import(document: Any, actor: str) -> int:
     from pydantic import ValidationError
 
@@ -261,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("file")
     apply.set_defaults(f=cmd_policy_apply)
     pol.add_parser("show").set_defaults(f=cmd_policy_show)
+    bt = pol.add_parser("backtest", help="what a policy file would have done to the credit "
+                        "memos created in a past window (changes nothing)")
+    bt.add_argument("file")
+    bt.add_argument("--from", dest="start", required=True, help="ISO date/time, inclusive")
+    bt.add_argument("--to", dest="end", required=True, help="ISO date/time, exclusive")
+    bt.add_argument("--format", choices=["text", "json"], default="text")
+    bt.set_defaults(f=cmd_policy_backtest)
 
     imp = sub.add_parser("import", help="import a billing-data JSON document")
     imp.add_argument("file")

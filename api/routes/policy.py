@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Body
 
-from api.deps import AdminDep, ReaderDep, SessionDep
+from api.deps import AdminDep, AuditorDep, ReaderDep, ReadSessionDep, SessionDep
 from api.errors import AppError
-from api.schemas import PolicyOut, PolicyVersions
+from api.schemas import PolicyBacktestIn, PolicyOut, PolicyVersions
 from approvals.policy_problems import PolicyError
 from db import policies
 from db.models import PolicyVersion
+from db.policy_backtest import PolicyBacktest, run_backtest
 
 router = APIRouter(prefix="/api/v1/policy", tags=["policy"])
 
@@ -40,3 +42,23 @@ def put_policy(principal: AdminDep, session: SessionDep,
         raise AppError("validation_error", str(exc), [p.model_dump() for p in exc.problems]
                        ) from None
     return _out(row)
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@router.post("/backtest", response_model=PolicyBacktest)
+def backtest_policy(_: AuditorDep, session: ReadSessionDep, body: PolicyBacktestIn) -> Any:
+    """What the proposed policy would have done to the memos of a past window; it changes
+    nothing, so auditors may run it as well as admins."""
+    start, end = _utc(body.start), _utc(body.end)
+    if end <= start:
+        raise AppError("validation_error", "'to' must be after 'from'.",
+                       [{"field": "to", "message": "not after from"}])
+    try:
+        return run_backtest(session, document=body.policy, start=start, end=end)
+    except PolicyError as exc:
+        raise AppError("validation_error", str(exc),
+                       [{**p.model_dump(), "field": f"policy.{p.field}"} for p in exc.problems]
+                       ) from None

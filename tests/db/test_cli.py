@@ -57,3 +57,26 @@ def test_users_import_policy_and_audit_verify(db_url: str, tmp_path: Path) -> No
         row.message = "edited"
     r = cli(db_url, "audit", "verify")
     assert r.returncode == 1 and "event 2" in r.stderr
+
+
+def test_policy_backtest_prints_what_a_proposal_would_change(db_url: str,
+                                                             tmp_path: Path) -> None:
+    from tests.support.backtest_history import write_history
+
+    write_history(db_url)
+    document = json.loads(json.dumps(DEFAULT_POLICY_DOCUMENT))
+    document["tiers"][1]["min"] = "10000"
+    policy = tmp_path / "proposal.yaml"
+    policy.write_text(yaml.safe_dump(document))
+    r = cli(db_url, "policy", "backtest", str(policy), "--from", "2026-10-01",
+            "--to", "2026-11-01")
+    assert r.returncode == 0, r.stderr
+    assert "CM-3 (1500.00 USD): billing_manager, senior_billing_manager -> billing_manager" \
+        in r.stdout
+    assert "8 credit memos: 6 unchanged, 0 more levels, 2 fewer" in r.stdout
+    assert "senior_billing_manager: 3 -> 1 levels (-2)" in r.stdout
+    r = cli(db_url, "policy", "backtest", str(policy), "--from", "2026-10-01",
+            "--to", "2026-11-01", "--format", "json")
+    assert json.loads(r.stdout)["summary"]["fewer_levels"] == 2
+    assert cli(db_url, "policy", "backtest", str(policy), "--from", "2026-11-01",
+               "--to", "2026-10-01").returncode == 2

@@ -127,3 +127,52 @@ def test_delegation_through_the_api_and_revision_restarts_the_chain(
                                                json={"credit_lines": [{"line_id": "B1",
                                                                        "amount": "1.00"}]})
     assert r.status_code == 403
+
+
+def test_back_test_runs_a_proposal_over_memos_the_workflow_wrote(
+    stack: Stack, people: People, admin_token: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    cs, analyst = as_user(stack, people, "cs"), as_user(stack, people, "analyst")
+    dispute_id = cs.post("/api/v1/disputes", json=dispute_body()).json()["id"]
+    wait_for(cs, dispute_id, lambda v: v["findings_ready"])
+    r = analyst.post(f"/api/v1/disputes/{dispute_id}/investigation", json={
+        "root_cause": "rate_card", "resolution": "partial_credit",
+        "credit_lines": [{"line_id": "L1", "amount": "250.00"}]})
+    number = r.json()["credit_memo"]["number"]
+    now = datetime.now(UTC)
+    doc = copy.deepcopy(DEFAULT_POLICY_DOCUMENT)
+    doc["tiers"][1]["min"] = "100"
+    body = {"policy": doc, "from": (now - timedelta(days=1)).isoformat(),
+            "to": (now + timedelta(days=1)).isoformat()}
+
+    r = as_user(stack, people, "auditor").post("/api/v1/policy/backtest", json=body)
+    assert r.status_code == 200, r.text
+    result = r.json()
+    [memo] = result["memos"]
+    assert memo["number"] == number and memo["dispute_id"] == dispute_id
+    assert memo["chain_then"] == ["billing_manager"]
+    assert memo["chain_proposed"] == ["billing_manager", "senior_billing_manager"]
+    assert memo["change"] == "more" and memo["amount_base"] == "250.00"
+    assert result["summary"]["more_levels"] == 1
+    assert {"role": "senior_billing_manager", "recorded": 0, "proposed": 1,
+            "change": 1} in result["summary"]["load"]
+    # Nothing changed: the policy in force and the dispute's chain are as before.
+    assert stack.http(admin_token).get("/api/v1/policy").json()["version"] == 1
+    assert [a["role"] for a in cs.get(f"/api/v1/disputes/{dispute_id}").json()["approvals"]] \
+        == ["billing_manager"]
+
+    assert as_user(stack, people, "analyst").post(
+        "/api/v1/policy/backtest", json=body).status_code == 403
+    bad = {**body, "policy": {**doc, "aggregation_window_days": 400}}
+    r = stack.http(admin_token).post("/api/v1/policy/backtest", json=bad)
+    assert r.status_code == 422 and error_code(r) == "validation_error"
+    assert [d["field"] for d in r.json()["error"]["details"]] == [
+        "policy.aggregation_window_days"]
+    r = stack.http(admin_token).post("/api/v1/policy/backtest",
+                                     json={**body, "to": body["from"]})
+    assert r.status_code == 422 and "'to' must be after 'from'" in r.json()["error"]["message"]
+    r = stack.http(admin_token).post("/api/v1/policy/backtest", json={"policy": doc})
+    assert r.status_code == 422
+    assert {d["field"] for d in r.json()["error"]["details"]} >= {"from", "to"}
