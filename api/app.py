@@ -11,7 +11,18 @@ from fastapi import FastAPI
 
 from api import errors, web
 from api.limits import RequestGuard
-from api.routes import audit, billing, disputes, health, metrics, policy, sla, slack, users
+from api.routes import (
+    analytics,
+    audit,
+    billing,
+    disputes,
+    health,
+    metrics,
+    policy,
+    sla,
+    slack,
+    users,
+)
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings, get_settings
 
@@ -42,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (users, billing, policy, disputes, audit, sla, metrics):
+    for module in (users, billing, policy, disputes, audit, sla, metrics, analytics):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)
     # Authenticated by Slack's signature, not a token.

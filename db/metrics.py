@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from db import billing, policies, slack_outbox
-from db.models import CreditMemo, Dispute, SlaBreach
+from db import analytics, billing, slack_outbox
+from db.models import Dispute, SlaBreach
 from domain.money import from_minor, quantize
 
 OPEN_STATUSES = ("investigating", "pending_approval")
@@ -119,13 +119,9 @@ def _top(counts: dict[str, int], key: str) -> list[dict[str, Any]]:
 
 def compute(session: Session, *, start: datetime | None, end: datetime | None,
             now: datetime) -> dict[str, Any]:
-    base = str(policies.current(session).document.get("base_currency", "USD"))
+    w = analytics.window_for(session, start=start, end=end, now=now)
+    base = w.base
     scan = _status_scan(session, start, end)
-    tiers = session.execute(
-        select(CreditMemo.tier_min, func.count(), func.sum(CreditMemo.base_total_minor))
-        .where(CreditMemo.status.in_(("approved", "posted")),
-               _between(CreditMemo.created_at, start, end))
-        .group_by(CreditMemo.tier_min)).all()
     clock_kind = case((SlaBreach.clock.like("approval_%"), "approval"), else_=SlaBreach.clock)
     breaches = session.execute(
         select(clock_kind, SlaBreach.assignee_role, func.count(),
@@ -133,9 +129,13 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None,
         .where(_between(SlaBreach.breached_at, start, end))
         .group_by(clock_kind, SlaBreach.assignee_role)).all()
     resolved = scan["closed"].get("resolved", 0)
+    [validity] = analytics.validity(session, w)
+    [accuracy] = analytics.invoice_accuracy(session, w)
+    [outstanding] = analytics.outstanding(session, w)
     return {
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,
+        "as_of": w.as_of.isoformat(),
         "opened": sum(scan["opened"].values()),
         "opened_by_status": {k: v for k, v in scan["opened"].items() if v},
         "resolved": resolved,
@@ -145,14 +145,20 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None,
                              for s in (*OPEN_STATUSES, *CLOSED_STATUSES)},
         "turnaround": turnaround(session, start, end),
         "revenue_at_risk": _to_base(session, scan["open_minor"], base, now),
-        "credits_by_tier": [
-            {"tier_min": str(t), "credits": n, "base_total": str(from_minor(int(s or 0), base)),
-             "base_currency": base} for t, n, s in sorted(tiers, key=lambda r: Decimal(r[0]))],
+        "credits_by_tier": analytics.credits_by_tier(session, w),
         "breaches": [{"clock": c, "assignee_role": r, "count": n, "open": int(o or 0)}
                      for c, r, n, o in breaches],
         "breaches_total": sum(n for _, _, n, _ in breaches),
+        "breached_disputes": analytics.breached_disputes(session, w),
         "top_root_causes": _top(scan["causes"], "root_cause"),
         "top_reason_codes": _top(scan["reasons"], "reason_code"),
         "first_time_right_rate": round(scan["ftr"] / resolved, 4) if resolved else None,
+        "aging": {b["bucket"]: {"count": b["count"], "base_amount": b["base_amount"]}
+                  for b in analytics.aging(session, w)},
+        "days_dispute_outstanding": outstanding["days_dispute_outstanding"],
+        "valid_dispute_rate": validity["valid_dispute_rate"],
+        "first_time_invoice_accuracy": accuracy["first_time_invoice_accuracy"],
+        "trends": {"root_cause": analytics.trend_root_causes(session, w),
+                   "reason_code": analytics.trend_reason_codes(session, w)},
         "slack_outbox": slack_outbox.health(session, now=now),  # now, whatever the period
     }

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from api.deps import AuditorDep, SessionDep, SettingsDep
-from api.errors import AppError
+from api.period import From, To, utc_period
 from db import approval_chains, audit
 from db.control_test import ControlTestResult, run_control_test
 from db.session import session_scope
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-From = Annotated[datetime | None, Query(alias="from", description="inclusive, ISO 8601")]
-To = Annotated[datetime | None, Query(alias="to", description="exclusive, ISO 8601")]
 
 
 class VerifyOut(BaseModel):
@@ -30,14 +28,6 @@ class VerifyOut(BaseModel):
     first_bad_event: int | None
     problem: str | None
     checked_at: datetime
-
-
-def _window(start: datetime | None, end: datetime | None) -> tuple[datetime | None, ...]:
-    bounds = tuple(b if b is None or b.tzinfo else b.replace(tzinfo=UTC) for b in (start, end))
-    if bounds[0] and bounds[1] and bounds[1] <= bounds[0]:
-        raise AppError("validation_error", "'to' must be after 'from'.",
-                       [{"field": "to", "message": "not after from"}])
-    return bounds
 
 
 @router.get("/verify", response_model=VerifyOut)
@@ -54,7 +44,7 @@ def approval_chains_export(
     _: AuditorDep, settings: SettingsDep, start: From = None, end: To = None,
     format: Literal["csv", "json"] = "csv",
 ) -> StreamingResponse:
-    start, end = _window(start, end)
+    start, end = utc_period(start, end)
 
     def stream() -> Iterator[str]:
         # Its own session: the response body is produced after the request's scope ends.
@@ -70,5 +60,5 @@ def approval_chains_export(
 @router.get("/control-test", response_model=ControlTestResult)
 def control_test(_: AuditorDep, session: SessionDep, start: From = None,
                  end: To = None) -> Any:
-    start, end = _window(start, end)
+    start, end = utc_period(start, end)
     return run_control_test(session, start=start, end=end)

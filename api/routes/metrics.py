@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.deps import ManagerDep, SessionDep
-from api.errors import AppError
+from api.period import From, To, utc_period
 from db import metrics
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
@@ -18,11 +18,8 @@ router = APIRouter(prefix="/api/v1", tags=["metrics"])
 def get_metrics(
     _: ManagerDep,
     session: SessionDep,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: From = None,
+    end: To = None,
 ) -> dict[str, Any]:
-    start, end = (b if b is None or b.tzinfo else b.replace(tzinfo=UTC) for b in (start, end))
-    if start and end and end <= start:
-        raise AppError("validation_error", "'to' must be after 'from'.",
-                       [{"field": "to", "message": "not after from"}])
+    start, end = utc_period(start, end)
     return metrics.compute(session, start=start, end=end, now=datetime.now(UTC))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Body
 
 from api.deps import AdminDep, AuditorDep, ReaderDep, ReadSessionDep, SessionDep
 from api.errors import AppError
+from api.period import check_order, utc
 from api.schemas import PolicyBacktestIn, PolicyOut, PolicyVersions
 from approvals.policy_problems import PolicyError
 from db import policies
@@ -44,18 +44,12 @@ def put_policy(principal: AdminDep, session: SessionDep,
     return _out(row)
 
 
-def _utc(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 @router.post("/backtest", response_model=PolicyBacktest)
 def backtest_policy(_: AuditorDep, session: ReadSessionDep, body: PolicyBacktestIn) -> Any:
     """What the proposed policy would have done to the memos of a past window; it changes
     nothing, so auditors may run it as well as admins."""
-    start, end = _utc(body.start), _utc(body.end)
-    if end <= start:
-        raise AppError("validation_error", "'to' must be after 'from'.",
-                       [{"field": "to", "message": "not after from"}])
+    start, end = utc(body.start), utc(body.end)
+    check_order(start, end)
     try:
         return run_backtest(session, document=body.policy, start=start, end=end)
     except PolicyError as exc:

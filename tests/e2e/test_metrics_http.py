@@ -66,6 +66,29 @@ def test_metrics_after_a_few_lifecycles(stack: Stack, people: People) -> None:
                                               "to": "2030-01-01T00:00:00Z"}).status_code == 422
     assert cs.get("/api/v1/metrics").status_code == 403
 
+    # The tables behind the figures, as JSON and CSV: one set of numbers.
+    assert sum(b["count"] for b in m["aging"].values()) == 2
+    assert m["aging"]["0-7"] == {"count": 2, "base_amount": "1380.00"}
+    assert m["valid_dispute_rate"] == 1.0  # both verdicts were credits
+    names = [t["name"] for t in mgr.get("/api/v1/analytics").json()["items"]]
+    assert {"aging", "revenue_at_risk_by_account", "approver_workload"} <= set(names)
+    accounts = mgr.get("/api/v1/analytics/revenue_at_risk_by_account").json()
+    assert accounts["base_currency"] == "USD"
+    assert [(r["account_id"], r["base_amount"]) for r in accounts["rows"]] == [
+        ("ADV-EU", "1080.00"), ("ADV-1", "300.00")]
+    r = mgr.get("/api/v1/analytics/revenue_at_risk_by_account", params={"format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    lines = r.text.splitlines()
+    assert lines[0] == ("account_id,account_name,account_type,open_disputes,base_amount,"
+                        "base_currency")
+    assert lines[1].startswith("ADV-EU,") and lines[1].endswith(",1,1080.00,USD")
+    r = mgr.get("/api/v1/analytics/no_such_table")
+    assert r.status_code == 404 and "aging" in r.json()["error"]["message"]
+    assert cs.get("/api/v1/analytics/aging").status_code == 403
+    assert mgr.get("/api/v1/analytics/aging", params={
+        "from": "2030-01-02T00:00:00Z", "to": "2030-01-01T00:00:00Z"}).status_code == 422
+
 
 def test_daily_digest_schedule_is_idempotent_and_records_the_digest(stack: Stack) -> None:
     async def apply_twice() -> tuple[str, str]:

@@ -1,0 +1,37 @@
+"""The ``from``/``to`` of every report: ISO 8601 instants, UTC when no zone is given, and a
+refusal that names ``to`` when the period is empty or backwards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Query
+
+from api.errors import AppError
+
+__all__ = ["From", "To", "check_order", "utc", "utc_period"]
+
+From = Annotated[datetime | None, Query(alias="from", description="inclusive, ISO 8601")]
+To = Annotated[datetime | None, Query(alias="to", description="exclusive, ISO 8601")]
+
+
+def utc(at: datetime) -> datetime:
+    """An aware instant; a naive one is read as UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def check_order(start: datetime, end: datetime) -> None:
+    """422 naming ``to`` unless it is after ``from``."""
+    if end <= start:
+        raise AppError("validation_error", "'to' must be after 'from'.",
+                       [{"field": "to", "message": "not after from"}])
+
+
+def utc_period(start: datetime | None, end: datetime | None
+               ) -> tuple[datetime | None, datetime | None]:
+    """Both optional bounds made aware, and in order when both are given."""
+    start, end = (None if b is None else utc(b) for b in (start, end))
+    if start is not None and end is not None:
+        check_order(start, end)
+    return start, end
