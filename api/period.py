@@ -21,17 +21,19 @@ def utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def check_order(start: datetime, end: datetime) -> None:
-    """422 naming ``to`` unless it is after ``from``."""
+def check_order(start: datetime, end: datetime, *, names: tuple[str, str] = ("from", "to")
+                ) -> None:
+    """422 naming the end's parameter unless it is after the start."""
     if end <= start:
-        raise AppError("validation_error", "'to' must be after 'from'.",
-                       [{"field": "to", "message": "not after from"}])
+        raise AppError("validation_error", f"'{names[1]}' must be after '{names[0]}'.",
+                       [{"field": names[1], "message": f"not after {names[0]}"}])
 
 
-def utc_period(start: datetime | None, end: datetime | None
+def utc_period(start: datetime | None, end: datetime | None, *,
+               names: tuple[str, str] = ("from", "to")
                ) -> tuple[datetime | None, datetime | None]:
     """Both optional bounds made aware, and in order when both are given."""
     start, end = (None if b is None else utc(b) for b in (start, end))
     if start is not None and end is not None:
-        check_order(start, end)
+        check_order(start, end, names=names)
     return start, end

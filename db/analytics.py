@@ -43,7 +43,8 @@ from db.models import (
 from domain.codes import OPEN_LEVEL_STATUSES
 from domain.money import from_minor, quantize
 
-__all__ = ["AGE_BUCKETS", "TABLES", "Window", "open_at", "table_names", "window_for"]
+__all__ = ["AGE_BUCKETS", "TABLES", "Window", "age_range", "clock_label", "open_at",
+           "policy_timezone", "table_names", "week_starts", "window_for"]
 
 OPEN_STATUSES = ("investigating", "pending_approval")
 DECIDED_STATUSES = ("resolved", "denied")  # adjudicated; a withdrawal is not a verdict
@@ -93,14 +94,23 @@ class Window:
         return quantize(total, self.base)
 
 
+def _zone_of(document: dict[str, Any]) -> str:
+    calendar = document.get("calendar")
+    return str(calendar.get("timezone", "UTC")) if isinstance(calendar, dict) else "UTC"
+
+
+def policy_timezone(session: Session) -> str:
+    """The time zone of the policy in force: the one its business calendar counts in (UTC
+    for an ``always`` calendar)."""
+    return _zone_of(policies.current(session).document)
+
+
 def window_for(session: Session, *, start: datetime | None, end: datetime | None,
                now: datetime) -> Window:
     document = policies.current(session).document
-    calendar = document.get("calendar")
-    timezone = calendar.get("timezone", "UTC") if isinstance(calendar, dict) else "UTC"
     as_of = end if end is not None and end < now else now
     return Window(start=start, end=end, as_of=as_of,
-                  base=str(document.get("base_currency", "USD")), timezone=str(timezone))
+                  base=str(document.get("base_currency", "USD")), timezone=_zone_of(document))
 
 
 def open_at(at: datetime) -> ColumnElement[bool]:
@@ -112,10 +122,22 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def age_range(as_of: datetime, low: int, high: int | None
+              ) -> tuple[datetime | None, datetime]:
+    """The ``opened_at`` range ``[from, to)`` of an aging bucket at ``as_of``: the filter the
+    dashboard's links put on the dispute list, and the same edges the bucketing uses."""
+    return (None if high is None else as_of - timedelta(days=high + 1),
+            as_of - timedelta(days=low))
+
+
 def _age_bucket(as_of: datetime) -> ColumnElement[str]:
-    """The aging label of ``opened_at``: whole days open at ``as_of`` (8 days is ``8-14``)."""
-    whens = [(Dispute.opened_at > as_of - timedelta(days=high + 1), label)
-             for label, _, high in AGE_BUCKETS if high is not None]
+    """The aging label of ``opened_at`` at ``as_of`` (whole days open; one opened exactly 8
+    days before is still ``0-7``, as its range in :func:`age_range` says)."""
+    whens = []
+    for label, low, high in AGE_BUCKETS:
+        start, _ = age_range(as_of, low, high)
+        if start is not None:
+            whens.append((Dispute.opened_at >= start, label))
     return case(*whens, else_=AGE_BUCKETS[-1][0])
 
 

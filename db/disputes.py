@@ -281,6 +281,10 @@ class ListFilter:
     reason_code: str | None = None
     min_amount: Decimal | None = None
     max_amount: Decimal | None = None
+    root_cause: str | None = None
+    opened_from: datetime | None = None  # inclusive
+    opened_to: datetime | None = None  # exclusive
+    open_at: datetime | None = None  # opened before it and not closed by then
 
 
 def _minor_bound(bound: Decimal, *, lower: bool) -> ColumnElement[int]:
@@ -334,6 +338,15 @@ def list_views(
     if filters.max_amount is not None:
         query = query.where(Dispute.disputed_minor <= _minor_bound(filters.max_amount,
                                                                    lower=False))
+    if filters.root_cause:
+        query = query.where(Dispute.root_cause == filters.root_cause)
+    if filters.opened_from is not None:
+        query = query.where(Dispute.opened_at >= filters.opened_from)
+    if filters.opened_to is not None:
+        query = query.where(Dispute.opened_at < filters.opened_to)
+    if filters.open_at is not None:
+        query = query.where(Dispute.opened_at < filters.open_at, or_(
+            Dispute.closed_at.is_(None), Dispute.closed_at > filters.open_at))
     if cursor:
         at, ident = decode_cursor(cursor)
         query = query.where(or_(Dispute.opened_at < at,

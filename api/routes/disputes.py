@@ -8,6 +8,7 @@ audit trail, which a GET of the dispute reads.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -25,6 +26,7 @@ from api.deps import (
     WriterDep,
 )
 from api.errors import AppError
+from api.period import utc, utc_period
 from api.schemas import (
     DecisionIn,
     DisputeCreate,
@@ -35,7 +37,7 @@ from api.schemas import (
     WithdrawIn,
 )
 from db import disputes
-from domain.codes import DisputeStatus, ReasonCode
+from domain.codes import DisputeStatus, ReasonCode, RootCause
 
 router = APIRouter(prefix="/api/v1/disputes", tags=["disputes"])
 IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -81,13 +83,23 @@ def list_disputes(
     account_id: Annotated[str | None, Query(max_length=64)] = None,
     reason_code: ReasonCode | None = None,
     breached: bool | None = None,
+    root_cause: RootCause | None = None,
+    opened_from: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
+    opened_to: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
+    open_at: Annotated[datetime | None, Query(
+        description="only disputes open at this instant (opened before, not closed by then)"
+    )] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Any:
+    opened_from, opened_to = utc_period(opened_from, opened_to,
+                                        names=("opened_from", "opened_to"))
     try:
         items, next_cursor = disputes.list_views(
-            session, filters=disputes.ListFilter(status=status, account_id=account_id,
-                                                 breached=breached, reason_code=reason_code),
+            session, filters=disputes.ListFilter(
+                status=status, account_id=account_id, breached=breached,
+                reason_code=reason_code, root_cause=root_cause, opened_from=opened_from,
+                opened_to=opened_to, open_at=None if open_at is None else utc(open_at)),
             limit=limit, cursor=cursor)
     except ValueError:
         raise AppError("validation_error", "cursor is not one this API issued; start again "

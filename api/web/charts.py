@@ -56,8 +56,8 @@ def _describe(rows: Sequence[tuple[str, float]]) -> str:
 
 
 def trend(title: str, days: Sequence[str], series: Sequence[tuple[str, str, Sequence[int]]],
-          *, width: int = 720, height: int = 220) -> Markup:
-    """Lines over days, one per (name, colour, values): disputes opened and resolved."""
+          *, width: int = 720, height: int = 220, unit: str = "day") -> Markup:
+    """Lines over days (or weeks: ``unit``), one per (name, colour, values)."""
     n = next(_ids)
     left, right, top_pad, bottom = 44, 12, 12, 40
     plot_w, plot_h = width - left - right, height - top_pad - bottom
@@ -67,8 +67,9 @@ def trend(title: str, days: Sequence[str], series: Sequence[tuple[str, str, Sequ
     def xy(i: int, v: int) -> str:
         return f"{left + i * step:.1f},{top_pad + plot_h - v / peak * plot_h:.1f}"
 
-    desc = "; ".join(f"{name}: {sum(values)} in {len(days)} days, at most {max(values or [0])} "
-                     "a day" for name, _, values in series)
+    desc = "; ".join(f"{name}: {sum(values)} in {len(days)} {unit}s, at most "
+                     f"{max(values or [0])} a {unit}" for name, _, values in series)
+    every = 7 if unit == "day" else 2
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
              f'aria-labelledby="c{n}t c{n}d"><title id="c{n}t">{escape(title)}</title>'
@@ -83,7 +84,7 @@ def trend(title: str, days: Sequence[str], series: Sequence[tuple[str, str, Sequ
              f'font-size="12">0</text>']
     last = len(days) - 1
     for i, day in enumerate(days):
-        if (i % 7 == 0 and last - i >= 4) or i == last:
+        if (i % every == 0 and last - i >= every // 2 + 1) or i == last:
             parts.append(f'<text x="{left + i * step:.1f}" y="{height - bottom + 16}" '
                          f'text-anchor="middle" fill="{INK}" font-size="11">'
                          f'{escape(day[5:])}</text>')

@@ -1,72 +1,116 @@
-"""The managers' dashboard: open breaches, revenue at risk, turnaround, disputes by status,
-top root causes, and a 30-day trend of disputes opened and resolved.
+"""The managers' dashboard for a period: key figures, aging, revenue at risk by account,
+credits by tier and product, root causes (Pareto and weekly trend), breaches per clock and
+per dispute, approver workload, and the open breaches.
 
-The numbers are ``db.metrics.compute`` — the very function behind ``GET /api/v1/metrics`` — so
-the page and the API cannot disagree. The trend is the one query added here, grouped by day
-in SQL over the indexed ``opened_at`` and ``(status, closed_at)`` columns.
+Every number comes from ``db.metrics.compute`` and the ``db.analytics`` tables — the functions
+behind ``GET /api/v1/metrics`` and ``GET /api/v1/analytics/{table}`` — so the page, the API
+and the CSV files cannot disagree. Figures link to the dispute list filtered to what they
+count, and each table links to its CSV.
+
+The period is picked as calendar days in the policy's time zone (``from`` and ``to``, both
+included); the default is the last 30 days.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from api.deps import SettingsDep, in_db
 from api.web import charts
 from api.web.auth import page_user
 from api.web.render import PAGE_ROLES, PageRoute, render
-from db import disputes, metrics
-from db.models import Dispute
+from db import analytics, disputes, metrics
 from db.users import Principal
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 ManagerPage = Annotated[Principal, Depends(page_user(*PAGE_ROLES["/dashboard"]))]
-TREND_DAYS = 30
+DEFAULT_DAYS = 30
 BREACH_ROWS = 20
+TOP_ACCOUNTS = 10
 
 
-def _day(session: Session, column: Any) -> ColumnElement[str]:
-    """``YYYY-MM-DD`` of a UTC timestamp column, in SQL, on either database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
-    return func.strftime("%Y-%m-%d", column)  # SQLite keeps naive UTC text
+@dataclass
+class Period:
+    """The days asked for (both included, in the policy's zone) and what was wrong with them."""
+
+    raw: dict[str, str]
+    first: date | None = None
+    last: date | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+        """``[first 00:00, the day after last 00:00)`` in the zone, as UTC instants."""
+        def midnight(day: date) -> datetime:
+            return datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
+        return (None if self.first is None else midnight(self.first),
+                None if self.last is None else midnight(self.last + timedelta(days=1)))
 
 
-@dataclass(frozen=True)
-class Trend:
-    """Per UTC day, oldest first: labels and the two counts."""
-
-    days: list[str]
-    opened: list[int]
-    resolved: list[int]
-
-
-def daily_trend(session: Session, *, now: datetime, days: int = TREND_DAYS) -> Trend:
-    """Disputes opened, and resolved, on each of the last ``days`` UTC days (today included)."""
-    first = (now.astimezone(UTC) - timedelta(days=days - 1)).replace(
-        hour=0, minute=0, second=0, microsecond=0)
-    labels = [(first + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(days)]
-    opened_day = _day(session, Dispute.opened_at)
-    closed_day = _day(session, Dispute.closed_at)
-    opened = {day: n for day, n in session.execute(
-        select(opened_day, func.count()).where(Dispute.opened_at >= first)
-        .group_by(opened_day))}
-    resolved = {day: n for day, n in session.execute(
-        select(closed_day, func.count())
-        .where(Dispute.status == "resolved", Dispute.closed_at >= first)
-        .group_by(closed_day))}
-    return Trend(labels, [int(opened.get(d, 0)) for d in labels],
-                 [int(resolved.get(d, 0)) for d in labels])
+def _day(raw: str, name: str, label: str, errors: dict[str, str]) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = f"{label}: enter a date such as 2026-10-01."
+        return None
 
 
-def _metrics(session: Session, now: datetime) -> dict[str, Any]:
-    return metrics.compute(session, start=None, end=None, now=now)
+def parse_period(params: dict[str, str], today: date) -> Period:
+    """``?from=&to=`` (dates), or ``?period=all`` for all time; the last 30 days otherwise."""
+    raw = {k: params.get(k, "").strip()[:20] for k in ("from", "to", "period")}
+    period = Period(raw)
+    if raw["period"] == "all":
+        return period
+    if not raw["from"] and not raw["to"]:
+        period.first, period.last = today - timedelta(days=DEFAULT_DAYS - 1), today
+        return period
+    period.first = _day(raw["from"], "from", "From", period.errors)
+    period.last = _day(raw["to"], "to", "To", period.errors)
+    if period.first and period.last and period.last < period.first:
+        period.errors["to"] = "To: choose a day on or after From."
+    return period
+
+
+def presets(today: date) -> list[tuple[str, str]]:
+    """Quick picks: (label, query string)."""
+    month = today.replace(day=1)
+    last_month_end = month - timedelta(days=1)
+    quarter = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
+
+    def span(first: date, last: date) -> str:
+        return urlencode({"from": first.isoformat(), "to": last.isoformat()})
+    return [("Last 30 days", span(today - timedelta(days=DEFAULT_DAYS - 1), today)),
+            ("This month", span(month, today)),
+            ("Last month", span(last_month_end.replace(day=1), last_month_end)),
+            ("This quarter", span(quarter, today)),
+            ("All time", "period=all")]
+
+
+def _list_link(**filters: datetime | str | None) -> str:
+    query = {k: v.isoformat() if isinstance(v, datetime) else v
+             for k, v in filters.items() if v is not None}
+    return f"/disputes?{urlencode(query)}"
+
+
+def dashboard_data(session: Session, *, period: Period, now: datetime) -> dict[str, Any]:
+    """Every figure of the page for the period, from one read-only session."""
+    zone = ZoneInfo(analytics.policy_timezone(session))
+    start, end = period.bounds(zone)
+    w = analytics.window_for(session, start=start, end=end, now=now)
+    tables = {name: analytics.TABLES[name](session, w) for name in (
+        "revenue_at_risk_by_account", "credits_by_product", "pareto_root_causes", "breaches",
+        "approver_workload", "decision_time", "trends_reason_code")}
+    return {"m": metrics.compute(session, start=start, end=end, now=now), "window": w,
+            "aging": analytics.aging(session, w), **tables}
 
 
 def _open_breaches(session: Session) -> list[dict[str, Any]]:
@@ -74,31 +118,74 @@ def _open_breaches(session: Session) -> list[dict[str, Any]]:
                                   limit=BREACH_ROWS)
 
 
-def dashboard_context(m: dict[str, Any], trend: Trend, breaches: list[dict[str, Any]],
-                      now: datetime) -> dict[str, Any]:
-    """The template's data: the figures and the server-drawn charts."""
+def _pivot(rows: list[dict[str, Any]], key: str) -> tuple[list[str], list[str],
+                                                          dict[tuple[str, str], int]]:
+    weeks = sorted({r["week_start"] for r in rows})
+    values = sorted({r[key] for r in rows})
+    return weeks, values, {(r["week_start"], r[key]): r["opened"] for r in rows}
+
+
+def dashboard_context(data: dict[str, Any], breaches: list[dict[str, Any]], period: Period,
+                      today: date) -> dict[str, Any]:
+    """The template's data: the figures, their links, the CSV addresses and the charts."""
+    m, w = data["m"], data["window"]
+    api_period = {k: v.isoformat() for k, v in (("from", w.start), ("to", w.end)) if v}
+
+    def csv(table: str) -> str:
+        return f"/api/v1/analytics/{table}?{urlencode({**api_period, 'format': 'csv'})}"
+
+    aging = [{**b, "link": _list_link(open_at=w.as_of, **dict(zip(
+        ("opened_from", "opened_to"), analytics.age_range(w.as_of, b["min_days"],
+                                                          b["max_days"]), strict=True)))}
+             for b in data["aging"]]
+    accounts = [{**a, "link": _list_link(account_id=a["account_id"], open_at=w.as_of)}
+                for a in data["revenue_at_risk_by_account"][:TOP_ACCOUNTS]]
+    pareto = [{**c, "link": _list_link(root_cause=c["root_cause"], opened_from=w.start,
+                                       opened_to=w.end)} for c in data["pareto_root_causes"]]
+    causes = _pivot(m["trends"]["root_cause"], "root_cause")
+    reasons = _pivot(data["trends_reason_code"], "reason_code")
+    top = [c["root_cause"] for c in data["pareto_root_causes"][:2]]
+    colours = (charts.BAR, charts.SECOND)
     status_rows = [(s.replace("_", " "), float(n)) for s, n in m["counts_by_status"].items()]
-    cause_rows = [(c["root_cause"].replace("_", " "), float(c["count"]))
-                  for c in m["top_root_causes"]]
     return {
-        "title": "Dashboard", "m": m, "trend": trend, "breaches": breaches,
-        "open_breaches": sum(int(b["open"]) for b in m["breaches"]),
-        "status_chart": charts.hbars("Disputes by status", status_rows),
-        "cause_chart": charts.hbars("Top root causes", cause_rows),
+        "title": "Dashboard", "m": m, "w": w, "period": period, "presets": presets(today),
+        "breaches": breaches, "aging": aging, "accounts": accounts,
+        "more_accounts": len(data["revenue_at_risk_by_account"]) - len(accounts),
+        "products": data["credits_by_product"], "pareto": pareto,
+        "clocks": data["breaches"], "workload": data["approver_workload"],
+        "decision_time": data["decision_time"], "causes": causes, "reasons": reasons,
+        "open_breaches": sum(int(c["still_open"]) for c in data["breaches"]),
+        "csv": {name: csv(name) for name in analytics.TABLES},
+        "links": {"open": _list_link(open_at=w.as_of), "breached": "/disputes?breached=yes"},
+        "status_chart": charts.hbars("Disputes by status, now", status_rows),
+        "aging_chart": charts.hbars(f"Open disputes by age, as of {w.as_of:%Y-%m-%d}",
+                                    [(f"{b['bucket']} days", float(b["count"]))
+                                     for b in aging]),
+        "pareto_chart": charts.hbars("Root causes of disputes opened in the period",
+                                     [(c["root_cause"].replace("_", " "), float(c["disputes"]))
+                                      for c in pareto]),
         "trend_chart": charts.trend(
-            f"Disputes opened and resolved per day, last {TREND_DAYS} days", trend.days,
-            [("opened", charts.BAR, trend.opened), ("resolved", charts.SECOND, trend.resolved)]),
-        "as_of": now,
+            "Disputes opened per week by top root cause", causes[0],
+            [(cause.replace("_", " "), colour, [causes[2].get((wk, cause), 0)
+                                                for wk in causes[0]])
+             for cause, colour in zip(top, colours, strict=False)], unit="week"),
     }
 
 
 @router.get("/dashboard")
 async def dashboard_page(request: Request, _: ManagerPage, settings: SettingsDep) -> Response:
-    # Three independent reads on three connections at once: the page waits for the
-    # slowest (the metrics), not for their sum. The database driver releases the GIL.
     now = datetime.now(UTC)
-    m, trend, breaches = await asyncio.gather(
-        in_db(settings, _metrics, readonly=True, now=now),
-        in_db(settings, daily_trend, readonly=True, now=now),
+    params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
+    zone = ZoneInfo(await in_db(settings, analytics.policy_timezone, readonly=True))
+    today = now.astimezone(zone).date()
+    period = parse_period(params, today)
+    if period.errors:
+        period = Period(period.raw, errors=period.errors,
+                        first=today - timedelta(days=DEFAULT_DAYS - 1), last=today)
+    # Two independent reads on two connections at once: the page waits for the slower.
+    data, breaches = await asyncio.gather(
+        in_db(settings, dashboard_data, readonly=True, period=period, now=now),
         in_db(settings, _open_breaches, readonly=True))
-    return render(request, "dashboard.html", dashboard_context(m, trend, breaches, now))
+    return render(request, "dashboard.html",
+                  dashboard_context(data, breaches, period, today),
+                  status=422 if period.errors else 200)

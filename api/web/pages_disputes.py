@@ -64,12 +64,34 @@ def _amount(raw: str, name: str, errors: dict[str, str]) -> Decimal | None:
     return value
 
 
+# Filters the dashboard's links set (instants, not typed in the form): shown as a removable
+# note above the list, and kept by the filter form.
+INSTANT_FILTERS = ("opened_from", "opened_to", "open_at")
+INSTANT_LABELS = {"opened_from": "opened from", "opened_to": "opened before",
+                  "open_at": "open at"}
+
+
+def _instant(raw: str, name: str, errors: dict[str, str]) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        errors[name] = f"The link's '{INSTANT_LABELS[name]}' time is not a date and time."
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def parse_list_query(params: dict[str, str]) -> ListQuery:
     """Query string → filters. Problems become messages next to the filter fields (a
     filter form should not answer a typo with an error page)."""
     raw = {k: params.get(k, "").strip()[:100] for k in
-           ("status", "account_id", "reason_code", "breached", "min_amount", "max_amount")}
+           ("status", "account_id", "reason_code", "breached", "min_amount", "max_amount",
+            "root_cause", *INSTANT_FILTERS)}
     q = ListQuery(raw)
+    if raw["root_cause"] and raw["root_cause"] not in ROOT_CAUSES:
+        q.errors["root_cause"] = "Choose a root cause from the list."
+    instants = {name: _instant(raw[name], name, q.errors) for name in INSTANT_FILTERS}
     if raw["status"] and raw["status"] not in STATUSES:
         q.errors["status"] = "Choose a status from the list."
     if raw["reason_code"] and raw["reason_code"] not in REASON_CODES:
@@ -84,7 +106,9 @@ def parse_list_query(params: dict[str, str]) -> ListQuery:
         status=raw["status"] or None, account_id=raw["account_id"] or None,
         reason_code=raw["reason_code"] or None,
         breached={"yes": True, "no": False}.get(raw["breached"]),
-        min_amount=low, max_amount=high)
+        min_amount=low, max_amount=high, root_cause=raw["root_cause"] or None,
+        opened_from=instants["opened_from"], opened_to=instants["opened_to"],
+        open_at=instants["open_at"])
     return q  # not queried at all while q.errors is not empty
 
 
@@ -112,6 +136,10 @@ def list_page(request: Request, _: Reader, settings: SettingsDep) -> Response:
     return render(request, "disputes_list.html", {
         "title": "Disputes", "items": items, "q": q.raw, "errors": q.errors,
         "general": general, "statuses": STATUSES, "reasons": REASON_CODES,
+        "causes": ROOT_CAUSES, "instants": [
+            (name, INSTANT_LABELS[name], getattr(q.filters, name),
+             f"/disputes?{urlencode({k: v for k, v in kept.items() if k != name})}")
+            for name in INSTANT_FILTERS if getattr(q.filters, name) is not None],
         "next_url": f"/disputes?{urlencode({**kept, 'cursor': next_cursor})}"
         if next_cursor else None,
         "first_url": f"/disputes?{urlencode(kept)}" if cursor else None,

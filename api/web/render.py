@@ -76,6 +76,16 @@ def when(value: object) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def percent(share: object) -> str:
+    """``0.6667`` -> ``66.7%``; none (nothing to divide) -> an em dash."""
+    if share is None or share == "":
+        return "—"
+    try:
+        return f"{float(str(share)) * 100:.1f}%"
+    except ValueError:
+        return str(share)
+
+
 def words(code: object) -> str:
     """``pending_approval`` → ``pending approval``: codes shown as words."""
     return "" if code is None else str(code).replace("_", " ")
@@ -86,7 +96,7 @@ def words(code: object) -> str:
 templates = Jinja2Templates(env=jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
     trim_blocks=True, lstrip_blocks=True))
-templates.env.filters.update(money=money, when=when, words=words)
+templates.env.filters.update(money=money, when=when, words=words, percent=percent)
 
 
 def render(request: Request, name: str, context: Mapping[str, Any] | None = None, *,

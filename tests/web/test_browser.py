@@ -214,15 +214,40 @@ def test_manager_reads_the_dashboard(browser: Browser, web_stack: WebStack,
     metrics = web_stack.http(people.tokens["mgr"]).get("/api/v1/metrics").json()
     with signed_in(browser, web_stack, people.tokens["mgr"]) as page:
         expect(page).to_have_url(f"{web_stack.base_url}/dashboard")
-        assert page.locator("svg.chart[role=img]").count() >= 3
-        expect(page.locator("svg.chart title").first).to_have_text("Disputes by status")
+        assert page.locator("svg.chart[role=img]").count() >= 4
+        titles = [t.text_content() or "" for t in page.locator("svg.chart title").all()]
+        assert "Disputes by status, now" in titles
+        assert any(t.startswith("Open disputes by age") for t in titles)
         assert _metric(page, "revenue_at_risk", "data-amount") == \
             metrics["revenue_at_risk"]["amount"]
         assert _metric(page, "open_breaches") == str(sum(b["open"] for b in metrics["breaches"]))
         for status, count in metrics["counts_by_status"].items():
             assert _metric(page, f"status-{status}") == str(count), status
         assert metrics["counts_by_status"]["pending_approval"] == 1
+        # Both disputes were opened just now: both are 0-7 days old, and the figure links
+        # to the list of exactly those.
+        assert _metric(page, "aging-0-7") == "2"
+        assert _metric(page, "valid_dispute_rate") == "—"  # no verdict yet
         shot(page, "dashboard")
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways
+        shot(page, "dashboard-phone")
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.locator('[data-metric="aging-0-7"]').click()
+        expect(page.locator("table.data tbody tr")).to_have_count(2)
+        expect(page.locator('[data-filter="instants"]')).to_contain_text("open at")
+
+        page.goto("/dashboard?from=2030-01-01&to=2030-01-31")
+        expect(page.locator('[data-metric="period"]')).to_contain_text("2030-01-01")
+        assert _metric(page, "breached_disputes") == "0 disputes"
+        with page.expect_download() as download:
+            page.locator("section[aria-labelledby=aging-h] a", has_text="CSV").click()
+        rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+        assert rows[0] == ["bucket", "min_days", "max_days", "count", "base_amount",
+                           "base_currency"]
+        page.goto("/dashboard?from=2030-02-01&to=2030-01-01")
+        expect(page.locator("#to-error")).to_have_text("To: choose a day on or after From.")
+        shot(page, "dashboard-period-error")
 
 
 def test_auditor_sees_chains_verifies_and_exports(browser: Browser, web_stack: WebStack,

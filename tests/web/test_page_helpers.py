@@ -1,18 +1,19 @@
 """Pieces of the pages that need no browser: the list's amount range (db.disputes.ListFilter
 min/max: bounds in each dispute's own currency, rounded inwards to its minor units), the
-30-day trend, the list's filter parsing, CSRF and redirect helpers, charts, and who may act
-on an approval level."""
+dashboard's period, the list's filter parsing, CSRF and redirect helpers, charts, and who may
+act on an approval level."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from api.web import charts
 from api.web.auth import csrf_token, safe_next
-from api.web.pages_dashboard import daily_trend
+from api.web.pages_dashboard import parse_period
 from api.web.pages_disputes import parse_list_query
 from api.web.queue import Authority
 from db import disputes
@@ -54,13 +55,35 @@ def test_amount_range_in_each_currency(url: str) -> None:
     assert ids(url, None, None) == set(AMOUNTS)
 
 
-def test_trend_counts_per_utc_day(url: str) -> None:
+def test_dashboard_period_is_days_in_the_policy_zone() -> None:
+    today = date(2026, 11, 3)
+    default = parse_period({}, today)
+    assert (default.first, default.last) == (date(2026, 10, 5), today) and not default.errors
+    october = parse_period({"from": "2026-10-01", "to": "2026-10-31"}, today)
+    # Los Angeles: midnight is 07:00 UTC in October and 08:00 UTC after Nov 1 (DST ends).
+    assert october.bounds(ZoneInfo("America/Los_Angeles")) == (
+        datetime(2026, 10, 1, 7, tzinfo=UTC), datetime(2026, 11, 1, 7, tzinfo=UTC))
+    assert parse_period({"from": "2026-11-01", "to": "2026-11-01"}, today).bounds(
+        ZoneInfo("America/Los_Angeles")) == (datetime(2026, 11, 1, 7, tzinfo=UTC),
+                                             datetime(2026, 11, 2, 8, tzinfo=UTC))
+    assert parse_period({"period": "all"}, today).bounds(ZoneInfo("UTC")) == (None, None)
+    bad = parse_period({"from": "01/10/2026", "to": "2026-09-01"}, today)
+    assert bad.errors == {"from": "From: enter a date such as 2026-10-01."}
+    backwards = parse_period({"from": "2026-10-02", "to": "2026-10-01"}, today)
+    assert backwards.errors == {"to": "To: choose a day on or after From."}
+
+
+def test_list_filters_the_dashboard_links_set(url: str) -> None:
     now = datetime.now(UTC)
+    q = parse_list_query({"open_at": now.isoformat(),
+                          "opened_from": (now - timedelta(days=1, hours=1)).isoformat()})
+    assert not q.errors
     with session_scope(url, readonly=True) as s:
-        trend = daily_trend(s, now=now, days=30)
-    assert len(trend.days) == 30 and trend.days[-1] == now.strftime("%Y-%m-%d")
-    assert trend.opened[-3:] == [1, 1, 1] and sum(trend.opened) == 3
-    assert sum(trend.resolved) == 0
+        items, _ = disputes.list_views(s, filters=q.filters, limit=50, cursor=None)
+    assert {v["id"] for v in items} == {"DSP-USD", "DSP-JPY"}  # opened now and a day ago
+    q = parse_list_query({"open_at": "yesterday", "root_cause": "bad_luck"})
+    assert set(q.errors) == {"open_at", "root_cause"}
+    assert "not a date and time" in q.errors["open_at"]
 
 
 def test_list_query_problems_are_field_errors() -> None:
