@@ -19,6 +19,7 @@ from api.routes import (
     health,
     metrics,
     policy,
+    reports,
     sla,
     slack,
     users,
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (users, billing, policy, disputes, audit, sla, metrics, analytics):
+    for module in (users, billing, policy, disputes, audit, sla, metrics, analytics,
+                   reports):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)
     # Authenticated by Slack's signature, not a token.

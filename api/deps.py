@@ -159,3 +159,4 @@ ReaderDep = role_dep(ANY_ROLE)
 WriterDep = role_dep(ANY_WRITER)
 AuditorDep = role_dep("auditor", "admin")
 ManagerDep = role_dep("manager", "admin")
+CloseReportDep = role_dep("manager", "auditor", "admin")  # the month-end close

@@ -109,6 +109,7 @@ def record(
             disputes.insert_intake(session, state=DisputeState(opened=opened))
     except IntegrityError:
         pass  # the workflow's own first snapshot came first; it is the newer row
+    billing.mark_disputed(session, invoice_number=opened.invoice_number, at=opened.opened_at)
     if key is None:
         return
     try:

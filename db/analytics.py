@@ -18,11 +18,12 @@ the as-of date; a currency without a rate is listed, never guessed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
@@ -40,11 +41,26 @@ from db.models import (
     SlaBreach,
     User,
 )
+from db.session import session_scope
 from domain.codes import OPEN_LEVEL_STATUSES
 from domain.money import from_minor, quantize
 
-__all__ = ["AGE_BUCKETS", "TABLES", "Window", "age_range", "clock_label", "open_at",
-           "policy_timezone", "table_names", "week_starts", "window_for"]
+__all__ = [
+    "AGE_BUCKETS",
+    "TABLES",
+    "Window",
+    "age_range",
+    "clock_label",
+    "dispute_scan",
+    "open_at",
+    "open_minor_by_currency",
+    "policy_timezone",
+    "product_credits",
+    "read_concurrently",
+    "table_names",
+    "week_starts",
+    "window_for",
+]
 
 OPEN_STATUSES = ("investigating", "pending_approval")
 DECIDED_STATUSES = ("resolved", "denied")  # adjudicated; a withdrawal is not a verdict
@@ -66,7 +82,16 @@ class Window:
     as_of: datetime
     base: str
     timezone: str
+    now: datetime  # when the report is read: live figures (the outbox) are taken then
     _fx: dict[str, Decimal | None] = field(default_factory=dict)
+    _scans: dict[str, Any] = field(default_factory=dict)
+
+    def scan(self, name: str, session: Session, run: Callable[[], Any]) -> Any:
+        """One query's rows shared by the tables built from it (aging and days outstanding
+        read the same open disputes): run once per window, however many tables ask."""
+        if name not in self._scans:
+            self._scans[name] = run()
+        return self._scans[name]
 
     def in_range(self, column: Any) -> ColumnElement[bool]:
         parts = []
@@ -110,7 +135,26 @@ def window_for(session: Session, *, start: datetime | None, end: datetime | None
     document = policies.current(session).document
     as_of = end if end is not None and end < now else now
     return Window(start=start, end=end, as_of=as_of,
-                  base=str(document.get("base_currency", "USD")), timezone=_zone_of(document))
+                  base=str(document.get("base_currency", "USD")), timezone=_zone_of(document),
+                  now=now)
+
+
+T = TypeVar("T")
+# Reads of one report run side by side, each on its own connection: the database works on
+# both cores, and the report waits for its slowest read instead of their sum.
+_READERS = ThreadPoolExecutor(max_workers=6, thread_name_prefix="report")
+
+
+def read_concurrently(database_url: str, readers: Mapping[str, Callable[[Session, Window], T]],
+                      *, start: datetime | None, end: datetime | None,
+                      now: datetime) -> dict[str, T]:
+    """``{name: reader(session, window)}``, the readers run at the same time in read-only
+    sessions of their own. They may see commits that land between them, as separate reads
+    always could; each figure is still computed from one consistent read."""
+    def run(reader: Callable[[Session, Window], T]) -> T:
+        with session_scope(database_url, readonly=True) as session:
+            return reader(session, window_for(session, start=start, end=end, now=now))
+    return dict(zip(readers, _READERS.map(run, readers.values()), strict=True))
 
 
 def open_at(at: datetime) -> ColumnElement[bool]:
@@ -130,9 +174,27 @@ def age_range(as_of: datetime, low: int, high: int | None
             as_of - timedelta(days=low))
 
 
+def dispute_scan(session: Session, w: Window) -> list[Any]:
+    """One pass over all disputes for the window: per (status, currency, reason code, root
+    cause) the count, and those opened, closed and closed first time right in the window.
+    The disputes table is wide (each row carries its view), so its scans are the metrics'
+    largest cost: this one and :func:`_open_positions` are the only two, and the API runs
+    them at the same time (``db.metrics.compute_concurrently``)."""
+    opened_in = case((w.in_range(Dispute.opened_at), 1), else_=0)
+    closed_in = case((and_(Dispute.closed_at.is_not(None), w.in_range(Dispute.closed_at)), 1),
+                     else_=0)
+    first_time = case((and_(Dispute.closed_at.is_not(None), Dispute.rejections == 0,
+                            w.in_range(Dispute.closed_at)), 1), else_=0)
+    return w.scan("disputes", session, lambda: session.execute(
+        select(Dispute.status, Dispute.currency, Dispute.reason_code, Dispute.root_cause,
+               func.count().label("n"), func.sum(opened_in).label("opened"),
+               func.sum(closed_in).label("closed"), func.sum(first_time).label("ftr"))
+        .group_by(Dispute.status, Dispute.currency, Dispute.reason_code, Dispute.root_cause)
+    ).all())
+
+
 def _age_bucket(as_of: datetime) -> ColumnElement[str]:
-    """The aging label of ``opened_at`` at ``as_of`` (whole days open; one opened exactly 8
-    days before is still ``0-7``, as its range in :func:`age_range` says)."""
+    """The aging label of ``opened_at`` at ``as_of``, on the edges of :func:`age_range`."""
     whens = []
     for label, low, high in AGE_BUCKETS:
         start, _ = age_range(as_of, low, high)
@@ -141,17 +203,33 @@ def _age_bucket(as_of: datetime) -> ColumnElement[str]:
     return case(*whens, else_=AGE_BUCKETS[-1][0])
 
 
+def _open_positions(session: Session, w: Window) -> list[Any]:
+    """The disputes open at the as-of instant, per (age bucket, currency): count, amount and
+    the sum of their opening times (for the mean age). Aging, days outstanding and revenue
+    at risk all read it."""
+    bucket = _age_bucket(w.as_of).label("bucket")
+    return w.scan("open_positions", session, lambda: session.execute(
+        select(bucket, Dispute.currency, func.count().label("n"),
+               func.sum(Dispute.disputed_minor).label("minor"),
+               func.sum(_epoch(session, Dispute.opened_at)).label("epochs"))
+        .where(open_at(w.as_of)).group_by(bucket, Dispute.currency)).all())
+
+
+def open_minor_by_currency(session: Session, w: Window) -> dict[str, int]:
+    """Revenue at risk before conversion: what is open at the as-of instant, per currency."""
+    found: dict[str, int] = defaultdict(int)
+    for row in _open_positions(session, w):
+        found[row.currency] += int(row.minor or 0)
+    return dict(found)
+
+
 def aging(session: Session, w: Window) -> list[Row]:
     """Open disputes as of the window's end, by age: count and base amount."""
-    bucket = _age_bucket(w.as_of).label("bucket")
-    rows = session.execute(
-        select(bucket, Dispute.currency, func.count(), func.sum(Dispute.disputed_minor))
-        .where(open_at(w.as_of)).group_by(bucket, Dispute.currency)).all()
     counts: dict[str, int] = defaultdict(int)
     minor: dict[str, dict[str, int]] = defaultdict(dict)
-    for label, currency, n, total in rows:
-        counts[label] += n
-        minor[label][currency] = int(total or 0)
+    for row in _open_positions(session, w):
+        counts[row.bucket] += row.n
+        minor[row.bucket][row.currency] = int(row.minor or 0)
     return [{"bucket": label, "min_days": low, "max_days": high, "count": counts[label],
              "base_amount": _money(w.to_base(session, minor[label])), "base_currency": w.base}
             for label, low, high in AGE_BUCKETS]
@@ -167,45 +245,43 @@ def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
 def outstanding(session: Session, w: Window) -> list[Row]:
     """Days dispute outstanding: the mean age, in days, of the disputes open at the as-of
     instant (like days sales outstanding, for what customers are contesting)."""
-    n, mean_epoch = session.execute(
-        select(func.count(), func.avg(_epoch(session, Dispute.opened_at)))
-        .where(open_at(w.as_of))).one()
+    rows = _open_positions(session, w)
+    n = sum(r.n for r in rows)
     days = None
     if n:
-        days = round((w.as_of.timestamp() - float(mean_epoch)) / 86400, 2)
-    return [{"as_of": w.as_of.isoformat(), "open_disputes": int(n or 0),
+        mean_epoch = sum(float(r.epochs or 0) for r in rows) / n
+        days = round((w.as_of.timestamp() - mean_epoch) / 86400, 2)
+    return [{"as_of": w.as_of.isoformat(), "open_disputes": n,
              "days_dispute_outstanding": days}]
-
-
-def _credited() -> ColumnElement[bool]:
-    return select(CreditMemo.number).where(
-        CreditMemo.dispute_id == Dispute.id,
-        CreditMemo.status.in_(CREDITED_MEMO_STATUSES)).exists()
 
 
 def validity(session: Session, w: Window) -> list[Row]:
     """Valid-dispute rate: of the disputes decided (resolved or denied) in the window, the
-    share that ended with an approved credit."""
-    decided, credited = session.execute(
-        select(func.count(), func.sum(case((_credited(), 1), else_=0)))
+    share credited. A dispute is resolved only once its credit memo is posted (the workflow's
+    one way to ``resolved``), so resolved is credited; read from the (status, closed_at)
+    index."""
+    counts = dict(session.execute(
+        select(Dispute.status, func.count())
         .where(Dispute.status.in_(DECIDED_STATUSES), Dispute.closed_at.is_not(None),
-               w.in_range(Dispute.closed_at))).one()
-    decided, credited = int(decided or 0), int(credited or 0)
+               w.in_range(Dispute.closed_at)).group_by(Dispute.status)).all())
+    credited = int(counts.get("resolved", 0))
+    decided = credited + int(counts.get("denied", 0))
     return [{"decided": decided, "credited": credited,
              "valid_dispute_rate": round(credited / decided, 4) if decided else None}]
 
 
 def invoice_accuracy(session: Session, w: Window) -> list[Row]:
     """First-time invoice accuracy: invoices issued in the window (by issue date) that no
-    dispute has ever named, over all invoices issued in it."""
-    disputed = select(Dispute.id).where(Dispute.invoice_number == Invoice.number).exists()
+    dispute has ever named, over all invoices issued in it (the intake stamps an invoice
+    when it is first disputed)."""
     where = []
     if w.start is not None:
         where.append(Invoice.issued_on >= w.start.date())
     if w.end is not None:
         where.append(Invoice.issued_on < _day_after_last(w.end))
     issued, hit = session.execute(
-        select(func.count(), func.sum(case((disputed, 1), else_=0))).where(*where)).one()
+        select(func.count(), func.count(Invoice.first_disputed_at)).select_from(Invoice)
+        .where(*where)).one()
     issued, hit = int(issued or 0), int(hit or 0)
     return [{"invoices_issued": issued, "invoices_disputed": hit,
              "first_time_invoice_accuracy": round((issued - hit) / issued, 4) if issued
@@ -234,22 +310,29 @@ def credits_by_tier(session: Session, w: Window) -> list[Row]:
 def credits_by_product(session: Session, w: Window) -> list[Row]:
     """Approved and posted credits created in the window, by the product of the invoice line
     credited; each line converted at its memo's own FX rate (the one its chain was chosen at)."""
+    return product_credits(session, w.base, CreditMemo.status.in_(CREDITED_MEMO_STATUSES),
+                           w.in_range(CreditMemo.created_at))
+
+
+def product_credits(session: Session, base: str, *where: ColumnElement[bool]) -> list[Row]:
+    """Credit memo lines matching ``where``, summed per product of the invoice line credited,
+    largest first (shared with the month-end report, which asks for what was posted)."""
     rows = session.execute(
         select(InvoiceLine.product, CreditMemo.currency, CreditMemo.fx_rate,
                func.count(func.distinct(CreditMemo.number)), func.sum(CreditMemoLine.amount_minor))
         .join(CreditMemo, CreditMemo.number == CreditMemoLine.memo_number)
         .join(InvoiceLine, and_(InvoiceLine.invoice_number == CreditMemoLine.invoice_number,
                                 InvoiceLine.line_id == CreditMemoLine.line_id))
-        .where(CreditMemo.status.in_(CREDITED_MEMO_STATUSES), w.in_range(CreditMemo.created_at))
+        .where(*where)
         .group_by(InvoiceLine.product, CreditMemo.currency, CreditMemo.fx_rate)).all()
     memos: dict[str, int] = defaultdict(int)
-    base: dict[str, Decimal] = defaultdict(Decimal)
+    totals: dict[str, Decimal] = defaultdict(Decimal)
     for product, currency, rate, n, minor in rows:
         memos[product] += n
-        base[product] += from_minor(int(minor or 0), currency) * Decimal(rate)
-    ranked = sorted(base, key=lambda p: (-base[p], p))
-    return [{"product": p, "credit_memos": memos[p], "base_total": str(quantize(base[p], w.base)),
-             "base_currency": w.base} for p in ranked]
+        totals[product] += from_minor(int(minor or 0), currency) * Decimal(rate)
+    ranked = sorted(totals, key=lambda p: (-totals[p], p))
+    return [{"product": p, "credit_memos": memos[p], "base_total": str(quantize(totals[p], base)),
+             "base_currency": base} for p in ranked]
 
 
 def at_risk_by_account(session: Session, w: Window) -> list[Row]:
@@ -321,19 +404,29 @@ def week_starts(w: Window) -> list[datetime]:
             .astimezone(UTC) for i in range(max(weeks, 1))]
 
 
-def _trend(session: Session, w: Window, column: Any, key: str) -> list[Row]:
+def _weekly(session: Session, w: Window) -> tuple[list[datetime], list[Any]]:
+    """Disputes opened per (week, root cause, reason code): both trends from one scan."""
     starts = week_starts(w)
     stop = starts[-1] + timedelta(weeks=1)
     lower = max(starts[0], w.start) if w.start else starts[0]
     upper = min(stop, w.end) if w.end else stop
     whens = [(Dispute.opened_at < s, literal(i - 1)) for i, s in enumerate(starts[1:], 1)]
     week = (case(*whens, else_=literal(len(starts) - 1)) if whens else literal(0)).label("week")
-    rows = session.execute(
-        select(week, column, func.count())
-        .where(Dispute.opened_at >= lower, Dispute.opened_at < upper, column.is_not(None))
-        .group_by(week, column)).all()
+    rows = w.scan("weekly", session, lambda: session.execute(
+        select(week, Dispute.root_cause, Dispute.reason_code, func.count())
+        .where(Dispute.opened_at >= lower, Dispute.opened_at < upper)
+        .group_by(week, Dispute.root_cause, Dispute.reason_code)).all())
+    return starts, rows
+
+
+def _trend(session: Session, w: Window, key: str) -> list[Row]:
+    starts, rows = _weekly(session, w)
+    position = 1 if key == "root_cause" else 2
+    found: dict[tuple[int, str], int] = defaultdict(int)
+    for row in rows:
+        if row[position] is not None:
+            found[(int(row[0]), row[position])] += row[3]
     zone = ZoneInfo(w.timezone)
-    found = {(int(i), value): n for i, value, n in rows}
     values = sorted({value for _, value in found})
     return [{"week_start": s.astimezone(zone).date().isoformat(), "timezone": w.timezone,
              key: value, "opened": found.get((i, value), 0)}
@@ -342,12 +435,12 @@ def _trend(session: Session, w: Window, column: Any, key: str) -> list[Row]:
 
 def trend_root_causes(session: Session, w: Window) -> list[Row]:
     """Disputes opened per week (in the policy's time zone) by root cause."""
-    return _trend(session, w, Dispute.root_cause, "root_cause")
+    return _trend(session, w, "root_cause")
 
 
 def trend_reason_codes(session: Session, w: Window) -> list[Row]:
     """Disputes opened per week (in the policy's time zone) by the reason the customer gave."""
-    return _trend(session, w, Dispute.reason_code, "reason_code")
+    return _trend(session, w, "reason_code")
 
 
 def pareto_root_causes(session: Session, w: Window) -> list[Row]:

@@ -4,11 +4,11 @@ embedded connectors, intake validation and credit-memo preparation need."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db import audit
@@ -171,6 +171,15 @@ def fx_rate(session: Session, currency: str, base: str, on: date) -> tuple[Decim
         FxRate.currency == currency, FxRate.base == base, FxRate.as_of <= on)
         .order_by(FxRate.as_of.desc()).limit(1))
     return (row.rate, row.as_of) if row else None
+
+
+def mark_disputed(session: Session, *, invoice_number: str, at: datetime) -> None:
+    """Stamp the invoice with when it was first disputed (an earlier stamp stays): first-time
+    invoice accuracy counts the invoices that never were."""
+    session.execute(update(Invoice).where(
+        Invoice.number == invoice_number,
+        or_(Invoice.first_disputed_at.is_(None), Invoice.first_disputed_at > at))
+        .values(first_disputed_at=at))
 
 
 def is_closed(session: Session, period: str) -> bool:

@@ -58,6 +58,12 @@ def test_first_time_invoice_accuracy(url: str) -> None:
         {"invoices_issued": 4, "invoices_disputed": 3, "first_time_invoice_accuracy": 0.25}]
 
 
+def test_first_time_invoice_accuracy_of_all_time(url: str) -> None:
+    # All five invoices; INV-4 (September) was never disputed either.
+    assert table(url, "first_time_invoice_accuracy", start=None, end=None) == [
+        {"invoices_issued": 5, "invoices_disputed": 3, "first_time_invoice_accuracy": 0.4}]
+
+
 def test_credits_by_tier_and_by_product(url: str) -> None:
     assert table(url, "credits_by_tier") == [
         {"tier_min": "0", "credits": 2, "base_total": "580.00", "base_currency": "USD"}]

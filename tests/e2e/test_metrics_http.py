@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -70,6 +72,8 @@ def test_metrics_after_a_few_lifecycles(stack: Stack, people: People) -> None:
     assert sum(b["count"] for b in m["aging"].values()) == 2
     assert m["aging"]["0-7"] == {"count": 2, "base_amount": "1380.00"}
     assert m["valid_dispute_rate"] == 1.0  # both verdicts were credits
+    # The intake stamped INV-1001 and INV-EU1: 3 of the 5 invoices were never disputed.
+    assert m["first_time_invoice_accuracy"] == 0.6
     names = [t["name"] for t in mgr.get("/api/v1/analytics").json()["items"]]
     assert {"aging", "revenue_at_risk_by_account", "approver_workload"} <= set(names)
     accounts = mgr.get("/api/v1/analytics/revenue_at_risk_by_account").json()
@@ -86,6 +90,18 @@ def test_metrics_after_a_few_lifecycles(stack: Stack, people: People) -> None:
     r = mgr.get("/api/v1/analytics/no_such_table")
     assert r.status_code == 404 and "aging" in r.json()["error"]["message"]
     assert cs.get("/api/v1/analytics/aging").status_code == 403
+    month = datetime.now(UTC).astimezone(ZoneInfo("America/Los_Angeles")).strftime("%Y-%m")
+    close = mgr.get("/api/v1/reports/month-end", params={"period": month})
+    assert close.status_code == 200, close.text
+    body = close.json()
+    assert body["credits_posted"]["credit_memos"] == 2  # both resolved disputes posted
+    assert body["open_exposure"]["base_amount"] == "1380.00"
+    assert len(body["reserve_backtest"]) == 6
+    assert as_user(stack, people, "auditor").get(
+        "/api/v1/reports/month-end", params={"period": month}).status_code == 200
+    assert cs.get("/api/v1/reports/month-end", params={"period": month}).status_code == 403
+    r = mgr.get("/api/v1/reports/month-end", params={"period": "2026/10"})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "period"
     assert mgr.get("/api/v1/analytics/aging", params={
         "from": "2030-01-02T00:00:00Z", "to": "2030-01-01T00:00:00Z"}).status_code == 422
 

@@ -21,9 +21,10 @@ D8    ADV-1  INV-2    50 USD  Nov 5 17:00      -                investigating
 D5 opened on Sunday Oct 18 in Los Angeles (Monday in UTC): its week is the one of Oct 12.
 Memos: M2 (D2, 500 USD on L1, pending: level 1 billing_manager due Oct 30, prepared by Ana,
 who holds billing_manager too); M4 (D4, 300 EUR = 330 USD on E1, approved by Bea 24 h after
-it was created); M7 (D7, 250 USD: 150 on L1, 100 on L2; Ben approved level 1 after 24 h, Sam
-level 2 six hours later; posted). Breaches: D1 acknowledge (stopped) and investigate (open),
-D2 approval_1 (open), D5 resolve (stopped), and D3 investigate in September (outside).
+it was created, posted Oct 20); M7 (D7, 250 USD: 150 on L1, 100 on L2; Ben approved level 1
+after 24 h, Sam level 2 six hours later; posted Nov 10). Breaches: D1 acknowledge (stopped)
+and investigate (open), D2 approval_1 (open), D5 resolve (stopped), and D3 investigate in
+September (outside).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from db import billing
 from db.models import (
     Account,
     ApprovalLevel,
@@ -106,6 +108,8 @@ def write_history(url: str) -> None:
                               product=product, campaign_id=None, units=1000, unit="impressions",
                               rate=Decimal("2.50"), rate_basis=1000, amount_minor=250000,
                               makegood=False))
+        first = {inv: min(d[5] for d in DISPUTES if d[2] == inv)
+                 for inv in {d[2] for d in DISPUTES}}
         for (did, account, invoice, currency, minor, opened, closed, status, reason,
              cause) in DISPUTES:
             s.add(Dispute(id=did, status=status, account_id=account, invoice_number=invoice,
@@ -114,12 +118,15 @@ def write_history(url: str) -> None:
                           breached=did in ("D1", "D2", "D3", "D5"), root_cause=cause,
                           turnaround_s=None, rejections=0, revision=1, view={"id": did}))
         s.flush()
+        for invoice, at in first.items():  # as the intake stamps them
+            billing.mark_disputed(s, invoice_number=invoice, at=at)
         memos = [("M2", "D2", "INV-1", "pending_approval", "USD", 50000, Decimal(1), _at(10, 29),
                   [("L1", 50000)]),
-                 ("M4", "D4", "INV-3", "approved", "EUR", 30000, Decimal("1.10"), _at(10, 15, 12),
+                 ("M4", "D4", "INV-3", "posted", "EUR", 30000, Decimal("1.10"), _at(10, 15, 12),
                   [("E1", 30000)]),
                  ("M7", "D7", "INV-2", "posted", "USD", 25000, Decimal(1), _at(10, 25, 0),
                   [("L1", 15000), ("L2", 10000)])]
+        posted = {"M4": _at(10, 20), "M7": _at(11, 10)}  # when their disputes resolved
         for number, did, invoice, status, currency, minor, rate, created, lines in memos:
             account = next(d[1] for d in DISPUTES if d[0] == did)
             s.add(CreditMemo(number=number, dispute_id=did, account_id=account, status=status,
@@ -129,7 +136,7 @@ def write_history(url: str) -> None:
                              preparer_id="u-an", policy_version=1, tier_min=Decimal(0),
                              chain={"reasons": [], "closed_periods": [],
                                     "window_total_base": "0"},
-                             created_at=created, posted_at=None))
+                             created_at=created, posted_at=posted.get(number)))
             s.flush()
             for line, amount in lines:
                 s.add(CreditMemoLine(memo_number=number, line_id=line, invoice_number=invoice,
