@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.validation_messages import field_label, plain_message
+
 log = logging.getLogger("disputeflow.api")
 
 STATUS = {
@@ -89,21 +91,21 @@ def error_response(err: AppError) -> JSONResponse:
 
 def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """Pydantic's errors as one sentence naming the first field, and a detail per field
-    (the API's 422 and the pages' form errors say the same)."""
+    (the API's 422 and the pages' form errors say the same). ``field`` stays the machine
+    path (``credit_lines.0.amount``); ``message`` is a plain sentence naming the field as a
+    person knows it (:mod:`api.validation_messages`)."""
     details = []
     for e in errors[:20]:
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        field = ".".join(loc) or "body"
-        msg = e.get("msg", "is invalid")
+        loc = [p for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(str(p) for p in loc) or "body"
         if e.get("type") == "json_invalid":
-            field, msg = "body", "is not valid JSON"
-        elif e.get("type") == "missing":
-            msg = "is required"
-        details.append({"field": field, "message": msg})
-    first = details[0] if details else {"field": "body", "message": "is invalid"}
-    text = f"{first['field']}: {first['message']}"
+            field = "body"
+        details.append({"field": field,
+                        "message": plain_message(e, field_label(loc))})
+    first = details[0] if details else {"field": "body", "message": "The request is invalid."}
+    text = first["message"]
     if len(details) > 1:
-        text += f" (and {len(details) - 1} more problem{'s' if len(details) > 2 else ''})"
+        text += f" (And {len(details) - 1} more problem{'s' if len(details) > 2 else ''}.)"
     return text, details
 
 
