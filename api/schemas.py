@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from domain.codes import ReasonCode, Resolution, RootCause
 
@@ -66,7 +73,18 @@ class DecisionIn(_In):
 
 
 class WithdrawIn(_In):
-    comment: Text = ""
+    """A withdrawal ends the dispute for good and voids any memo under approval: the reason
+    is required, for the opener's record and the audit trail."""
+
+    comment: Text
+
+    @field_validator("comment")
+    @classmethod
+    def _reason_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say why the dispute is withdrawn (for the record and the audit "
+                             "trail)")
+        return value
 
 
 class UserCreate(_In):

@@ -82,6 +82,10 @@ async def open_from_form(request: Request, posted: OpenerForm, cmd: CommandsDep)
 async def withdraw_from_form(dispute_id: str, posted: OpenerForm, cmd: CommandsDep) -> Response:
     """Withdraw through the command layer; the outcome is a notice on the page."""
     response = RedirectResponse(f"/disputes/{dispute_id}", status_code=303)
+    if posted.text("confirm") != "yes":
+        flash(response, "Nothing was withdrawn: tick the box to confirm that the dispute ends "
+              "for good.", kind="error")
+        return response
     try:
         body = WithdrawIn.model_validate({"comment": posted.text("comment")})
         await commands.withdraw(cmd, principal=posted.principal, dispute_id=dispute_id,

@@ -123,7 +123,8 @@ def test_client_services_open_follow_and_withdraw(browser: Browser, web_stack: W
         expect(page.get_by_text("No dispute matches these filters.")).to_be_visible()
 
         page.goto(f"/disputes/{dispute_id}")
-        page.get_by_label("Why it is withdrawn").fill("Client paid after all")
+        page.get_by_label("Why it is withdrawn (required)").fill("Client paid after all")
+        page.get_by_label("I confirm: withdraw dispute", exact=False).check()
         page.get_by_role("button", name="Withdraw").click()
         expect(page.get_by_role("status")).to_contain_text("withdrawn")
         expect(page.locator(".title-row .badge").first).to_have_text("withdrawn")
