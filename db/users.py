@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from db import audit
 from db.models import Delegation, User, table
+from domain.codes import BUILTIN_ROLES
 
 _USERS, _DELEGATIONS = table(User), table(Delegation)  # Core reads on every request
 
@@ -145,3 +147,18 @@ def lent_to(session: Session, *, delegate_id: str, at: datetime) -> list[Lent]:
                u.active.is_(True)))
     return [Lent(r.id, r.name, list(r.roles), r.starts_at, r.ends_at) for r in rows]
 
+
+def approval_roles(roles: Sequence[str]) -> set[str]:
+    """The approval roles among ``roles``: every role but the built-in ones (the policy's
+    levels name them)."""
+    return set(roles) - set(BUILTIN_ROLES)
+
+
+def may_approve(session: Session, *, principal: Principal, at: datetime) -> bool:
+    """Whether ``principal`` can decide some approval level at ``at``: they hold an approval
+    role, or act for someone who does by a delegation active then. The pages show "My
+    approvals" only to them."""
+    if approval_roles(principal.roles):
+        return True
+    return any(approval_roles(lent.roles)
+               for lent in lent_to(session, delegate_id=principal.id, at=at))

@@ -32,8 +32,7 @@ from api.web.render import LoginRequired, PageRoute, clear_session, render
 from config.settings import Settings
 from db import ratelimit
 from db.session import session_scope
-from db.users import Principal, authenticate
-from domain.codes import BUILTIN_ROLES
+from db.users import Principal, approval_roles, authenticate, may_approve
 
 LOGIN_CSRF_COOKIE = "dfl_login_csrf"
 SESSION_SECONDS = 12 * 3600  # a working day; the token itself lives on
@@ -113,6 +112,12 @@ def session_user(request: Request, settings: Settings) -> Principal:
         raise
     request.state.principal = principal
     request.state.csrf = csrf_token(token)
+    if approval_roles(principal.roles):
+        request.state.approver = True
+    else:  # a delegate without an approval role of their own: one read
+        with session_scope(settings.database_url, readonly=True) as session:
+            request.state.approver = may_approve(session, principal=principal,
+                                                 at=datetime.now(UTC))
     return principal
 
 
@@ -172,7 +177,7 @@ def home(principal: Principal) -> str:
         return "/audit"
     if principal.has("client_services", "analyst", "admin"):
         return "/disputes"
-    if set(principal.roles) - set(BUILTIN_ROLES):  # an approval role
+    if approval_roles(principal.roles):
         return "/approvals"
     return "/disputes"
 

@@ -42,6 +42,7 @@ async def _queue_page(request: Request, settings: SettingsDep, outcomes: list[Pa
                               now=datetime.now(UTC))
     return render(request, "approvals.html", {
         "title": "My approvals", "items": items, "more": more, "limit": QUEUE_LIMIT,
+        "approver": getattr(request.state, "approver", False),
         "outcomes": outcomes,
         "refused": [o for o in outcomes if not o.ok],
         "approved": [o for o in outcomes if o.ok]}, status=status)

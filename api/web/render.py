@@ -108,7 +108,7 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
         "user": user,
         "csrf": getattr(request.state, "csrf", ""),
         "path": request.url.path,
-        "nav": nav_for(user),
+        "nav": nav_for(user, approver=getattr(request.state, "approver", False)),
         "flash": notice,
     }
     ctx.update(context or {})
@@ -138,12 +138,13 @@ def may_see(principal: Principal, roles: tuple[str, ...]) -> bool:
     return ANY_WRITER in roles and bool(set(principal.roles) - READ_ONLY_ROLES)
 
 
-def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
-    """The main navigation: only the pages this user may open."""
+def nav_for(principal: Principal | None, *, approver: bool = False) -> list[tuple[str, str]]:
+    """The main navigation: the pages this user may open, and "My approvals" only for those
+    who can approve something (``db.users.may_approve``)."""
     if principal is None:
         return []
     return [(path, NAV_LABELS[path]) for path, roles in PAGE_ROLES.items()
-            if may_see(principal, roles)]
+            if may_see(principal, roles) and (path != "/approvals" or approver)]
 
 
 def clear_session(response: Response) -> None:

@@ -224,3 +224,24 @@ def test_user_text_is_escaped(web_stack: WebStack, people: People) -> None:
     assert "<script>" not in page.text and "<b>bold</b>" not in page.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" \
         in page.text
+
+
+def test_my_approvals_is_offered_to_those_who_can_approve(web_stack: WebStack, people: People,
+                                                          admin_token: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    def nav(who: str) -> bool:
+        page = web_stack.browser_session(people.tokens[who]).get("/disputes").text
+        return 'href="/approvals"' in page
+
+    assert nav("bm") and nav("sbm") and nav("analyst_bm")
+    assert not nav("cs") and not nav("analyst") and not nav("mgr")
+    empty = web_stack.browser_session(people.tokens["cs"]).get("/approvals")
+    assert empty.status_code == 200 and "You hold no approval role" in empty.text
+    now = datetime.now(UTC)
+    r = web_stack.http(admin_token).post(
+        f"/api/v1/users/{people.ids['bm']}/delegations",
+        json={"delegate_id": people.ids["mgr"], "starts_at": (now - timedelta(hours=1))
+              .isoformat(), "ends_at": (now + timedelta(days=1)).isoformat()})
+    assert r.status_code == 201, r.text
+    assert nav("mgr")  # acting for a billing manager now
