@@ -30,7 +30,7 @@ from api.errors import AppError
 from api.web.forms import KEY_FIELD
 from api.web.render import LoginRequired, PageRoute, clear_session, render
 from config.settings import Settings
-from db import ratelimit
+from db import analytics, ratelimit
 from db.session import session_scope
 from db.users import Principal, approval_roles, authenticate, may_approve
 
@@ -112,12 +112,11 @@ def session_user(request: Request, settings: Settings) -> Principal:
         raise
     request.state.principal = principal
     request.state.csrf = csrf_token(token)
-    if approval_roles(principal.roles):
-        request.state.approver = True
-    else:  # a delegate without an approval role of their own: one read
-        with session_scope(settings.database_url, readonly=True) as session:
-            request.state.approver = may_approve(session, principal=principal,
-                                                 at=datetime.now(UTC))
+    with session_scope(settings.database_url, readonly=True) as session:
+        # Times on the pages read in the policy calendar's zone, like its SLA clocks.
+        request.state.timezone = analytics.policy_timezone(session)
+        request.state.approver = may_approve(session, principal=principal,
+                                             at=datetime.now(UTC))
     return principal
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from fastapi import Request, Response
@@ -23,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from jinja2.runtime import Context
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -63,17 +65,28 @@ def money(amount: object, currency: str) -> str:
         return f"{amount} {currency}"
 
 
-def when(value: object) -> str:
-    """A stored time as people read it, always in UTC (the zone is written, never implied)."""
+def when(value: object, zone: str = "UTC") -> str:
+    """A stored time as people read it: in ``zone`` (the policy calendar's, on the pages),
+    with the zone written, never implied."""
     if value in (None, ""):
         return "—"
     try:
         at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC)
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    try:
+        local = at.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = at.astimezone(UTC)
+    return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+@jinja2.pass_context
+def _when_here(ctx: Context, value: object) -> str:
+    """``when`` in the time zone the page was rendered for (``timezone`` in its context)."""
+    return when(value, str(ctx.get("timezone") or "UTC"))
 
 
 def percent(share: object) -> str:
@@ -96,7 +109,7 @@ def words(code: object) -> str:
 templates = Jinja2Templates(env=jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
     trim_blocks=True, lstrip_blocks=True))
-templates.env.filters.update(money=money, when=when, words=words, percent=percent)
+templates.env.filters.update(money=money, when=_when_here, words=words, percent=percent)
 
 
 def render(request: Request, name: str, context: Mapping[str, Any] | None = None, *,
@@ -109,6 +122,7 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
         "csrf": getattr(request.state, "csrf", ""),
         "path": request.url.path,
         "nav": nav_for(user, approver=getattr(request.state, "approver", False)),
+        "timezone": getattr(request.state, "timezone", "UTC"),
         "flash": notice,
     }
     ctx.update(context or {})

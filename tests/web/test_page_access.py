@@ -245,3 +245,17 @@ def test_my_approvals_is_offered_to_those_who_can_approve(web_stack: WebStack, p
               .isoformat(), "ends_at": (now + timedelta(days=1)).isoformat()})
     assert r.status_code == 201, r.text
     assert nav("mgr")  # acting for a billing manager now
+
+
+def test_times_read_in_the_policy_time_zone(web_stack: WebStack, people: People) -> None:
+    """The default policy's calendar is America/Los_Angeles: the list shows Pacific time,
+    with the zone written."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    cs = web_stack.http(people.tokens["cs"])
+    view = cs.post("/api/v1/disputes", json=dispute_body()).json()
+    opened = datetime.fromisoformat(view["opened_at"]).astimezone(UTC)
+    local = opened.astimezone(ZoneInfo("America/Los_Angeles")).strftime("%Y-%m-%d %H:%M %Z")
+    page = web_stack.browser_session(people.tokens["cs"]).get("/disputes").text
+    assert local in page and local.endswith(("PST", "PDT"))
