@@ -42,6 +42,7 @@ from db.models import (
     User,
 )
 from db.session import session_scope
+from domain.clock_names import APPROVAL_PREFIX, clock_label
 from domain.codes import OPEN_LEVEL_STATUSES
 from domain.money import from_minor, quantize
 
@@ -50,7 +51,6 @@ __all__ = [
     "TABLES",
     "Window",
     "age_range",
-    "clock_label",
     "dispute_scan",
     "open_at",
     "open_minor_by_currency",
@@ -361,7 +361,7 @@ def at_risk_by_account(session: Session, w: Window) -> list[Row]:
 def breaches(session: Session, w: Window) -> list[Row]:
     """SLA breaches in the window per clock kind: clocks breached and disputes they hit (one
     dispute with three breached clocks is three breaches and one breached dispute)."""
-    kind = case((SlaBreach.clock.like("approval_%"), "approval"), else_=SlaBreach.clock)
+    kind = case((SlaBreach.clock.like(f"{APPROVAL_PREFIX}%"), "approval"), else_=SlaBreach.clock)
     rows = session.execute(
         select(kind, func.count(), func.count(func.distinct(SlaBreach.dispute_id)),
                func.sum(case((SlaBreach.stopped_at.is_(None), 1), else_=0)))
@@ -373,17 +373,6 @@ def breaches(session: Session, w: Window) -> list[Row]:
 def breached_disputes(session: Session, w: Window) -> int:
     return int(session.scalar(select(func.count(func.distinct(SlaBreach.dispute_id)))
                               .where(w.in_range(SlaBreach.breached_at))) or 0)
-
-
-CLOCK_LABELS = {"acknowledge": "Acknowledge", "investigate": "Investigate",
-                "resolve": "Resolve", "approval": "Approval level"}
-
-
-def clock_label(clock: str) -> str:
-    """``approval_2`` -> ``Approval level 2``; the dispute-wide clocks by their name."""
-    if clock.startswith("approval_") and clock[9:].isdigit():
-        return f"Approval level {clock[9:]}"
-    return CLOCK_LABELS.get(clock, clock.replace("_", " ").capitalize())
 
 
 def week_starts(w: Window) -> list[datetime]:

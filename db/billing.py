@@ -173,6 +173,15 @@ def fx_rate(session: Session, currency: str, base: str, on: date) -> tuple[Decim
     return (row.rate, row.as_of) if row else None
 
 
+def account_names(session: Session, ids: Sequence[str] | set[str]) -> dict[str, str]:
+    """Account names for ids (one query), for the pages that show an account to a person."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Account.id, Account.name)
+                                .where(Account.id.in_(wanted))).all())
+
+
 def mark_disputed(session: Session, *, invoice_number: str, at: datetime) -> None:
     """Stamp the invoice with when it was first disputed (an earlier stamp stays): first-time
     invoice accuracy counts the invoices that never were."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from db import analytics, billing, slack_outbox
 from db.models import Dispute, SlaBreach
+from domain.clock_names import APPROVAL_PREFIX
 from domain.money import from_minor, quantize
 
 OPEN_STATUSES = ("investigating", "pending_approval")
@@ -135,7 +136,8 @@ def _open_part(session: Session, w: analytics.Window) -> dict[str, Any]:
 
 def _outcomes_part(session: Session, w: analytics.Window) -> dict[str, Any]:
     """Turnaround, credits, SLA breaches and verdicts: small indexed reads."""
-    clock_kind = case((SlaBreach.clock.like("approval_%"), "approval"), else_=SlaBreach.clock)
+    clock_kind = case((SlaBreach.clock.like(f"{APPROVAL_PREFIX}%"), "approval"),
+                      else_=SlaBreach.clock)
     breaches = session.execute(
         select(clock_kind, SlaBreach.assignee_role, func.count(),
                func.sum(case((SlaBreach.stopped_at.is_(None), 1), else_=0)))

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from approvals.sod import DecisionContext, Delegation, check_decision
-from db import users
+from db import billing, users
 from db.models import ApprovalLevel, CreditMemo, Dispute, PolicyVersion
 from db.users import Principal
 from domain.codes import OPEN_LEVEL_STATUSES
@@ -91,7 +92,12 @@ class QueueItem:
     status: str
     due_at: datetime | None
     account_id: str
+    account_name: str
     invoice_number: str
+    reason_code: str
+    root_cause: str | None
+    implied_credit: str | None  # what the automatic findings say the credit should be
+    chain_reasons: list[str]
     total: str
     currency: str
     base_total: str
@@ -116,6 +122,16 @@ def sod_problems(principal: Principal, auth: Authority, *, at: datetime, role: s
     return [verdict.message] if verdict.code == "sod_violation" and verdict.message else []
 
 
+def implied_credit(view: object) -> str | None:
+    """The sum of the credits the automatic findings imply, in the dispute's currency;
+    None before the findings are ready."""
+    if not isinstance(view, dict) or not view.get("findings_ready"):
+        return None
+    total = sum((Decimal(str(f.get("implied_credit") or 0))
+                 for f in view.get("findings") or [] if isinstance(f, dict)), Decimal(0))
+    return str(total)
+
+
 def decidable(session: Session, principal: Principal, now: datetime,
               limit: int = QUEUE_LIMIT) -> tuple[list[QueueItem], bool]:
     """The levels the user may decide, oldest due first; True when more than ``limit``."""
@@ -126,7 +142,8 @@ def decidable(session: Session, principal: Principal, now: datetime,
         conditions.append(and_(ApprovalLevel.role.in_(sorted(auth.escalation_sources)),
                                ApprovalLevel.status == "escalated"))
     rows = session.execute(
-        select(ApprovalLevel, CreditMemo, Dispute.opened_by)
+        select(ApprovalLevel, CreditMemo, Dispute.opened_by, Dispute.reason_code,
+               Dispute.root_cause, Dispute.view)
         .join(CreditMemo, CreditMemo.number == ApprovalLevel.memo_number)
         .join(Dispute, Dispute.id == ApprovalLevel.dispute_id)
         .where(or_(*conditions), CreditMemo.status == "pending_approval")
@@ -134,9 +151,10 @@ def decidable(session: Session, principal: Principal, now: datetime,
         .limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    escalated = [lv.dispute_id for lv, _, _ in rows if lv.status == "escalated"]
+    escalated = [row[0].dispute_id for row in rows if row[0].status == "escalated"]
     backups = _backup_roles(session, escalated)
-    numbers = [memo.number for _, memo, _ in rows]
+    numbers = [row[1].number for row in rows]
+    accounts = billing.account_names(session, {row[1].account_id for row in rows})
     chain_sizes: dict[str, int] = {}
     approvers: dict[str, list[tuple[int, str]]] = {}  # memo -> (level, approver) decided
     if numbers:
@@ -148,7 +166,7 @@ def decidable(session: Session, principal: Principal, now: datetime,
             if approver:
                 approvers.setdefault(number, []).append((level, approver))
     items = []
-    for lv, memo, opener in rows:
+    for lv, memo, opener, reason, cause, view in rows:
         acting = auth.acting_as(lv.role, lv.status, backups.get((lv.dispute_id, lv.level)))
         if acting is None:
             continue
@@ -156,7 +174,10 @@ def decidable(session: Session, principal: Principal, now: datetime,
             dispute_id=lv.dispute_id, memo_number=memo.number, level=lv.level,
             levels_in_chain=chain_sizes.get(memo.number, lv.level), role=lv.role,
             status=lv.status, due_at=lv.due_at, account_id=memo.account_id,
-            invoice_number=memo.invoice_number,
+            account_name=accounts.get(memo.account_id, memo.account_id),
+            invoice_number=memo.invoice_number, reason_code=reason, root_cause=cause,
+            implied_credit=implied_credit(view), chain_reasons=list(
+                (memo.chain or {}).get("reasons") or [] if isinstance(memo.chain, dict) else []),
             total=str(from_minor(memo.total_minor, memo.currency)), currency=memo.currency,
             base_total=str(from_minor(memo.base_total_minor, memo.base_currency)),
             base_currency=memo.base_currency, acting_as=acting,

@@ -32,6 +32,7 @@ from api.deps import ANY_ROLE, ANY_WRITER, READ_ONLY_ROLES, SESSION_COOKIE
 from api.errors import AppError, describe_validation
 from api.web.forms import FLASH_COOKIE, take_flash
 from db.users import Principal
+from domain.clock_names import clock_label
 from domain.money import MoneyError, fmt
 
 log = logging.getLogger("disputeflow.web")
@@ -109,7 +110,8 @@ def words(code: object) -> str:
 templates = Jinja2Templates(env=jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
     trim_blocks=True, lstrip_blocks=True))
-templates.env.filters.update(money=money, when=_when_here, words=words, percent=percent)
+templates.env.filters.update(money=money, when=_when_here, words=words, percent=percent,
+                             clock=clock_label)
 
 
 def render(request: Request, name: str, context: Mapping[str, Any] | None = None, *,

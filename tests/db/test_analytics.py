@@ -84,7 +84,7 @@ def test_breaches_per_clock_and_per_dispute(url: str) -> None:
     assert table(url, "breaches") == [
         {"clock": "acknowledge", "clock_label": "Acknowledge", "breaches": 1, "disputes": 1,
          "still_open": 0},
-        {"clock": "approval", "clock_label": "Approval level", "breaches": 1, "disputes": 1,
+        {"clock": "approval", "clock_label": "Approval levels", "breaches": 1, "disputes": 1,
          "still_open": 1},
         {"clock": "investigate", "clock_label": "Investigate", "breaches": 1, "disputes": 1,
          "still_open": 1},

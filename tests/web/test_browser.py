@@ -168,7 +168,21 @@ def test_billing_managers_approve_one_and_in_bulk(browser: Browser, web_stack: W
         expect(page).to_have_url(f"{web_stack.base_url}/approvals")
         for dispute_id in (single, own, other):
             expect(page.get_by_role("link", name=dispute_id)).to_be_visible()
-        shot(page, "approvals")
+        row = page.locator(f"#row-{single}")
+        expect(row).to_contain_text("rate mismatch")  # the reason, and the root cause
+        expect(row).to_contain_text("rate card")
+        expect(row.locator("[data-implied]")).to_contain_text("findings imply")
+        row.locator("details.why summary").click()
+        expect(row.locator("details.why")).to_contain_text("billing_manager")
+        # Every row's buttons on screen: at 1280 px and on a phone, without scrolling sideways.
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            shot(page, f"approvals-{width}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            for name in (f"Approve {single}", f"Reject {single}"):
+                box = page.get_by_role("button", name=name).bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.get_by_role("link", name=single).click()  # the dispute page has the form too
         expect(page.get_by_role("heading", name="Your decision")).to_be_visible()
         page.get_by_role("button", name="Reject").click()  # without the required reason
