@@ -95,13 +95,14 @@ def document() -> dict[str, Any]:
     }
 
 
+# (name, email, roles, the shell variable its token is exported as)
 DEMO_USERS = [
-    ("Casey Client", "casey@demo.example", ["client_services"]),
-    ("Ana Analyst", "ana@demo.example", ["analyst"]),
-    ("Bill Manager", "bill@demo.example", ["billing_manager"]),
-    ("Sam Senior", "sam@demo.example", ["senior_billing_manager"]),
-    ("Dana Director", "dana@demo.example", ["director_revops"]),
-    ("Carl Controller", "carl@demo.example", ["controller"]),
-    ("Mia Manager", "mia@demo.example", ["manager"]),
-    ("Audrey Auditor", "audrey@demo.example", ["auditor"]),
+    ("Casey Client", "casey@demo.example", ["client_services"], "CS"),
+    ("Ana Analyst", "ana@demo.example", ["analyst"], "AN"),
+    ("Bill Manager", "bill@demo.example", ["billing_manager"], "BM"),
+    ("Sam Senior", "sam@demo.example", ["senior_billing_manager"], "SAM"),
+    ("Dana Director", "dana@demo.example", ["director_revops"], "DIR"),
+    ("Carl Controller", "carl@demo.example", ["controller"], "CTRL"),
+    ("Mia Manager", "mia@demo.example", ["manager"], "MGR"),
+    ("Audrey Auditor", "audrey@demo.example", ["auditor"], "AUD"),
 ]

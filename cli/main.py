@@ -169,20 +169,33 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_load_demo(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
     from cli.demo import DEMO_USERS, document
     from db import users
 
     code = _import(document(), "load-demo")
     if code or args.no_users:
         return code
+    exports = []
     with _session() as s:
-        for name, email, roles in DEMO_USERS:
+        for name, email, roles, variable in DEMO_USERS:
             if users.email_taken(s, email):
-                print(f"  {email}: exists already (token was shown when it was created)")
+                print(f"  {email}: exists already (its token is in the file written when it "
+                      "was created)")
                 continue
             _, token = users.create_user(s, name=name, email=email, roles=roles,
                                          slack_user_id=None, created_by="load-demo")
-            print(f"  {name:<16} {','.join(roles):<24} token {token}")
+            print(f"  {name:<16} {','.join(roles):<24} ${variable}")
+            exports.append(f"export {variable}={token}  # {name}, {', '.join(roles)}")
+    if exports:
+        path = Path(args.tokens_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as f:
+            f.write("\n".join(exports) + "\n")
+        print(f"\nTokens written to {path} (readable by you only). In your shell:\n"
+              f"  source {path}\n" + "\n".join(f"  {line.split('  #')[0]}" for line in exports))
     return 0
 
 
@@ -191,12 +204,11 @@ def cmd_schedules_apply(_: argparse.Namespace) -> int:
 
     from cli.schedules import apply_schedules
     from config.temporal import connect
-    from db import policies
+    from db import analytics
 
     settings = get_settings()
     with _session() as s:
-        calendar = policies.current(s).document.get("calendar")
-    tz = calendar.get("timezone", "UTC") if isinstance(calendar, dict) else "UTC"
+        tz = analytics.policy_timezone(s)
 
     async def run() -> str:
         return await apply_schedules(await connect(settings), settings, tz)
@@ -309,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(f=cmd_import)
     demo = sub.add_parser("load-demo", help="load the demo billing data and demo users")
     demo.add_argument("--no-users", action="store_true")
+    demo.add_argument("--tokens-file", default=".disputeflow/demo-tokens.env",
+                      help="where the demo users' tokens are written, as shell exports")
     demo.set_defaults(f=cmd_load_demo)
 
     sch = sub.add_parser("schedules", help="Temporal schedules").add_subparsers(

@@ -71,11 +71,13 @@ def run_up(settings: Settings) -> int:
                        check=False, timeout=60)
         print(f"""
 Disputeflow is up.
+  Web UI:       http://localhost:{port}/  (sign in with a token)
   API:          http://localhost:{port}/api/v1
   OpenAPI docs: http://localhost:{port}/docs
   Temporal UI:  {'http://localhost:8233' if server else 'see your Temporal cluster'}
   Admin token:  {token}
-Load demo data with `disputeflow load-demo` (or `make demo`). Ctrl-C stops everything.
+Load demo data with `disputeflow load-demo` (or `make demo`): it writes the demo users'
+tokens to .disputeflow/demo-tokens.env as shell exports. Ctrl-C stops everything.
 """, flush=True)
         while not stopping.wait(0.5):
             for child in children:

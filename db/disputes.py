@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from db import audit
 from db.models import (
+    Account,
     ApprovalLevel,
     AuditEvent,
     CreditMemo,
@@ -56,7 +57,8 @@ def insert_intake(session: Session, *, state: DisputeState) -> None:
         invoice_number=o.invoice_number, currency=o.currency,
         disputed_minor=to_minor(o.disputed_amount, o.currency), reason_code=o.reason_code,
         opened_by=o.opened_by, opened_at=o.opened_at, closed_at=None, breached=False,
-        root_cause=None, revision=0, view=dispute_view(state).as_json(),
+        root_cause=None, revision=0, description=o.description,
+        view=dispute_view(state).as_json(),
     ))
     session.flush()
 
@@ -87,7 +89,7 @@ def save_snapshot(session: Session, *, state: DisputeState, events: Sequence[Aud
         "breached": any(c.breached for c in state.sla.values()),
         "root_cause": state.investigation.root_cause if state.investigation else None,
         "turnaround_s": state.turnaround_seconds, "rejections": state.rejections,
-        "revision": state.revision, "view": view,
+        "revision": state.revision, "description": o.description, "view": view,
     }
     if not update_if_newer(session, o.dispute_id, state.revision, values):
         stored = locked_revision(session, o.dispute_id)
@@ -285,6 +287,7 @@ class ListFilter:
     opened_from: datetime | None = None  # inclusive
     opened_to: datetime | None = None  # exclusive
     open_at: datetime | None = None  # opened before it and not closed by then
+    text: str | None = None  # dispute id, invoice or account (prefix), account name, words
 
 
 def _minor_bound(bound: Decimal, *, lower: bool) -> ColumnElement[int]:
@@ -302,6 +305,20 @@ def _minor_bound(bound: Decimal, *, lower: bool) -> ColumnElement[int]:
     return case(*[(Dispute.currency.in_(currencies), scaled(places))
                   for places, currencies in sorted(by_places.items()) if places != 2],
                 else_=scaled(2))
+
+
+def text_match(text: str) -> ColumnElement[bool]:
+    """The list's search: a dispute whose id, invoice number or account id starts with
+    ``text``, whose account's name contains it, or whose description contains it — all
+    ignoring case; ``%`` and ``_`` are matched as themselves."""
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    prefix, inside = f"{escaped}%", f"%{escaped}%"
+    named = select(Account.id).where(Account.name.ilike(inside, escape="\\"))
+    return or_(Dispute.id.ilike(prefix, escape="\\"),
+               Dispute.invoice_number.ilike(prefix, escape="\\"),
+               Dispute.account_id.ilike(prefix, escape="\\"),
+               Dispute.account_id.in_(named),
+               Dispute.description.ilike(inside, escape="\\"))
 
 
 def encode_cursor(row: Dispute) -> str:
@@ -340,6 +357,8 @@ def list_views(
                                                                    lower=False))
     if filters.root_cause:
         query = query.where(Dispute.root_cause == filters.root_cause)
+    if filters.text:
+        query = query.where(text_match(filters.text))
     if filters.opened_from is not None:
         query = query.where(Dispute.opened_at >= filters.opened_from)
     if filters.opened_to is not None:

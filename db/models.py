@@ -181,6 +181,8 @@ class Dispute(Base):
     turnaround_s: Mapped[int | None] = mapped_column(BigInteger)  # business seconds, at close
     rejections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    # What the client wrote, for the list's text search (the view holds it too, in JSON).
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
     view: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 

@@ -84,6 +84,9 @@ def list_disputes(
     reason_code: ReasonCode | None = None,
     breached: bool | None = None,
     root_cause: RootCause | None = None,
+    q: Annotated[str | None, Query(max_length=100, description=(
+        "search: dispute id, invoice number or account id (prefix), account name or "
+        "description (contains); case ignored"))] = None,
     opened_from: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
     opened_to: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
     open_at: Annotated[datetime | None, Query(
@@ -98,7 +101,8 @@ def list_disputes(
         items, next_cursor = disputes.list_views(
             session, filters=disputes.ListFilter(
                 status=status, account_id=account_id, breached=breached,
-                reason_code=reason_code, root_cause=root_cause, opened_from=opened_from,
+                reason_code=reason_code, root_cause=root_cause, text=q or None,
+                opened_from=opened_from,
                 opened_to=opened_to, open_at=None if open_at is None else utc(open_at)),
             limit=limit, cursor=cursor)
     except ValueError:

@@ -86,8 +86,8 @@ def parse_list_query(params: dict[str, str]) -> ListQuery:
     """Query string → filters. Problems become messages next to the filter fields (a
     filter form should not answer a typo with an error page)."""
     raw = {k: params.get(k, "").strip()[:100] for k in
-           ("status", "account_id", "reason_code", "breached", "min_amount", "max_amount",
-            "root_cause", *INSTANT_FILTERS)}
+           ("q", "status", "account_id", "reason_code", "breached", "min_amount",
+            "max_amount", "root_cause", *INSTANT_FILTERS)}
     q = ListQuery(raw)
     if raw["root_cause"] and raw["root_cause"] not in ROOT_CAUSES:
         q.errors["root_cause"] = "Choose a root cause from the list."
@@ -107,9 +107,33 @@ def parse_list_query(params: dict[str, str]) -> ListQuery:
         reason_code=raw["reason_code"] or None,
         breached={"yes": True, "no": False}.get(raw["breached"]),
         min_amount=low, max_amount=high, root_cause=raw["root_cause"] or None,
+        text=raw["q"] or None,
         opened_from=instants["opened_from"], opened_to=instants["opened_to"],
         open_at=instants["open_at"])
     return q  # not queried at all while q.errors is not empty
+
+
+def overdue_by(sla: object, now: datetime) -> str | None:
+    """How long the most overdue running clock is past its due time ("2 d 3 h", "5 h 10 min",
+    "40 min"); None when no running clock is late."""
+    late = []
+    for clock in (sla.values() if isinstance(sla, dict) else []):
+        if not isinstance(clock, dict) or clock.get("stopped_at") or not clock.get("due_at"):
+            continue
+        try:
+            due = datetime.fromisoformat(str(clock["due_at"]))
+        except ValueError:
+            continue
+        if due < now:
+            late.append(now - due)
+    if not late:
+        return None
+    minutes = int(max(late).total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
 
 
 @router.get("/disputes")
@@ -133,8 +157,12 @@ def list_page(request: Request, _: Reader, settings: SettingsDep) -> Response:
                                                          limit=PAGE_SIZE, cursor=None)
             cursor = None
     kept = {k: v for k, v in q.raw.items() if v}
+    now = datetime.now(UTC)
+    with session_scope(settings.database_url, readonly=True) as session:
+        accounts = billing.account_names(session, {str(d.get("account_id")) for d in items})
     return render(request, "disputes_list.html", {
         "title": "Disputes", "items": items, "q": q.raw, "errors": q.errors,
+        "accounts": accounts, "overdue": {d["id"]: overdue_by(d.get("sla"), now) for d in items},
         "general": general, "statuses": STATUSES, "reasons": REASON_CODES,
         "causes": ROOT_CAUSES, "instants": [
             (name, INSTANT_LABELS[name], getattr(q.filters, name),
@@ -173,6 +201,8 @@ def detail_context(session: Session, principal: Principal, dispute_id: str,
     return {
         "title": f"Dispute {dispute_id}", "d": view, "memo": memo, "inv": inv,
         "names": user_names(session, ids),
+        "account_name": billing.account_names(session, {str(view.get("account_id"))})
+        .get(str(view.get("account_id"))),
         "breached": any(c.get("breached") for c in (view.get("sla") or {}).values()),
         "can_investigate": can_investigate, "invoice": invoice,
         "root_causes": ROOT_CAUSES, "resolutions": RESOLUTIONS,

@@ -29,10 +29,15 @@ def test_users_import_policy_and_audit_verify(db_url: str, tmp_path: Path) -> No
     assert cli(db_url, "users", "add", "Nina", "--email", "nina@example.com",
                "--role", "analyst").returncode == 1
 
-    r = cli(db_url, "load-demo")
+    tokens = tmp_path / "demo-tokens.env"
+    r = cli(db_url, "load-demo", "--tokens-file", str(tokens))
     assert r.returncode == 0, r.stderr
     assert "6 accounts" in r.stdout and "auditor" in r.stdout
-    again = cli(db_url, "load-demo", "--no-users")
+    exports = tokens.read_text().splitlines()
+    assert len(exports) == 8 and exports[0].startswith("export CS=dfl_")
+    assert tokens.stat().st_mode & 0o777 == 0o600  # tokens: readable by their owner only
+    assert f"source {tokens}" in r.stdout and "export AUD=dfl_" in r.stdout
+    again = cli(db_url, "load-demo", "--no-users", "--tokens-file", str(tokens))
     assert "0 accounts, 0 invoices" in again.stdout
 
     bad = tmp_path / "bad.json"

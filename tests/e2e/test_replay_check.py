@@ -27,7 +27,8 @@ def test_open_disputes_replay_and_a_breaking_build_is_named(stack: Stack, people
         "credit_lines": [{"line_id": "L1", "amount": "100.00"}]})
     assert r.status_code == 200, r.text
     closed = cs.post("/api/v1/disputes", json=dispute_body(disputed_amount="10.00")).json()["id"]
-    assert cs.post(f"/api/v1/disputes/{closed}/withdraw", json={}).status_code == 200
+    assert cs.post(f"/api/v1/disputes/{closed}/withdraw",
+                   json={"comment": "client paid"}).status_code == 200
     query = f'{OPEN_DISPUTES} AND TaskQueue = "{stack.settings.temporal_task_queue}"'
 
     async def both() -> tuple[ReplayCheck, ReplayCheck]:

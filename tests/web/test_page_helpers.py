@@ -14,7 +14,7 @@ import pytest
 from api.web import charts
 from api.web.auth import csrf_token, safe_next
 from api.web.pages_dashboard import parse_period
-from api.web.pages_disputes import parse_list_query
+from api.web.pages_disputes import overdue_by, parse_list_query
 from api.web.queue import Authority
 from db import disputes
 from db.models import Dispute
@@ -122,3 +122,18 @@ def test_authority_acting_as() -> None:
     assert auth.acting_as("controller", "escalated", "billing_manager") == \
         "as billing manager (escalation backup)"
     assert auth.acting_as("director_revops", "escalated", "controller") is None
+
+
+def test_overdue_by_takes_the_latest_running_clock() -> None:
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+    def clock(due: datetime, stopped: bool = False) -> dict[str, object]:
+        return {"due_at": due.isoformat(), "breached": due < now,
+                "stopped_at": now.isoformat() if stopped else None}
+    assert overdue_by({"resolve": clock(now + timedelta(days=1))}, now) is None
+    assert overdue_by({"investigate": clock(now - timedelta(minutes=40))}, now) == "40 min"
+    assert overdue_by({"a": clock(now - timedelta(hours=5, minutes=10)),
+                       "b": clock(now - timedelta(minutes=3))}, now) == "5 h 10 min"
+    assert overdue_by({"a": clock(now - timedelta(days=2, hours=3)),
+                       "b": clock(now - timedelta(days=9), stopped=True)}, now) == "2 d 3 h"
+    assert overdue_by(None, now) is None
