@@ -182,6 +182,31 @@ class InvestigationForm:
     errors: FormErrors = field(default_factory=FormErrors)
 
 
+def prefill_credits(view: dict[str, Any], invoice: Any) -> dict[str, str]:
+    """The credit the automatic findings imply per invoice line (several findings on one
+    line add up, never beyond what the line billed): the analyst's form starts from it."""
+    lines = {ln.id: ln.amount for ln in (invoice.lines if invoice else ())}
+    implied: dict[str, Decimal] = {}
+    for finding in view.get("findings") or []:
+        if not isinstance(finding, dict):
+            continue
+        line_id = str(finding.get("line_id") or "")
+        amount = Decimal(str(finding.get("implied_credit") or 0))
+        if line_id in lines and amount > 0:
+            implied[line_id] = min(implied.get(line_id, Decimal(0)) + amount, lines[line_id])
+    return {line_id: str(amount) for line_id, amount in implied.items()}
+
+
+def rejection(view: dict[str, Any]) -> dict[str, Any] | None:
+    """The level that rejected the dispute's credit memo, while it waits for the analyst."""
+    memo = view.get("credit_memo") or {}
+    if view.get("status") != "investigating" or memo.get("status") != "rejected":
+        return None
+    level = next((lv for lv in view.get("approvals") or [] if lv.get("status") == "rejected"),
+                 None)
+    return None if level is None else {"memo": memo.get("number"), **level}
+
+
 def detail_context(session: Session, principal: Principal, dispute_id: str,
                    form: InvestigationForm | None = None) -> dict[str, Any]:
     """Everything the dispute page shows, and which of its forms this user gets."""
@@ -200,6 +225,8 @@ def detail_context(session: Session, principal: Principal, dispute_id: str,
         if can_investigate else None
     return {
         "title": f"Dispute {dispute_id}", "d": view, "memo": memo, "inv": inv,
+        "prefill": prefill_credits(view, invoice) if can_investigate else {},
+        "rejection": rejection(view),
         "names": user_names(session, ids),
         "account_name": billing.account_names(session, {str(view.get("account_id"))})
         .get(str(view.get("account_id"))),
