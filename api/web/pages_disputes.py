@@ -208,7 +208,8 @@ def rejection(view: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def detail_context(session: Session, principal: Principal, dispute_id: str,
-                   form: InvestigationForm | None = None) -> dict[str, Any]:
+                   form: InvestigationForm | None = None,
+                   revision: InvestigationForm | None = None) -> dict[str, Any]:
     """Everything the dispute page shows, and which of its forms this user gets."""
     view = disputes.get_view(session, dispute_id)
     if view is None:
@@ -221,8 +222,10 @@ def detail_context(session: Session, principal: Principal, dispute_id: str,
     ids |= {t.get("actor", "") for t in view.get("timeline") or []}
     status = view.get("status")
     can_investigate = principal.has("analyst") and status == "investigating"
+    can_revise = (principal.has("analyst") and status == "pending_approval"
+                  and memo.get("status") == "pending_approval")
     invoice = billing.load_invoice(session, str(view.get("invoice_number"))) \
-        if can_investigate else None
+        if can_investigate or can_revise else None
     return {
         "title": f"Dispute {dispute_id}", "d": view, "memo": memo, "inv": inv,
         "prefill": prefill_credits(view, invoice) if can_investigate else {},
@@ -234,6 +237,9 @@ def detail_context(session: Session, principal: Principal, dispute_id: str,
         "can_investigate": can_investigate, "invoice": invoice,
         "root_causes": ROOT_CAUSES, "resolutions": RESOLUTIONS,
         "form": form or InvestigationForm(),
+        "can_revise": can_revise, "revision": revision or InvestigationForm(),
+        "memo_lines": {str(ln.get("line_id")): str(ln.get("amount"))
+                       for ln in memo.get("lines") or []},
         "decision": decision_for(session, principal, DisputeView.model_validate(view),
                                  datetime.now(UTC)),
         "can_withdraw": principal.has("client_services") and status not in TERMINAL_STATUSES,

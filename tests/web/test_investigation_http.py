@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import People
 from tests.e2e.helpers import dispute_body, wait_for
+from tests.support.web_session import page_csrf
 from tests.web.conftest import WebStack
 
 pytestmark = pytest.mark.e2e
@@ -49,3 +50,39 @@ def test_form_prefilled_from_findings_and_shows_the_rejection(web_stack: WebStac
     assert notice, page[:500]
     assert "rejected at level 1 (billing manager) by bm" in notice.group(1)
     assert "Check the delivery report first" in notice.group(1)
+
+
+def test_analyst_changes_the_memo_under_approval_on_the_page(web_stack: WebStack,
+                                                             people: People) -> None:
+    cs = web_stack.http(people.tokens["cs"])
+    dispute_id = cs.post("/api/v1/disputes", json=dispute_body(
+        disputed_amount="6000.00", invoice_number="INV-BIG", line_ids=["B1"])).json()["id"]
+    wait_for(cs, dispute_id, lambda v: v["findings_ready"])
+    r = web_stack.http(people.tokens["analyst"]).post(
+        f"/api/v1/disputes/{dispute_id}/investigation",
+        json={"root_cause": "rate_card", "resolution": "partial_credit",
+              "credit_lines": [{"line_id": "B1", "amount": "5500.00"}]})
+    assert [a["role"] for a in r.json()["approvals"]] == ["billing_manager",
+                                                          "senior_billing_manager"]
+    analyst = web_stack.browser_session(people.tokens["analyst"])
+    path = f"/disputes/{dispute_id}"
+    page = analyst.get(path).text
+    assert "Change the credit memo" in page
+    assert amount_field(page, 0) == "5500.00"  # the memo's amount, to edit
+
+    def post(amount: str, note: str) -> str:
+        r = analyst.post(f"{path}/credit-memo", data={
+            "csrf": page_csrf(analyst, path), "idem": f"rev-{amount}", "line_0": "B1",
+            "amount_0": amount, "note": note})
+        return r.text if r.status_code != 303 else analyst.get(path).text
+
+    refused = post("5500.0x", "typo")
+    assert "Credit lines, item 1, amount: write an amount such as 250 or 250.00." in refused
+    assert 'value="5500.0x"' in refused  # what was typed stays
+    post("4000.00", "agreed 4,000 with the client")
+    view = cs.get(f"/api/v1/disputes/{dispute_id}").json()
+    assert view["credit_memo"]["total"] == "4000.00"
+    assert view["credit_memo"]["number"].endswith("-2")
+    assert [a["role"] for a in view["approvals"]] == ["billing_manager"]  # 4,000: one level
+    assert any(t["action"] == "credit_memo.revised" and t["actor"] == people.ids["analyst"]
+               for t in view["timeline"])
