@@ -4,6 +4,7 @@ embedded connectors, intake validation and credit-memo preparation need."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -180,6 +181,42 @@ def account_names(session: Session, ids: Sequence[str] | set[str]) -> dict[str, 
         return {}
     return dict(session.execute(select(Account.id, Account.name)
                                 .where(Account.id.in_(wanted))).all())
+
+
+@dataclass(frozen=True)
+class InvoiceChoice:
+    """An invoice as the intake form offers it: number, period, currency, total and what is
+    still open on it (total less committed credits)."""
+
+    number: str
+    period: str
+    issued_on: date
+    currency: str
+    total: Decimal
+    open_amount: Decimal
+
+
+def account_choices(session: Session, *, limit: int = 1000) -> list[tuple[str, str]]:
+    """(id, name) of the accounts, by name: the intake form's account list."""
+    return [(i, n) for i, n in session.execute(
+        select(Account.id, Account.name).order_by(Account.name, Account.id).limit(limit))]
+
+
+def invoice_choices(session: Session, account_id: str, *, limit: int = 100
+                    ) -> list[InvoiceChoice]:
+    """The account's invoices, newest first, with what is still open on each."""
+    rows = session.execute(
+        select(Invoice.number, Invoice.period, Invoice.issued_on, Invoice.currency,
+               Invoice.total_minor)
+        .where(Invoice.account_id == account_id)
+        .order_by(Invoice.issued_on.desc(), Invoice.number).limit(limit)).all()
+    out = []
+    for number, period, issued_on, currency, total_minor in rows:
+        credited = credited_on_invoice(session, number)
+        out.append(InvoiceChoice(number=number, period=period, issued_on=issued_on,
+                                 currency=currency, total=from_minor(total_minor, currency),
+                                 open_amount=from_minor(total_minor - credited, currency)))
+    return out
 
 
 def mark_disputed(session: Session, *, invoice_number: str, at: datetime) -> None:

@@ -89,19 +89,30 @@ def test_client_services_open_follow_and_withdraw(browser: Browser, web_stack: W
     with signed_in(browser, web_stack, people.tokens["cs"]) as page:
         expect(page).to_have_url(f"{web_stack.base_url}/disputes")
         page.get_by_role("link", name="Open a dispute").click()
-        page.get_by_label("Account").fill("ADV-1")
-        page.get_by_label("Invoice number").fill("INV-1001")
-        page.get_by_label("Currency").fill("USD")
-        page.get_by_label("Disputed amount").fill("12.5x")
+        page.get_by_role("combobox", name="Account").fill("ADV-9")  # no such account
+        page.get_by_role("button", name="Find the account's invoices").click()
+        expect(page.locator("[data-lookup-error]")).to_have_text(
+            "There is no account ADV-9; choose one from the list.")
+        page.get_by_role("combobox", name="Account").fill("ADV-1")
+        page.get_by_role("button", name="Find the account's invoices").click()
+        expect(page.locator("#account-hint")).to_have_text("Acme")
+        page.get_by_label("Invoice number").select_option("INV-1001")
+        page.get_by_role("button", name="Show the invoice").click()
+        expect(page.locator("[data-invoice-summary]")).to_contain_text("in the invoice's "
+                                                                       "currency, USD")
+        shot(page, "dispute_new_invoice")
+        page.get_by_label("Disputed amount (USD)").fill("12.5x")
         page.get_by_label("Reason").select_option("rate_mismatch")
-        page.get_by_label("Disputed invoice lines (optional)").fill("L1")
+        page.get_by_label("L1: sponsored products", exact=False).check()
         page.get_by_label("What the client disputes").fill("Billed 12.50 CPM; contract 10.00")
         page.get_by_role("button", name="Open the dispute").click()
         error = page.locator("#disputed_amount-error")
         expect(error).to_have_text("Disputed amount: write an amount such as 250 or 250.00.")
-        expect(page.get_by_label("Disputed amount")).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_label("Disputed amount (USD)")).to_have_attribute("aria-invalid",
+                                                                             "true")
+        expect(page.get_by_label("L1: sponsored products", exact=False)).to_be_checked()
         shot(page, "dispute_new_error")
-        page.get_by_label("Disputed amount").fill("250.00")
+        page.get_by_label("Disputed amount (USD)").fill("250.00")
         page.get_by_role("button", name="Open the dispute").click()
         expect(page.get_by_role("status")).to_contain_text("is open")
         dispute_id = page.url.rsplit("/", 1)[1]
