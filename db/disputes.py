@@ -321,25 +321,47 @@ def text_match(text: str) -> ColumnElement[bool]:
                Dispute.description.ilike(inside, escape="\\"))
 
 
-def encode_cursor(row: Dispute) -> str:
-    raw = f"{row.opened_at.isoformat()}|{row.id}"
+# The list's orders: (key column, descending?). Each pages by keyset on (key, id), so a page
+# costs the same wherever it is and a dispute opened meanwhile shifts nothing.
+SORTS: dict[str, tuple[Any, bool]] = {
+    "newest": (Dispute.opened_at, True),
+    "oldest": (Dispute.opened_at, False),
+    "amount": (Dispute.disputed_minor, True),  # in each dispute's own currency
+}
+
+
+def encode_cursor(row: Dispute, sort: str = "newest") -> str:
+    key = row.disputed_minor if sort == "amount" else row.opened_at.isoformat()
+    raw = f"{key}|{row.id}" if sort == "newest" else f"{sort}|{key}|{row.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raises ValueError for a cursor we did not issue."""
+def decode_cursor(cursor: str, sort: str = "newest") -> tuple[Any, str]:
+    """The (key, id) after which the next page starts. Raises ValueError for a cursor we did
+    not issue, or one issued for another order."""
     padded = cursor + "=" * (-len(cursor) % 4)
-    at, _, ident = base64.urlsafe_b64decode(padded.encode()).decode().partition("|")
-    parsed = datetime.fromisoformat(at)
-    if not ident or parsed.tzinfo is None:
+    parts = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+    if sort != "newest":
+        if len(parts) != 3 or parts[0] != sort:
+            raise ValueError("cursor of another order")
+        parts = parts[1:]
+    if len(parts) != 2 or not parts[1]:
+        raise ValueError("malformed cursor")
+    key, ident = parts
+    if sort == "amount":
+        return int(key), ident
+    parsed = datetime.fromisoformat(key)
+    if parsed.tzinfo is None:
         raise ValueError("malformed cursor")
     return parsed, ident
 
 
 def list_views(
-    session: Session, *, filters: ListFilter, limit: int, cursor: str | None
+    session: Session, *, filters: ListFilter, limit: int, cursor: str | None,
+    sort: str = "newest",
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, keyset-paginated on (opened_at, id) so pages stay fast and stable."""
+    """In the order ``sort`` names (:data:`SORTS`; newest first by default), keyset-paged on
+    (its key, id) so pages stay fast and stable."""
     query = select(Dispute)
     if filters.status:
         query = query.where(Dispute.status == filters.status)
@@ -366,12 +388,15 @@ def list_views(
     if filters.open_at is not None:
         query = query.where(Dispute.opened_at < filters.open_at, or_(
             Dispute.closed_at.is_(None), Dispute.closed_at > filters.open_at))
+    column, descending = SORTS[sort]
     if cursor:
-        at, ident = decode_cursor(cursor)
-        query = query.where(or_(Dispute.opened_at < at,
-                                and_(Dispute.opened_at == at, Dispute.id < ident)))
-    rows = list(session.scalars(
-        query.order_by(Dispute.opened_at.desc(), Dispute.id.desc()).limit(limit + 1)))
+        key, ident = decode_cursor(cursor, sort)
+        after = (or_(column < key, and_(column == key, Dispute.id < ident)) if descending
+                 else or_(column > key, and_(column == key, Dispute.id > ident)))
+        query = query.where(after)
+    order = ((column.desc(), Dispute.id.desc()) if descending
+             else (column.asc(), Dispute.id.asc()))
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return [r.view for r in rows], (encode_cursor(rows[-1]) if more and rows else None)
+    return [r.view for r in rows], (encode_cursor(rows[-1], sort) if more and rows else None)

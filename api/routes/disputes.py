@@ -9,7 +9,7 @@ audit trail, which a GET of the dispute reads.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
@@ -92,6 +92,9 @@ def list_disputes(
     open_at: Annotated[datetime | None, Query(
         description="only disputes open at this instant (opened before, not closed by then)"
     )] = None,
+    sort: Annotated[Literal["newest", "oldest", "amount"], Query(
+        description="newest (default) or oldest opened first, or largest amount first (each "
+                    "in its own currency)")] = "newest",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Any:
@@ -104,7 +107,7 @@ def list_disputes(
                 reason_code=reason_code, root_cause=root_cause, text=q or None,
                 opened_from=opened_from,
                 opened_to=opened_to, open_at=None if open_at is None else utc(open_at)),
-            limit=limit, cursor=cursor)
+            limit=limit, cursor=cursor, sort=sort)
     except ValueError:
         raise AppError("validation_error", "cursor is not one this API issued; start again "
                        "without it.", [{"field": "cursor", "message": "invalid"}]) from None

@@ -142,6 +142,9 @@ def list_page(request: Request, _: Reader, settings: SettingsDep) -> Response:
     params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
     q = parse_list_query(params)
     cursor = params.get("cursor") or None
+    sort = params.get("sort", "newest")
+    if sort not in disputes.SORTS:
+        sort = "newest"
     items: list[dict[str, Any]] = []
     next_cursor = None
     general = None
@@ -149,20 +152,25 @@ def list_page(request: Request, _: Reader, settings: SettingsDep) -> Response:
         try:
             with session_scope(settings.database_url, readonly=True) as session:
                 items, next_cursor = disputes.list_views(session, filters=q.filters,
-                                                         limit=PAGE_SIZE, cursor=cursor)
+                                                         limit=PAGE_SIZE, cursor=cursor,
+                                                         sort=sort)
         except ValueError:
             general = "That page link is no longer valid; showing the first page instead."
             with session_scope(settings.database_url, readonly=True) as session:
                 items, next_cursor = disputes.list_views(session, filters=q.filters,
-                                                         limit=PAGE_SIZE, cursor=None)
+                                                         limit=PAGE_SIZE, cursor=None,
+                                                         sort=sort)
             cursor = None
-    kept = {k: v for k, v in q.raw.items() if v}
+    filters_only = {k: v for k, v in q.raw.items() if v}
+    kept = {**filters_only, **({"sort": sort} if sort != "newest" else {})}
     now = datetime.now(UTC)
     with session_scope(settings.database_url, readonly=True) as session:
         accounts = billing.account_names(session, {str(d.get("account_id")) for d in items})
     return render(request, "disputes_list.html", {
         "title": "Disputes", "items": items, "q": q.raw, "errors": q.errors,
         "accounts": accounts, "overdue": {d["id"]: overdue_by(d.get("sla"), now) for d in items},
+        "sort": sort, "sort_url": {name: f"/disputes?{urlencode({**filters_only, 'sort': name})}"
+                                   for name in disputes.SORTS},
         "general": general, "statuses": STATUSES, "reasons": REASON_CODES,
         "causes": ROOT_CAUSES, "instants": [
             (name, INSTANT_LABELS[name], getattr(q.filters, name),

@@ -1,5 +1,6 @@
-"""The dispute list's search, on SQLite and PostgreSQL: by dispute id, invoice or account
-(their start), account name or the client's words (anywhere), ignoring case."""
+"""The dispute list's search and orders, on SQLite and PostgreSQL: by dispute id, invoice or
+account (their start), account name or the client's words (anywhere), ignoring case; newest,
+oldest or largest first, page by page."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def url(db_url: str) -> str:
                    Account(id="ADV-2", type="agency", name="Brio Media", currency="USD")])
         for i, (did, account, invoice, words) in enumerate(ROWS):
             s.add(Dispute(id=did, status="investigating", account_id=account,
-                          invoice_number=invoice, currency="USD", disputed_minor=1000,
+                          invoice_number=invoice, currency="USD",
+                          disputed_minor=[5000, 90000, 1000][i],
                           reason_code="other", opened_by="U-1",
                           opened_at=T0 + timedelta(hours=i), closed_at=None, breached=False,
                           root_cause=None, revision=1, description=words, view={"id": did}))
@@ -53,3 +55,32 @@ def found(url: str, text: str) -> list[str]:
 ])
 def test_search(url: str, text: str, ids: list[str]) -> None:
     assert found(url, text) == ids
+
+
+def paged(url: str, sort: str) -> list[str]:
+    """Every dispute, one per page, following the cursors."""
+    seen: list[str] = []
+    cursor = None
+    with session_scope(url, readonly=True) as s:
+        while True:
+            items, cursor = disputes.list_views(s, filters=disputes.ListFilter(), limit=1,
+                                                cursor=cursor, sort=sort)
+            seen += [v["id"] for v in items]
+            if cursor is None:
+                return seen
+
+
+def test_orders_page_through_every_dispute_once(url: str) -> None:
+    assert paged(url, "newest") == ["DSP-CCC333", "DSP-BBB222", "DSP-AAA111"]
+    assert paged(url, "oldest") == ["DSP-AAA111", "DSP-BBB222", "DSP-CCC333"]
+    assert paged(url, "amount") == ["DSP-BBB222", "DSP-AAA111", "DSP-CCC333"]
+
+
+def test_a_cursor_of_another_order_is_refused(url: str) -> None:
+    with session_scope(url, readonly=True) as s:
+        _, cursor = disputes.list_views(s, filters=disputes.ListFilter(), limit=1, cursor=None,
+                                        sort="amount")
+        assert cursor is not None
+        with pytest.raises(ValueError):
+            disputes.list_views(s, filters=disputes.ListFilter(), limit=1, cursor=cursor,
+                                sort="newest")

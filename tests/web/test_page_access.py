@@ -259,3 +259,22 @@ def test_times_read_in_the_policy_time_zone(web_stack: WebStack, people: People)
     local = opened.astimezone(ZoneInfo("America/Los_Angeles")).strftime("%Y-%m-%d %H:%M %Z")
     page = web_stack.browser_session(people.tokens["cs"]).get("/disputes").text
     assert local in page and local.endswith(("PST", "PDT"))
+
+
+def test_list_sorts_by_a_column_and_keeps_the_filters(web_stack: WebStack,
+                                                      people: People) -> None:
+    cs = web_stack.http(people.tokens["cs"])
+    small = cs.post("/api/v1/disputes", json=dispute_body(disputed_amount="40.00")).json()["id"]
+    large = cs.post("/api/v1/disputes", json=dispute_body(disputed_amount="900.00")).json()["id"]
+    page = web_stack.browser_session(people.tokens["cs"])
+    newest = page.get("/disputes?reason_code=rate_mismatch").text
+    assert newest.index(large) < newest.index(small)
+    assert 'href="/disputes?reason_code=rate_mismatch&amp;sort=amount"' in newest
+    by_amount = page.get("/disputes?reason_code=rate_mismatch&sort=amount").text
+    assert "largest amount first" in by_amount
+    assert by_amount.index(f">{large}<") < by_amount.index(f">{small}<")
+    oldest = page.get("/disputes?sort=oldest").text
+    assert oldest.index(f">{small}<") < oldest.index(f">{large}<")
+    r = cs.get("/api/v1/disputes", params={"sort": "amount", "limit": 1})
+    assert r.json()["items"][0]["id"] == large
+    assert cs.get("/api/v1/disputes", params={"sort": "cheapest"}).status_code == 422
