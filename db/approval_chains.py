@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from db.approval_chains_pg import iter_records_pg
 from db.csv_cells import escaped
 from db.models import ApprovalLevel, CreditMemo, LedgerPosting, table
+from db.users import user_names
 from domain.money import minor_text
 
 __all__ = [
@@ -57,6 +58,8 @@ EXPORT_COLUMNS: list[str] = [
     "fx_as_of", "policy_version", "tier_min", "chain_reasons", "level", "levels_in_chain",
     "required_role", "level_status", "approver_id", "delegate_of", "decision", "comment",
     "channel", "decided_at", "sod_checks", "posted_at", "ledger_reference",
+    # Appended (columns are never renamed or moved): the people by name beside their ids.
+    "preparer_id", "preparer_name", "approver_name", "delegate_of_name",
 ]
 
 _MEMOS, _LEVELS, _LEDGER = table(CreditMemo), table(ApprovalLevel), table(LedgerPosting)
@@ -69,6 +72,7 @@ _EXPORT_MEMO_COLUMNS: list[ColumnElement[Any]] = [
         "currency", "total_minor", "base_currency", "base_total_minor", "fx_rate", "fx_as_of",
         "policy_version", "tier_min", "posted_at")),
     cast(_MEMOS.c.chain, Text).label("chain"),
+    _MEMOS.c.preparer_id,
 ]
 _EXPORT_LEVEL_COLUMNS: list[ColumnElement[Any]] = [
     *(_LEVELS.c[name] for name in (
@@ -173,15 +177,17 @@ def _sod_text(checks: object) -> str:
     return "; ".join(parts)
 
 
-def _memo_cells(memo: Any, ledger_reference: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A memo's leading 15 cells (``dispute_id`` … ``chain_reasons``) and trailing two
-    (``posted_at``, ``ledger_reference``): computed once per memo, shared by its levels.
+def _memo_cells(memo: Any, ledger_reference: str, names: dict[str, str]
+                ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A memo's leading 15 cells (``dispute_id`` … ``chain_reasons``) and its trailing four
+    (``posted_at``, ``ledger_reference``, ``preparer_id``, ``preparer_name``): computed once
+    per memo, shared by its levels (whose names follow them).
 
     ``memo`` is a row of :data:`_EXPORT_MEMO_COLUMNS`, unpacked by position (a hundred
     thousand rows make attribute lookups count)."""
     (dispute_id, account_id, invoice_number, number, status, created_at, currency, total_minor,
      base_currency, base_total_minor, fx_rate, fx_as_of, policy_version, tier_min, posted_at,
-     chain_json) = memo
+     chain_json, preparer_id) = memo
     chain = json.loads(chain_json) if chain_json else None
     reasons = chain.get("reasons") if isinstance(chain, dict) else None
     if not isinstance(reasons, list):
@@ -192,7 +198,8 @@ def _memo_cells(memo: Any, ledger_reference: str) -> tuple[tuple[str, ...], tupl
         minor_text(base_total_minor, base_currency), str(fx_rate), fx_as_of.isoformat(),
         str(policy_version), str(tier_min), " ".join(str(r) for r in reasons),
     )
-    return head, ("" if posted_at is None else posted_at.isoformat(), ledger_reference)
+    return head, ("" if posted_at is None else posted_at.isoformat(), ledger_reference,
+                  preparer_id, names.get(preparer_id, ""))
 
 
 # The level cells of a memo with no approval levels (a de-minimis tier): one record says so.
@@ -249,17 +256,24 @@ def iter_records_python(
         numbers = [m.number for m in memos]
         levels = levels_by_memo(session, numbers, _EXPORT_LEVEL_COLUMNS)
         refs = _ledger_references(session, numbers)
+        people = {m.preparer_id for m in memos} | {
+            who for chain in levels.values() for lv in chain
+            for who in (lv.approver_id, lv.delegate_of) if who}
+        names = user_names(session, people)
         records: list[tuple[str, ...]] = []
         for memo in memos:
-            head, tail = _memo_cells(memo, refs.get(memo.number, ""))
+            head, tail = _memo_cells(memo, refs.get(memo.number, ""), names)
             chain = levels.get(memo.number)
             if not chain:
                 reasons = head[-1] or _auto_approved_reasons(memo)
-                records.append(esc((*head[:-1], reasons, *_AUTO_APPROVED_LEVEL, *tail)))
+                records.append(esc((*head[:-1], reasons, *_AUTO_APPROVED_LEVEL, *tail,
+                                    "", "")))
                 continue
             size = str(len(chain))
             for lv in chain:
-                records.append(esc((*head, *_level_cells(lv, size), *tail)))
+                records.append(esc((*head, *_level_cells(lv, size), *tail,
+                                    names.get(lv.approver_id or "", ""),
+                                    names.get(lv.delegate_of or "", ""))))
         yield records
 
 

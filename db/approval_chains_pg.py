@@ -33,7 +33,7 @@ from domain.money import MINOR_UNITS
 
 __all__ = ["iter_records_pg"]
 
-_CELLS = 28  # len(EXPORT_COLUMNS)
+_CELLS = 32  # len(EXPORT_COLUMNS)
 
 
 def _quote(value: str) -> str:
@@ -96,6 +96,10 @@ _CELL_EXPRESSIONS = [
     _iso("m.posted_at"),
     "coalesce((SELECT string_agg(p.reference, ', ' ORDER BY p.reference) "
     "FROM ledger_postings p WHERE p.memo_number = m.number), '')",
+    "m.preparer_id",
+    "coalesce((SELECT u.name FROM users u WHERE u.id = m.preparer_id), '')",
+    _level("(SELECT u.name FROM users u WHERE u.id = l.approver_id)", ""),
+    _level("(SELECT u.name FROM users u WHERE u.id = l.delegate_of)", ""),
 ]
 assert len(_CELL_EXPRESSIONS) == _CELLS
 

@@ -42,7 +42,7 @@ def _users(url: str) -> None:
     with session_scope(url) as s:
         for uid, roles in [("u-an", ["analyst"]), ("u-bm", ["billing_manager"]),
                            ("u-sbm", ["senior_billing_manager"])]:
-            s.add(User(id=uid, name=uid, email=f"{uid}@example.com", roles=roles,
+            s.add(User(id=uid, name=f"Name of {uid}", email=f"{uid}@example.com", roles=roles,
                        slack_user_id=None, token_hash=uid.ljust(64, "0"), active=True,
                        created_at=T0))
 
@@ -122,10 +122,14 @@ def test_one_row_per_level_with_every_column(db_url: str) -> None:
         "approver_id": "u-bm", "delegate_of": "", "decision": "approve", "comment": "ok",
         "channel": "slack", "decided_at": "2026-11-02T09:01:00+00:00",
         "sod_checks": "holds_role_or_delegation=pass; not_preparer=pass",
-        "posted_at": "2026-11-02T11:00:00+00:00", "ledger_reference": "LGR-CM-1"}
+        "posted_at": "2026-11-02T11:00:00+00:00", "ledger_reference": "LGR-CM-1",
+        "preparer_id": "u-an", "preparer_name": "Name of u-an", "approver_name": "Name of u-bm",
+        "delegate_of_name": ""}
     assert (second["level"], second["required_role"], second["approver_id"],
             second["delegate_of"], second["channel"]) == (
         "2", "senior_billing_manager", "u-sbm", "u-x", "api")
+    # Both: the id for matching, the name for reading; an unknown id has no name.
+    assert (second["approver_name"], second["delegate_of_name"]) == ("Name of u-sbm", "")
 
 
 def test_decision_follows_the_level_status(db_url: str) -> None:
