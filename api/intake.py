@@ -110,6 +110,8 @@ def record(
     except IntegrityError:
         pass  # the workflow's own first snapshot came first; it is the newer row
     billing.mark_disputed(session, invoice_number=opened.invoice_number, at=opened.opened_at)
+    disputes.record_lines(session, dispute_id=opened.dispute_id,
+                          invoice_number=opened.invoice_number, line_ids=opened.line_ids)
     if key is None:
         return
     try:

@@ -40,6 +40,7 @@ from db.models import (
     CreditMemo,
     CreditMemoLine,
     Dispute,
+    DisputeLine,
     Invoice,
     InvoiceLine,
     SlaBreach,
@@ -63,6 +64,7 @@ def load(url: str, n: int) -> None:
     lines: list[dict[str, object]] = []
     memo_lines: list[dict[str, object]] = []
     levels: list[dict[str, object]] = []
+    dispute_lines: list[dict[str, object]] = []
     accounts = [{"id": f"ADV-{a}", "type": rnd.choice(["advertiser", "agency"]),
                  "name": f"Account {a}", "currency": "USD"} for a in range(1000)]
     for i in range(n):
@@ -86,6 +88,7 @@ def load(url: str, n: int) -> None:
                           "currency": "USD", "period": opened.strftime("%Y-%m"),
                           "issued_on": (opened - timedelta(days=rnd.randrange(1, 40))).date(),
                           "total_minor": amount * 2, "first_disputed_at": opened})
+        dispute_lines.append({"dispute_id": did, "line_id": "L1", "invoice_number": f"INV-{i}"})
         lines.append({"invoice_number": f"INV-{i}", "line_id": "L1", "position": 1,
                       "product": rnd.choice(PRODUCTS), "campaign_id": None, "units": 1000,
                       "unit": "impressions", "rate": "1", "rate_basis": 1,
@@ -122,7 +125,8 @@ def load(url: str, n: int) -> None:
     engine = get_engine(url)
     with engine.begin() as conn:
         for table, data in ((Account, accounts), (Invoice, invoices), (InvoiceLine, lines),
-                            (Dispute, rows), (CreditMemo, memos), (CreditMemoLine, memo_lines),
+                            (Dispute, rows), (DisputeLine, dispute_lines), (CreditMemo, memos),
+                            (CreditMemoLine, memo_lines),
                             (ApprovalLevel, levels), (SlaBreach, breaches)):
             for start in range(0, len(data), 5000):
                 conn.execute(insert(table), data[start:start + 5000])

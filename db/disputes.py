@@ -33,7 +33,9 @@ from db.models import (
     CreditMemo,
     CreditMemoLine,
     Dispute,
+    DisputeLine,
     IdempotencyKey,
+    InvoiceLine,
     SlaBreach,
     table,
 )
@@ -60,6 +62,21 @@ def insert_intake(session: Session, *, state: DisputeState) -> None:
         root_cause=None, revision=0, description=o.description,
         view=dispute_view(state).as_json(),
     ))
+    session.flush()
+
+
+def record_lines(session: Session, *, dispute_id: str, invoice_number: str,
+                 line_ids: Sequence[str]) -> None:
+    """The invoice lines the dispute is about — those named, or every line of the invoice
+    when none is — once (an intake answered again writes nothing)."""
+    if session.scalar(select(DisputeLine.dispute_id).where(
+            DisputeLine.dispute_id == dispute_id).limit(1)) is not None:
+        return
+    lines = list(dict.fromkeys(line_ids)) or list(session.scalars(
+        select(InvoiceLine.line_id).where(InvoiceLine.invoice_number == invoice_number)
+        .order_by(InvoiceLine.position)))
+    session.add_all([DisputeLine(dispute_id=dispute_id, line_id=line_id,
+                                 invoice_number=invoice_number) for line_id in lines])
     session.flush()
 
 

@@ -186,6 +186,16 @@ class Dispute(Base):
     view: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class DisputeLine(Base):
+    """An invoice line a dispute is about: the ones the client named, or every line of the
+    invoice when they named none. Revenue at risk is split over them by product."""
+
+    __tablename__ = "dispute_lines"
+    dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invoice_number: Mapped[str] = mapped_column(String(64))
+
+
 class CreditMemo(Base):
     __tablename__ = "credit_memos"
     __table_args__ = (

@@ -101,7 +101,8 @@ def _list_link(**filters: datetime | str | None) -> str:
     return f"/disputes?{urlencode(query)}"
 
 
-TABLE_READS = ("revenue_at_risk_by_account", "credits_by_product", "pareto_root_causes",
+TABLE_READS = ("revenue_at_risk_by_account", "revenue_at_risk_by_product",
+               "credits_by_product", "pareto_root_causes",
                "breaches", "approver_workload", "decision_time", "trends_reason_code",
                "aging")
 
@@ -165,6 +166,7 @@ def dashboard_context(data: dict[str, Any], period: Period, today: date) -> dict
         "breaches": data["open_breaches"], "aging": aging, "accounts": accounts,
         "more_accounts": len(data["revenue_at_risk_by_account"]) - len(accounts),
         "products": data["credits_by_product"], "pareto": pareto,
+        "risk_products": data["revenue_at_risk_by_product"],
         "clocks": data["breaches"], "workload": data["approver_workload"],
         "decision_time": data["decision_time"], "causes": causes, "reasons": reasons,
         "open_breaches": sum(int(c["still_open"]) for c in data["breaches"]),

@@ -80,6 +80,14 @@ def test_revenue_at_risk_by_account(url: str) -> None:
          "open_disputes": 1, "base_amount": "220.00", "base_currency": "USD"}]
 
 
+def test_revenue_at_risk_by_product(url: str) -> None:
+    """D1 1,000 on L1; D2 500 over L1 and L2 alike; D3 220 (200 EUR) and D7 250 on Display."""
+    assert table(url, "revenue_at_risk_by_product") == [
+        {"product": SP, "open_disputes": 2, "base_amount": "1250.00", "base_currency": "USD"},
+        {"product": DISPLAY, "open_disputes": 3, "base_amount": "720.00",
+         "base_currency": "USD"}]
+
+
 def test_breaches_per_clock_and_per_dispute(url: str) -> None:
     assert table(url, "breaches") == [
         {"clock": "acknowledge", "clock_label": "Acknowledge", "breaches": 1, "disputes": 1,

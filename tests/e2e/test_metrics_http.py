@@ -80,6 +80,10 @@ def test_metrics_after_a_few_lifecycles(stack: Stack, people: People) -> None:
     assert accounts["base_currency"] == "USD"
     assert [(r["account_id"], r["base_amount"]) for r in accounts["rows"]] == [
         ("ADV-EU", "1080.00"), ("ADV-1", "300.00")]
+    # The intake recorded the lines each dispute names (L1: sponsored products; E1: brands).
+    products = mgr.get("/api/v1/analytics/revenue_at_risk_by_product").json()["rows"]
+    assert [(r["product"], r["base_amount"]) for r in products] == [
+        ("sponsored_brands", "1080.00"), ("sponsored_products", "300.00")]
     r = mgr.get("/api/v1/analytics/revenue_at_risk_by_account", params={"format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]

@@ -19,6 +19,8 @@ D8    ADV-1  INV-2    50 USD  Nov 5 17:00      -                investigating
 ====  =====  =====  ========  ===============  ===============  ==========================
 
 D5 opened on Sunday Oct 18 in Los Angeles (Monday in UTC): its week is the one of Oct 12.
+Lines disputed (``LINES``): D1 L1 (Sponsored Products), D3 E1 and D7 L2 (Display); D2 named
+none, so both lines of INV-1 (one of each product, billed alike).
 Memos: M2 (D2, 500 USD on L1, pending: level 1 billing_manager due Oct 30, prepared by Ana,
 who holds billing_manager too); M4 (D4, 300 EUR = 330 USD on E1, approved by Bea 24 h after
 it was created, posted Oct 20); M7 (D7, 250 USD: 150 on L1, 100 on L2; Ben approved level 1
@@ -32,7 +34,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from db import billing
+from db import billing, disputes
 from db.models import (
     Account,
     ApprovalLevel,
@@ -73,6 +75,10 @@ DISPUTES = [
      "rate_mismatch", "rate_card"),
     ("D8", "ADV-1", "INV-2", "USD", 5000, _at(11, 5), None, "investigating", "other", None),
 ]
+
+
+LINES = {"D1": ["L1"], "D3": ["E1"], "D4": ["E1"], "D5": ["L1"], "D6": ["L2"], "D7": ["L2"],
+         "D8": ["L1"]}
 
 
 def write_history(url: str) -> None:
@@ -120,6 +126,9 @@ def write_history(url: str) -> None:
         s.flush()
         for invoice, at in first.items():  # as the intake stamps them
             billing.mark_disputed(s, invoice_number=invoice, at=at)
+        for d in DISPUTES:  # the lines named at intake; D2 named none: all of INV-1's
+            disputes.record_lines(s, dispute_id=d[0], invoice_number=d[2],
+                                  line_ids=LINES.get(d[0], []))
         memos = [("M2", "D2", "INV-1", "pending_approval", "USD", 50000, Decimal(1), _at(10, 29),
                   [("L1", 50000)]),
                  ("M4", "D4", "INV-3", "posted", "EUR", 30000, Decimal("1.10"), _at(10, 15, 12),

@@ -1,0 +1,94 @@
+"""Migrations that add a derived column or table fill it for the rows already there: a
+database upgraded in place answers like one whose rows were written by today's code."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from db.migrate import upgrade
+from db.session import dispose_engine, get_engine
+from db.types import UTCDateTime
+from tests.support.databases import PG_URL
+
+T0 = datetime(2026, 10, 2, 17, tzinfo=UTC)
+
+
+@pytest.fixture
+def empty_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, on the backend under test."""
+    if not PG_URL:
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+        yield url
+        dispose_engine(url)
+        return
+    admin_url = make_url(PG_URL).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"dfl_mig_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        dispose_engine(url)
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+ACCOUNTS = sa.table("accounts", sa.column("id"), sa.column("type"), sa.column("name"),
+                    sa.column("currency"))
+INVOICES = sa.table("invoices", sa.column("number"), sa.column("account_id"),
+                    sa.column("currency"), sa.column("period"), sa.column("issued_on"),
+                    sa.column("total_minor"))
+LINES = sa.table("invoice_lines", *(sa.column(c) for c in (
+    "invoice_number", "line_id", "position", "product", "campaign_id", "units", "unit", "rate",
+    "rate_basis", "amount_minor", "makegood")))
+DISPUTES = sa.table("disputes", *(sa.column(c) for c in (
+    "id", "status", "account_id", "invoice_number", "currency", "disputed_minor",
+    "reason_code", "opened_by", "breached", "root_cause", "turnaround_s", "rejections",
+    "revision")), sa.column("opened_at", UTCDateTime()), sa.column("closed_at", UTCDateTime()),
+    sa.column("view", sa.JSON()))
+
+
+def test_rows_written_before_0013_to_0015_are_filled_in(empty_url: str) -> None:
+    upgrade(empty_url, "0012")
+    with get_engine(empty_url).begin() as c:
+        c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
+                                         "currency": "USD"}])
+        c.execute(sa.insert(INVOICES), [
+            {"number": n, "account_id": "ADV-1", "currency": "USD", "period": "2026-10",
+             "issued_on": date(2026, 10, 1), "total_minor": 50000} for n in ("INV-1", "INV-2")])
+        c.execute(sa.insert(LINES), [
+            {"invoice_number": "INV-1", "line_id": line, "position": i, "product": "display",
+             "campaign_id": None, "units": 1, "unit": "impressions", "rate": "1",
+             "rate_basis": 1, "amount_minor": 25000, "makegood": False}
+            for i, line in enumerate(("L1", "L2"))])
+        c.execute(sa.insert(DISPUTES), [
+            {"id": did, "status": "investigating", "account_id": "ADV-1",
+             "invoice_number": "INV-1", "currency": "USD", "disputed_minor": 1000,
+             "reason_code": "other", "opened_by": "U-1", "breached": False, "root_cause": None,
+             "turnaround_s": None, "rejections": 0, "revision": 1,
+             "opened_at": T0.replace(hour=hour), "closed_at": None,
+             "view": {"id": did, "description": words, "line_ids": lines}}
+            for did, hour, words, lines in (("D-1", 17, "billed twice", ["L2"]),
+                                            ("D-2", 9, "wrong rate", []))])
+    upgrade(empty_url)
+    with get_engine(empty_url).connect() as c:
+        stamped = dict(c.execute(sa.text(
+            "SELECT number, first_disputed_at FROM invoices ORDER BY number")).all())
+        described = dict(c.execute(sa.text("SELECT id, description FROM disputes")).all())
+        lines = sorted(c.execute(sa.text(
+            "SELECT dispute_id, line_id FROM dispute_lines")).all())
+    first = stamped["INV-1"]
+    assert first is not None and str(first).startswith("2026-10-02 09:00")  # the earliest
+    assert stamped["INV-2"] is None  # never disputed
+    assert described == {"D-1": "billed twice", "D-2": "wrong rate"}
+    assert lines == [("D-1", "L2"), ("D-2", "L1"), ("D-2", "L2")]  # none named: all lines
