@@ -24,7 +24,7 @@ from db.models import Account
 from db.users import Principal
 from domain.codes import Channel
 from domain.models import DisputeOpened, DisputeState, Evidence
-from domain.money import MoneyError, fmt, from_minor, parse_amount
+from domain.money import MoneyError, fmt, from_minor, parse_amount, to_minor
 
 _NAMESPACE = uuid.UUID("6f1c7a52-3d0e-4a8e-9b7c-d15b07ef1a0e")
 
@@ -111,7 +111,8 @@ def record(
         pass  # the workflow's own first snapshot came first; it is the newer row
     billing.mark_disputed(session, invoice_number=opened.invoice_number, at=opened.opened_at)
     disputes.record_lines(session, dispute_id=opened.dispute_id,
-                          invoice_number=opened.invoice_number, line_ids=opened.line_ids)
+                          invoice_number=opened.invoice_number, line_ids=opened.line_ids,
+                          disputed_minor=to_minor(opened.disputed_amount, opened.currency))
     if key is None:
         return
     try:

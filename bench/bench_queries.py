@@ -88,9 +88,11 @@ def load(url: str, n: int) -> None:
                           "currency": "USD", "period": opened.strftime("%Y-%m"),
                           "issued_on": (opened - timedelta(days=rnd.randrange(1, 40))).date(),
                           "total_minor": amount * 2, "first_disputed_at": opened})
-        dispute_lines.append({"dispute_id": did, "line_id": "L1", "invoice_number": f"INV-{i}"})
+        product = rnd.choice(PRODUCTS)
+        dispute_lines.append({"dispute_id": did, "line_id": "L1", "invoice_number": f"INV-{i}",
+                              "product": product, "share_minor": amount})
         lines.append({"invoice_number": f"INV-{i}", "line_id": "L1", "position": 1,
-                      "product": rnd.choice(PRODUCTS), "campaign_id": None, "units": 1000,
+                      "product": product, "campaign_id": None, "units": 1000,
                       "unit": "impressions", "rate": "1", "rate_basis": 1,
                       "amount_minor": amount * 2, "makegood": False})
         if status in ("resolved", "pending_approval"):

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Numeric, and_, case, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from db import billing, policies
@@ -45,7 +45,7 @@ from db.models import (
 from db.session import session_scope
 from domain.clock_names import APPROVAL_PREFIX, clock_label
 from domain.codes import OPEN_LEVEL_STATUSES
-from domain.money import from_minor, minor_units, quantize
+from domain.money import from_minor, quantize
 
 __all__ = [
     "AGE_BUCKETS",
@@ -364,42 +364,27 @@ UNATTRIBUTED = "(invoice lines unknown)"
 
 def at_risk_by_product(session: Session, w: Window) -> list[Row]:
     """Revenue at risk (as of the window's end) per product: each open dispute's amount
-    split over the invoice lines it is about, in proportion to what they billed. Disputes
-    whose lines are unknown (their invoice missing at intake) are one row of their own."""
-    totals = (select(DisputeLine.dispute_id, func.sum(InvoiceLine.amount_minor).label("t"))
-              .join(InvoiceLine, and_(InvoiceLine.invoice_number == DisputeLine.invoice_number,
-                                      InvoiceLine.line_id == DisputeLine.line_id))
-              .group_by(DisputeLine.dispute_id).subquery())
-    share = (cast(Dispute.disputed_minor, Numeric(30, 8)) * InvoiceLine.amount_minor
-             / totals.c.t)
+    split over the invoice lines it is about, as the intake recorded them (in proportion to
+    what they billed, the parts adding up exactly). Disputes whose lines are unknown (their
+    invoice missing at intake) are one row of their own."""
     rows: list[Any] = list(session.execute(
-        select(InvoiceLine.product, Dispute.currency, func.count(func.distinct(Dispute.id)),
-               func.sum(share))
-        .select_from(DisputeLine)
+        select(DisputeLine.product, Dispute.currency, func.count(func.distinct(Dispute.id)),
+               func.sum(DisputeLine.share_minor))
         .join(Dispute, Dispute.id == DisputeLine.dispute_id)
-        .join(InvoiceLine, and_(InvoiceLine.invoice_number == DisputeLine.invoice_number,
-                                InvoiceLine.line_id == DisputeLine.line_id))
-        .join(totals, totals.c.dispute_id == DisputeLine.dispute_id)
-        .where(open_at(w.as_of), totals.c.t > 0)
-        .group_by(InvoiceLine.product, Dispute.currency)).all())
+        .where(open_at(w.as_of))
+        .group_by(DisputeLine.product, Dispute.currency)).all())
     lined = select(DisputeLine.dispute_id).where(DisputeLine.dispute_id == Dispute.id).exists()
     rows += [(UNATTRIBUTED, c, n, m) for c, n, m in session.execute(
         select(Dispute.currency, func.count(), func.sum(Dispute.disputed_minor))
         .where(open_at(w.as_of), ~lined).group_by(Dispute.currency)).all()]
     counts: dict[str, int] = defaultdict(int)
-    amounts: dict[str, Decimal | None] = defaultdict(Decimal)
-    for product, currency, n, minor in rows:
+    minor: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for product, currency, n, total in rows:
         counts[product] += int(n)
-        rate = w.rate(session, currency)
-        so_far = amounts[product]
-        if rate is None or so_far is None:
-            amounts[product] = None
-            continue
-        amounts[product] = so_far + Decimal(str(minor or 0)).scaleb(-minor_units(currency)) * rate
+        minor[product][currency] += int(total or 0)
+    amounts = {p: w.to_base(session, dict(minor[p])) for p in counts}
     ranked = sorted(counts, key=lambda p: (p == UNATTRIBUTED, -(amounts[p] or Decimal(0)), p))
-    return [{"product": p, "open_disputes": counts[p],
-             "base_amount": _money(None if amounts[p] is None
-                                   else quantize(amounts[p] or Decimal(0), w.base)),
+    return [{"product": p, "open_disputes": counts[p], "base_amount": _money(amounts[p]),
              "base_currency": w.base} for p in ranked]
 
 

@@ -40,7 +40,7 @@ from db.models import (
     table,
 )
 from domain.models import AuditEntry, DisputeState
-from domain.money import MINOR_UNITS, from_minor, to_minor
+from domain.money import MINOR_UNITS, allocate, from_minor, to_minor
 from domain.views import dispute_view
 
 _DISPUTES, _MEMOS = table(Dispute), table(CreditMemo)
@@ -66,17 +66,23 @@ def insert_intake(session: Session, *, state: DisputeState) -> None:
 
 
 def record_lines(session: Session, *, dispute_id: str, invoice_number: str,
-                 line_ids: Sequence[str]) -> None:
+                 line_ids: Sequence[str], disputed_minor: int) -> None:
     """The invoice lines the dispute is about — those named, or every line of the invoice
-    when none is — once (an intake answered again writes nothing)."""
+    when none is — each with its product and its part of the disputed amount (in proportion
+    to what the lines billed, adding up exactly); once (an intake answered again writes
+    nothing)."""
     if session.scalar(select(DisputeLine.dispute_id).where(
             DisputeLine.dispute_id == dispute_id).limit(1)) is not None:
         return
-    lines = list(dict.fromkeys(line_ids)) or list(session.scalars(
-        select(InvoiceLine.line_id).where(InvoiceLine.invoice_number == invoice_number)
-        .order_by(InvoiceLine.position)))
-    session.add_all([DisputeLine(dispute_id=dispute_id, line_id=line_id,
-                                 invoice_number=invoice_number) for line_id in lines])
+    billed = {line: (product, amount) for line, product, amount in session.execute(
+        select(InvoiceLine.line_id, InvoiceLine.product, InvoiceLine.amount_minor)
+        .where(InvoiceLine.invoice_number == invoice_number).order_by(InvoiceLine.position))}
+    lines = [line for line in (list(dict.fromkeys(line_ids)) or list(billed)) if line in billed]
+    shares = allocate(disputed_minor, [billed[line][1] for line in lines])
+    session.add_all([DisputeLine(dispute_id=dispute_id, line_id=line,
+                                 invoice_number=invoice_number, product=billed[line][0],
+                                 share_minor=share)
+                     for line, share in zip(lines, shares, strict=True)])
     session.flush()
 
 

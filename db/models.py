@@ -194,6 +194,10 @@ class DisputeLine(Base):
     dispute_id: Mapped[str] = mapped_column(ForeignKey("disputes.id"), primary_key=True)
     line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     invoice_number: Mapped[str] = mapped_column(String(64))
+    product: Mapped[str] = mapped_column(String(100))
+    # The disputed amount's part on this line (minor units), in proportion to what the lines
+    # billed; the parts of a dispute add up to its amount exactly.
+    share_minor: Mapped[int] = mapped_column(BigInteger)
 
 
 class CreditMemo(Base):

@@ -81,3 +81,21 @@ def minor_text(value: int, currency: str) -> str:
 def fmt(amount: Decimal, currency: str) -> str:
     """Human form for messages: ``1,250.00 USD``."""
     return f"{quantize(amount, currency):,} {currency}"
+
+
+def allocate(total_minor: int, weights: list[int]) -> list[int]:
+    """Split ``total_minor`` in proportion to ``weights`` (largest remainder): whole minor
+    units that add up to the total exactly, the leftover units to the largest fractions
+    (ties to the earlier). No positive weight at all: an even split."""
+    if not weights:
+        return []
+    if sum(w for w in weights if w > 0) == 0:
+        weights = [1] * len(weights)
+    weights = [max(w, 0) for w in weights]
+    whole = sum(weights)
+    shares = [total_minor * w // whole for w in weights]
+    rest = total_minor - sum(shares)
+    order = sorted(range(len(weights)), key=lambda i: (-(total_minor * weights[i] % whole), i))
+    for i in order[:rest]:
+        shares[i] += 1
+    return shares

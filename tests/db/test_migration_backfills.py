@@ -86,9 +86,11 @@ def test_rows_written_before_0013_to_0015_are_filled_in(empty_url: str) -> None:
             "SELECT number, first_disputed_at FROM invoices ORDER BY number")).all())
         described = dict(c.execute(sa.text("SELECT id, description FROM disputes")).all())
         lines = sorted(c.execute(sa.text(
-            "SELECT dispute_id, line_id FROM dispute_lines")).all())
+            "SELECT dispute_id, line_id, product, share_minor FROM dispute_lines")).all())
     first = stamped["INV-1"]
     assert first is not None and str(first).startswith("2026-10-02 09:00")  # the earliest
     assert stamped["INV-2"] is None  # never disputed
     assert described == {"D-1": "billed twice", "D-2": "wrong rate"}
-    assert lines == [("D-1", "L2"), ("D-2", "L1"), ("D-2", "L2")]  # none named: all lines
+    # D-2 named no line: both of its invoice's, the amount split as they billed.
+    assert lines == [("D-1", "L2", "display", 1000), ("D-2", "L1", "display", 500),
+                     ("D-2", "L2", "display", 500)]

@@ -128,7 +128,7 @@ def write_history(url: str) -> None:
             billing.mark_disputed(s, invoice_number=invoice, at=at)
         for d in DISPUTES:  # the lines named at intake; D2 named none: all of INV-1's
             disputes.record_lines(s, dispute_id=d[0], invoice_number=d[2],
-                                  line_ids=LINES.get(d[0], []))
+                                  line_ids=LINES.get(d[0], []), disputed_minor=d[4])
         memos = [("M2", "D2", "INV-1", "pending_approval", "USD", 50000, Decimal(1), _at(10, 29),
                   [("L1", 50000)]),
                  ("M4", "D4", "INV-3", "posted", "EUR", 30000, Decimal("1.10"), _at(10, 15, 12),

@@ -45,3 +45,16 @@ def test_minor_text_is_the_text_of_from_minor(currency: str) -> None:
 def test_minor_text_refuses_an_unknown_currency() -> None:
     with pytest.raises(MoneyError):
         minor_text(100, "XXX")
+
+
+def test_allocate_splits_exactly_in_proportion() -> None:
+    from domain.money import allocate
+
+    assert allocate(50000, [250000, 250000]) == [25000, 25000]
+    assert allocate(100, [1, 1, 1]) == [34, 33, 33]  # the leftover unit to the first
+    assert allocate(1000, [3, 1]) == [750, 250]
+    assert allocate(999, [2, 1]) == [666, 333]
+    assert allocate(10, [0, 0]) == [5, 5]  # nothing billed: an even split
+    assert allocate(10, []) == []
+    for total, weights in ((12345, [7, 11, 13]), (1, [5, 5, 5]), (0, [1, 2])):
+        assert sum(allocate(total, weights)) == total
