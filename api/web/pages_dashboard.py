@@ -133,11 +133,24 @@ def dashboard_data(database_url: str, *, period: Period, zone: ZoneInfo,
     return found
 
 
-def _pivot(rows: list[dict[str, Any]], key: str) -> tuple[list[str], list[str],
-                                                          dict[tuple[str, str], int]]:
+def _pivot(rows: list[dict[str, Any]], key: str, w: analytics.Window
+           ) -> tuple[list[str], list[str], dict[tuple[str, str], int], dict[tuple[str, str], str]]:
+    """Weeks by values: the counts, and for each cell the dispute list of exactly those
+    disputes (opened that week, inside the period, with that value)."""
     weeks = sorted({r["week_start"] for r in rows})
     values = sorted({r[key] for r in rows})
-    return weeks, values, {(r["week_start"], r[key]): r["opened"] for r in rows}
+    zone = ZoneInfo(w.timezone)
+    edges = {start.astimezone(zone).date().isoformat(): start for start in analytics.week_starts(w)}
+    links: dict[tuple[str, str], str] = {}
+    for week in weeks:
+        start = edges.get(week)
+        if start is None:
+            continue
+        low = max(start, w.start) if w.start else start
+        high = min(start + timedelta(weeks=1), w.end) if w.end else start + timedelta(weeks=1)
+        for value in values:
+            links[(week, value)] = _list_link(**{key: value}, opened_from=low, opened_to=high)
+    return weeks, values, {(r["week_start"], r[key]): r["opened"] for r in rows}, links
 
 
 def dashboard_context(data: dict[str, Any], period: Period, today: date) -> dict[str, Any]:
@@ -156,8 +169,8 @@ def dashboard_context(data: dict[str, Any], period: Period, today: date) -> dict
                 for a in data["revenue_at_risk_by_account"][:TOP_ACCOUNTS]]
     pareto = [{**c, "link": _list_link(root_cause=c["root_cause"], opened_from=w.start,
                                        opened_to=w.end)} for c in data["pareto_root_causes"]]
-    causes = _pivot(m["trends"]["root_cause"], "root_cause")
-    reasons = _pivot(data["trends_reason_code"], "reason_code")
+    causes = _pivot(m["trends"]["root_cause"], "root_cause", w)
+    reasons = _pivot(data["trends_reason_code"], "reason_code", w)
     top = [c["root_cause"] for c in data["pareto_root_causes"][:2]]
     colours = (charts.BAR, charts.SECOND)
     status_rows = [(s.replace("_", " "), float(n)) for s, n in m["counts_by_status"].items()]

@@ -262,6 +262,11 @@ def test_manager_reads_the_dashboard(browser: Browser, web_stack: WebStack,
         page.locator('[data-metric="aging-0-7"]').click()
         expect(page.locator("table.data tbody tr")).to_have_count(2)
         expect(page.locator('[data-filter="instants"]')).to_contain_text("open at")
+        page.goto("/dashboard")
+        page.get_by_text("By root cause, disputes opened per week", exact=False).click()
+        page.locator('[data-trend$=":rate_card"]').first.click()  # the investigated one
+        expect(page.locator("table.data tbody tr")).to_have_count(1)
+        expect(page.get_by_label("Root cause")).to_have_value("rate_card")
 
         page.goto("/dashboard?from=2030-01-01&to=2030-01-31")
         expect(page.locator('[data-metric="period"]')).to_contain_text("2030-01-01")
