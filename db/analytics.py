@@ -367,16 +367,14 @@ def at_risk_by_product(session: Session, w: Window) -> list[Row]:
     split over the invoice lines it is about, as the intake recorded them (in proportion to
     what they billed, the parts adding up exactly). Disputes whose lines are unknown (their
     invoice missing at intake) are one row of their own."""
-    rows: list[Any] = list(session.execute(
-        select(DisputeLine.product, Dispute.currency, func.count(func.distinct(Dispute.id)),
-               func.sum(DisputeLine.share_minor))
-        .join(Dispute, Dispute.id == DisputeLine.dispute_id)
+    of_product = func.coalesce(DisputeLine.product, UNATTRIBUTED)
+    rows = session.execute(  # one pass: a dispute without recorded lines keeps its amount
+        select(of_product, Dispute.currency, func.count(func.distinct(Dispute.id)),
+               func.sum(func.coalesce(DisputeLine.share_minor, Dispute.disputed_minor)))
+        .select_from(Dispute)
+        .join(DisputeLine, DisputeLine.dispute_id == Dispute.id, isouter=True)
         .where(open_at(w.as_of))
-        .group_by(DisputeLine.product, Dispute.currency)).all())
-    lined = select(DisputeLine.dispute_id).where(DisputeLine.dispute_id == Dispute.id).exists()
-    rows += [(UNATTRIBUTED, c, n, m) for c, n, m in session.execute(
-        select(Dispute.currency, func.count(), func.sum(Dispute.disputed_minor))
-        .where(open_at(w.as_of), ~lined).group_by(Dispute.currency)).all()]
+        .group_by(of_product, Dispute.currency)).all()
     counts: dict[str, int] = defaultdict(int)
     minor: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for product, currency, n, total in rows:

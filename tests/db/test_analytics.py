@@ -88,6 +88,20 @@ def test_revenue_at_risk_by_product(url: str) -> None:
          "base_currency": "USD"}]
 
 
+def test_a_dispute_whose_lines_are_unknown_is_its_own_row(url: str) -> None:
+    from db.models import Dispute
+
+    with session_scope(url) as s:  # its invoice was not in the billing data at intake
+        s.add(Dispute(id="D9", status="investigating", account_id="ADV-1",
+                      invoice_number="INV-GONE", currency="USD", disputed_minor=7000,
+                      reason_code="other", opened_by="u-cs", opened_at=START, closed_at=None,
+                      breached=False, root_cause=None, revision=1, view={"id": "D9"}))
+    rows = table(url, "revenue_at_risk_by_product")
+    assert rows[-1] == {"product": "(invoice lines unknown)", "open_disputes": 1,
+                        "base_amount": "70.00", "base_currency": "USD"}
+    assert [r["base_amount"] for r in rows[:-1]] == ["1250.00", "720.00"]
+
+
 def test_breaches_per_clock_and_per_dispute(url: str) -> None:
     assert table(url, "breaches") == [
         {"clock": "acknowledge", "clock_label": "Acknowledge", "breaches": 1, "disputes": 1,
