@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from api.period import Instant
 from domain.codes import ReasonCode, Resolution, RootCause
 
 Text = Annotated[str, StringConstraints(max_length=4000)]
@@ -163,8 +164,8 @@ class PolicyBacktestIn(_In):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     policy: dict[str, Any]
-    start: datetime = Field(alias="from", description="inclusive, ISO 8601 (UTC if no zone)")
-    end: datetime = Field(alias="to", description="exclusive, ISO 8601 (UTC if no zone)")
+    start: Instant = Field(alias="from", description="inclusive, ISO 8601 (UTC if no zone)")
+    end: Instant = Field(alias="to", description="exclusive, ISO 8601 (UTC if no zone)")
 
 
 class PolicyVersions(BaseModel):

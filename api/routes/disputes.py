@@ -8,7 +8,6 @@ audit trail, which a GET of the dispute reads.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
@@ -26,7 +25,7 @@ from api.deps import (
     WriterDep,
 )
 from api.errors import AppError
-from api.period import utc, utc_period
+from api.period import Instant, utc, utc_period
 from api.schemas import (
     DecisionIn,
     DisputeCreate,
@@ -87,9 +86,9 @@ def list_disputes(
     q: Annotated[str | None, Query(max_length=100, description=(
         "search: dispute id, invoice number or account id (prefix), account name or "
         "description (contains); case ignored"))] = None,
-    opened_from: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
-    opened_to: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
-    open_at: Annotated[datetime | None, Query(
+    opened_from: Annotated[Instant | None, Query(description="inclusive, ISO 8601")] = None,
+    opened_to: Annotated[Instant | None, Query(description="exclusive, ISO 8601")] = None,
+    open_at: Annotated[Instant | None, Query(
         description="only disputes open at this instant (opened before, not closed by then)"
     )] = None,
     sort: Annotated[Literal["newest", "oldest", "amount"], Query(

@@ -67,6 +67,8 @@ def test_metrics_after_a_few_lifecycles(stack: Stack, people: People) -> None:
     assert mgr.get("/api/v1/metrics", params={"from": "2030-01-02T00:00:00Z",
                                               "to": "2030-01-01T00:00:00Z"}).status_code == 422
     assert cs.get("/api/v1/metrics").status_code == 403
+    for bad in ("-4.1e-105", "1700000000", "yesterday"):  # never seconds since 1970
+        assert mgr.get("/api/v1/metrics", params={"to": bad}).status_code == 422, bad
 
     # The tables behind the figures, as JSON and CSV: one set of numbers.
     assert sum(b["count"] for b in m["aging"].values()) == 2

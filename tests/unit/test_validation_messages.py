@@ -59,3 +59,12 @@ def test_the_summary_is_the_first_sentence_and_a_count() -> None:
         {"type": "missing", "loc": ("body", "currency")},
         {"type": "missing", "loc": ("body", "reason_code")}])
     assert message == "Currency is required. (And 1 more problem.)"
+
+
+def test_a_bare_number_is_not_a_date() -> None:
+    """pydantic would read it as seconds since 1970."""
+    found = messages(PolicyBacktestIn, {"policy": {}, "from": "1700000000",
+                                        "to": -4.1e-105})
+    assert found == {
+        "from": "From: write a date and time such as 2026-10-01T09:00:00Z.",
+        "to": "To: write a date and time such as 2026-10-01T09:00:00Z."}
