@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,7 @@ __all__ = [
     "product_credits",
     "read_concurrently",
     "table_names",
+    "week_bounds",
     "week_starts",
     "window_for",
 ]
@@ -275,11 +277,12 @@ def invoice_accuracy(session: Session, w: Window) -> list[Row]:
     """First-time invoice accuracy: invoices issued in the window (by issue date) that no
     dispute has ever named, over all invoices issued in it (the intake stamps an invoice
     when it is first disputed)."""
+    zone = ZoneInfo(w.timezone)
     where = []
     if w.start is not None:
-        where.append(Invoice.issued_on >= w.start.date())
+        where.append(Invoice.issued_on >= _first_day(w.start, zone))
     if w.end is not None:
-        where.append(Invoice.issued_on < _day_after_last(w.end))
+        where.append(Invoice.issued_on < _first_day(w.end, zone))
     issued, hit = session.execute(
         select(func.count(), func.count(Invoice.first_disputed_at)).select_from(Invoice)
         .where(*where)).one()
@@ -289,12 +292,12 @@ def invoice_accuracy(session: Session, w: Window) -> list[Row]:
              else None}]
 
 
-def _day_after_last(end: datetime) -> date:
-    """Issue dates are days: a window ending at midnight excludes that day, one ending later
-    in a day includes it."""
-    day = end.astimezone(UTC).date()
-    return day if end.astimezone(UTC) == datetime(day.year, day.month, day.day, tzinfo=UTC) \
-        else day + timedelta(days=1)
+def _first_day(at: datetime, zone: ZoneInfo) -> date:
+    """The first calendar day (in ``zone``) that starts at or after ``at``: issue dates are
+    days of the policy's calendar, and a window's bounds are its local midnights."""
+    local = at.astimezone(zone)
+    midnight = datetime.combine(local.date(), datetime.min.time(), zone)
+    return local.date() if local == midnight else local.date() + timedelta(days=1)
 
 
 def credits_by_tier(session: Session, w: Window) -> list[Row]:
@@ -403,9 +406,11 @@ def breached_disputes(session: Session, w: Window) -> int:
                               .where(w.in_range(SlaBreach.breached_at))) or 0)
 
 
-def week_starts(w: Window) -> list[datetime]:
-    """Monday 00:00 in the policy calendar's zone of every week the window touches (the last
-    ``DEFAULT_TREND_WEEKS`` when it has no start, at most ``MAX_TREND_WEEKS``), as UTC."""
+def week_bounds(w: Window) -> list[tuple[datetime, datetime]]:
+    """``[Monday 00:00, next Monday 00:00)`` in the policy calendar's zone, as UTC, of every
+    week the window touches (the last ``DEFAULT_TREND_WEEKS`` when it has no start, at most
+    ``MAX_TREND_WEEKS``). Each end is the next local midnight, not start + 168 hours: a week
+    with a DST change is 167 or 169 hours long."""
     zone = ZoneInfo(w.timezone)
     end = (w.end or w.as_of).astimezone(zone)
     last = (end - timedelta(microseconds=1)).date()
@@ -416,15 +421,21 @@ def week_starts(w: Window) -> list[datetime]:
         first = w.start.astimezone(zone).date()
         first_monday = max(first - timedelta(days=first.weekday()),
                            last_monday - timedelta(weeks=MAX_TREND_WEEKS - 1))
-    weeks = (last_monday - first_monday).days // 7 + 1
-    return [datetime.combine(first_monday + timedelta(weeks=i), datetime.min.time(), zone)
-            .astimezone(UTC) for i in range(max(weeks, 1))]
+    weeks = max((last_monday - first_monday).days // 7 + 1, 1)
+    edges = [datetime.combine(first_monday + timedelta(weeks=i), datetime.min.time(), zone)
+             .astimezone(UTC) for i in range(weeks + 1)]
+    return list(pairwise(edges))
+
+
+def week_starts(w: Window) -> list[datetime]:
+    """The starts of :func:`week_bounds`."""
+    return [start for start, _ in week_bounds(w)]
 
 
 def _weekly(session: Session, w: Window) -> tuple[list[datetime], list[Any]]:
     """Disputes opened per (week, root cause, reason code): both trends from one scan."""
-    starts = week_starts(w)
-    stop = starts[-1] + timedelta(weeks=1)
+    bounds = week_bounds(w)
+    starts, stop = [start for start, _ in bounds], bounds[-1][1]
     lower = max(starts[0], w.start) if w.start else starts[0]
     upper = min(stop, w.end) if w.end else stop
     whens = [(Dispute.opened_at < s, literal(i - 1)) for i, s in enumerate(starts[1:], 1)]
@@ -482,7 +493,7 @@ def approver_workload(session: Session, w: Window) -> list[Row]:
     levels each decided in the window."""
     waiting = session.execute(
         select(ApprovalLevel.role, CreditMemo.preparer_id, Dispute.opened_by, func.count(),
-               func.sum(case((ApprovalLevel.due_at < w.as_of, 1), else_=0)))
+               func.sum(case((ApprovalLevel.due_at < w.now, 1), else_=0)))
         .join(CreditMemo, CreditMemo.number == ApprovalLevel.memo_number)
         .join(Dispute, Dispute.id == ApprovalLevel.dispute_id)
         .where(ApprovalLevel.status.in_(OPEN_LEVEL_STATUSES))

@@ -65,7 +65,8 @@ def _day(raw: str, name: str, label: str, errors: dict[str, str]) -> date | None
 
 
 def parse_period(params: dict[str, str], today: date) -> Period:
-    """``?from=&to=`` (dates), or ``?period=all`` for all time; the last 30 days otherwise."""
+    """``?from=&to=`` (dates; ``to`` left out is today), or ``?period=all`` for all time;
+    the last 30 days otherwise."""
     raw = {k: params.get(k, "").strip()[:20] for k in ("from", "to", "period")}
     period = Period(raw)
     if raw["period"] == "all":
@@ -74,8 +75,12 @@ def parse_period(params: dict[str, str], today: date) -> Period:
         period.first, period.last = today - timedelta(days=DEFAULT_DAYS - 1), today
         return period
     period.first = _day(raw["from"], "from", "From", period.errors)
-    period.last = _day(raw["to"], "to", "To", period.errors)
-    if period.first and period.last and period.last < period.first:
+    period.last = _day(raw["to"], "to", "To", period.errors) if raw["to"] else today
+    if not raw["from"]:
+        period.errors["from"] = "From: enter the period's first day."
+    if period.last == date.max:
+        period.errors["to"] = "To: choose a day before 9999-12-31."
+    elif period.first and period.last and period.last < period.first:
         period.errors["to"] = "To: choose a day on or after From."
     return period
 
@@ -140,14 +145,15 @@ def _pivot(rows: list[dict[str, Any]], key: str, w: analytics.Window
     weeks = sorted({r["week_start"] for r in rows})
     values = sorted({r[key] for r in rows})
     zone = ZoneInfo(w.timezone)
-    edges = {start.astimezone(zone).date().isoformat(): start for start in analytics.week_starts(w)}
+    edges = {start.astimezone(zone).date().isoformat(): (start, end)
+             for start, end in analytics.week_bounds(w)}
     links: dict[tuple[str, str], str] = {}
     for week in weeks:
-        start = edges.get(week)
-        if start is None:
+        if week not in edges:
             continue
+        start, end = edges[week]
         low = max(start, w.start) if w.start else start
-        high = min(start + timedelta(weeks=1), w.end) if w.end else start + timedelta(weeks=1)
+        high = min(end, w.end) if w.end else end
         for value in values:
             links[(week, value)] = _list_link(**{key: value}, opened_from=low, opened_to=high)
     return weeks, values, {(r["week_start"], r[key]): r["opened"] for r in rows}, links

@@ -64,6 +64,44 @@ def test_first_time_invoice_accuracy_of_all_time(url: str) -> None:
         {"invoices_issued": 5, "invoices_disputed": 3, "first_time_invoice_accuracy": 0.4}]
 
 
+def test_invoice_days_are_the_policy_calendars(url: str) -> None:
+    """October in Los Angeles ends at 07:00 UTC on Nov 1: an invoice issued on Nov 1 is
+    November's, one issued on Oct 1 October's."""
+    from datetime import date
+
+    from db.models import Invoice
+
+    with session_scope(url) as s:
+        s.add_all([Invoice(number="INV-NOV", account_id="ADV-1", currency="USD",
+                           period="2026-11", issued_on=date(2026, 11, 1), total_minor=100),
+                   Invoice(number="INV-OCT1", account_id="ADV-1", currency="USD",
+                           period="2026-10", issued_on=date(2026, 10, 1), total_minor=100)])
+    [row] = table(url, "first_time_invoice_accuracy")
+    assert (row["invoices_issued"], row["invoices_disputed"]) == (5, 3)  # + INV-OCT1 only
+
+
+def test_overdue_is_counted_now_whatever_the_period(url: str) -> None:
+    """M2's level fell due on Oct 30 and is still waiting: overdue now, even on a page for
+    a period that ended before it fell due."""
+    rows = table(url, "approver_workload", start=START, end=datetime(2026, 10, 29, tzinfo=UTC))
+    assert rows[0]["role"] == "billing_manager" and (rows[0]["waiting"], rows[0]["overdue"]) \
+        == (1, 1)
+
+
+def test_a_week_with_a_dst_change_ends_at_the_next_local_monday() -> None:
+    from zoneinfo import ZoneInfo
+
+    w = analytics.Window(start=datetime(2026, 10, 18, 22, tzinfo=UTC),
+                         end=datetime(2026, 11, 1, 23, tzinfo=UTC), as_of=NOW, base="EUR",
+                         timezone="Europe/Berlin", now=NOW)
+    bounds = analytics.week_bounds(w)
+    # Berlin leaves summer time on Oct 25: that week is 169 hours long.
+    assert bounds[0] == (datetime(2026, 10, 18, 22, tzinfo=UTC),
+                         datetime(2026, 10, 25, 23, tzinfo=UTC))
+    assert bounds[0][1] == bounds[1][0]
+    assert all(end.astimezone(ZoneInfo("Europe/Berlin")).hour == 0 for _, end in bounds)
+
+
 def test_credits_by_tier_and_by_product(url: str) -> None:
     assert table(url, "credits_by_tier") == [
         {"tier_min": "0", "credits": 2, "base_total": "580.00", "base_currency": "USD"}]

@@ -71,6 +71,12 @@ def test_dashboard_period_is_days_in_the_policy_zone() -> None:
     assert bad.errors == {"from": "From: enter a date such as 2026-10-01."}
     backwards = parse_period({"from": "2026-10-02", "to": "2026-10-01"}, today)
     assert backwards.errors == {"to": "To: choose a day on or after From."}
+    since = parse_period({"from": "2026-10-02", "to": ""}, today)  # "To" cleared: until today
+    assert (since.first, since.last, since.errors) == (date(2026, 10, 2), today, {})
+    assert parse_period({"to": "2026-10-31"}, today).errors == {
+        "from": "From: enter the period's first day."}
+    assert parse_period({"from": "2026-10-01", "to": "9999-12-31"}, today).errors == {
+        "to": "To: choose a day before 9999-12-31."}
 
 
 def test_list_filters_the_dashboard_links_set(url: str) -> None:
