@@ -18,7 +18,7 @@ the as-of date; a currency without a rate is listed, never guessed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -50,6 +50,7 @@ from domain.money import from_minor, quantize
 
 __all__ = [
     "AGE_BUCKETS",
+    "DECIDED_STATUSES",
     "TABLES",
     "Window",
     "age_range",
@@ -59,15 +60,12 @@ __all__ = [
     "policy_timezone",
     "product_credits",
     "read_concurrently",
-    "table_names",
     "week_bounds",
     "week_starts",
     "window_for",
 ]
 
-OPEN_STATUSES = ("investigating", "pending_approval")
 DECIDED_STATUSES = ("resolved", "denied")  # adjudicated; a withdrawal is not a verdict
-CREDITED_MEMO_STATUSES = ("approved", "posted")
 # (label, lowest whole day of age, highest or None): 0-7 means under 8 days open.
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("0-7", 0, 7), ("8-14", 8, 14), ("15-30", 15, 30), ("31-60", 31, 60), ("61+", 61, None))
@@ -304,7 +302,7 @@ def credits_by_tier(session: Session, w: Window) -> list[Row]:
     """Approved and posted credits created in the window, by the tier that chose the chain."""
     rows = session.execute(
         select(CreditMemo.tier_min, func.count(), func.sum(CreditMemo.base_total_minor))
-        .where(CreditMemo.status.in_(CREDITED_MEMO_STATUSES), w.in_range(CreditMemo.created_at))
+        .where(CreditMemo.status.in_(billing.COMMITTED), w.in_range(CreditMemo.created_at))
         .group_by(CreditMemo.tier_min)).all()
     return [{"tier_min": str(t), "credits": n,
              "base_total": str(from_minor(int(s or 0), w.base)), "base_currency": w.base}
@@ -314,7 +312,7 @@ def credits_by_tier(session: Session, w: Window) -> list[Row]:
 def credits_by_product(session: Session, w: Window) -> list[Row]:
     """Approved and posted credits created in the window, by the product of the invoice line
     credited; each line converted at its memo's own FX rate (the one its chain was chosen at)."""
-    return product_credits(session, w.base, CreditMemo.status.in_(CREDITED_MEMO_STATUSES),
+    return product_credits(session, w.base, CreditMemo.status.in_(billing.COMMITTED),
                            w.in_range(CreditMemo.created_at))
 
 
@@ -564,7 +562,3 @@ TABLES: dict[str, Callable[[Session, Window], list[Row]]] = {
     "approver_workload": approver_workload,
     "decision_time": decision_time,
 }
-
-
-def table_names() -> Sequence[str]:
-    return list(TABLES)

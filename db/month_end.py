@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Numeric, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from db import analytics
+from db import analytics, billing
 from db.models import Account, CreditMemo, Dispute
 from domain.money import from_minor, quantize
 
@@ -39,8 +39,6 @@ __all__ = ["BACKTEST_PERIODS", "LOOKBACK_DAYS", "MIN_HISTORY", "PeriodError", "m
 LOOKBACK_DAYS = 365
 MIN_HISTORY = 5
 BACKTEST_PERIODS = 6
-CREDITED = ("approved", "posted")
-DECIDED = ("resolved", "denied")
 Row = dict[str, Any]
 
 
@@ -132,7 +130,7 @@ def _grant_rates(session: Session, end: datetime) -> dict[tuple[str, str | None]
     """Per (reason code, account type): disputes decided in the year before ``end`` and the
     sum of the share of each one's disputed amount that was credited."""
     credited = (select(CreditMemo.dispute_id, func.sum(CreditMemo.total_minor).label("minor"))
-                .where(CreditMemo.status.in_(CREDITED)).group_by(CreditMemo.dispute_id)
+                .where(CreditMemo.status.in_(billing.COMMITTED)).group_by(CreditMemo.dispute_id)
                 .subquery())
     share = (cast(func.coalesce(credited.c.minor, 0), Numeric(24, 8))
              / cast(Dispute.disputed_minor, Numeric(24, 8)))
@@ -141,7 +139,7 @@ def _grant_rates(session: Session, end: datetime) -> dict[tuple[str, str | None]
                func.sum(case((Dispute.status == "resolved", share), else_=0)))
         .join(Account, Account.id == Dispute.account_id, isouter=True)
         .join(credited, credited.c.dispute_id == Dispute.id, isouter=True)
-        .where(Dispute.status.in_(DECIDED), Dispute.closed_at.is_not(None),
+        .where(Dispute.status.in_(analytics.DECIDED_STATUSES), Dispute.closed_at.is_not(None),
                Dispute.closed_at >= end - timedelta(days=LOOKBACK_DAYS),
                Dispute.closed_at < end, Dispute.disputed_minor > 0)
         .group_by(Dispute.reason_code, Account.type)).all()
@@ -209,7 +207,7 @@ def _backtest(session: Session, period: str, zone: ZoneInfo, now: datetime,
     was_open = select(Dispute.id).where(analytics.open_at(end))
     credited = int(session.scalar(
         select(func.coalesce(func.sum(CreditMemo.base_total_minor), 0))
-        .where(CreditMemo.status.in_(CREDITED), CreditMemo.dispute_id.in_(was_open))) or 0)
+        .where(CreditMemo.status.in_(billing.COMMITTED), CreditMemo.dispute_id.in_(was_open))) or 0)
     still = session.execute(
         select(Dispute.currency, func.count(), func.sum(Dispute.disputed_minor))
         .where(analytics.open_at(end), analytics.open_at(now))

@@ -199,3 +199,16 @@ def investigate(
         *delivery_findings(invoice, lines, delivery, tolerance),
         *duplicate_findings(invoice, lines, other_invoices),
     ]
+
+
+def implied_by_line(findings: Iterable[object]) -> dict[str, Decimal]:
+    """The credit the findings imply, summed per invoice line ("" for findings about no
+    line), from findings as the dispute view stores them (JSON): the approver's queue shows
+    the total, the analyst's form starts each line from its part."""
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for finding in findings:
+        if isinstance(finding, dict):
+            amount = Decimal(str(finding.get("implied_credit") or 0))
+            if amount > 0:
+                out[str(finding.get("line_id") or "")] += amount
+    return dict(out)

@@ -27,6 +27,7 @@ from db.session import session_scope
 from db.users import Principal, user_names
 from domain.codes import REASON_CODES, ROOT_CAUSES, TERMINAL_STATUSES, DisputeStatus
 from domain.dispute_view import DisputeView
+from domain.findings import implied_by_line
 from domain.money import MINOR_UNITS
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -194,14 +195,9 @@ def prefill_credits(view: dict[str, Any], invoice: Any) -> dict[str, str]:
     """The credit the automatic findings imply per invoice line (several findings on one
     line add up, never beyond what the line billed): the analyst's form starts from it."""
     lines = {ln.id: ln.amount for ln in (invoice.lines if invoice else ())}
-    implied: dict[str, Decimal] = {}
-    for finding in view.get("findings") or []:
-        if not isinstance(finding, dict):
-            continue
-        line_id = str(finding.get("line_id") or "")
-        amount = Decimal(str(finding.get("implied_credit") or 0))
-        if line_id in lines and amount > 0:
-            implied[line_id] = min(implied.get(line_id, Decimal(0)) + amount, lines[line_id])
+    implied = {line_id: min(amount, lines[line_id])
+               for line_id, amount in implied_by_line(view.get("findings") or []).items()
+               if line_id in lines}
     return {line_id: str(amount) for line_id, amount in implied.items()}
 
 

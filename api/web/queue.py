@@ -29,6 +29,7 @@ from db.models import ApprovalLevel, CreditMemo, Dispute, PolicyVersion
 from db.users import Principal
 from domain.codes import OPEN_LEVEL_STATUSES
 from domain.dispute_view import DisputeView
+from domain.findings import implied_by_line
 from domain.money import from_minor
 
 QUEUE_LIMIT = 200
@@ -127,9 +128,7 @@ def implied_credit(view: object) -> str | None:
     None before the findings are ready."""
     if not isinstance(view, dict) or not view.get("findings_ready"):
         return None
-    total = sum((Decimal(str(f.get("implied_credit") or 0))
-                 for f in view.get("findings") or [] if isinstance(f, dict)), Decimal(0))
-    return str(total)
+    return str(sum(implied_by_line(view.get("findings") or []).values(), Decimal(0)))
 
 
 def decidable(session: Session, principal: Principal, now: datetime,
