@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from api.web.pages_dashboard import Period, dashboard_data
 from bench.harness import drop_database, fresh_database
-from db import analytics, disputes, metrics
+from db import analytics, dispute_list, disputes, metrics, report_window
 from db.migrate import upgrade
 from db.models import (
     Account,
@@ -137,9 +137,9 @@ def load(url: str, n: int) -> None:
             conn.execute(text("VACUUM ANALYZE"))
 
 
-def _table(table: Callable[[Session, analytics.Window], object], start: datetime | None,
+def _table(table: Callable[[Session, report_window.Window], object], start: datetime | None,
            now: datetime, session: Session) -> object:
-    return table(session, analytics.window_for(session, start=start, end=None, now=now))
+    return table(session, report_window.window_for(session, start=start, end=None, now=now))
 
 
 def timed(fn, runs: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -169,15 +169,15 @@ def main() -> None:
     print(f"loaded {args.n:,} disputes in {time.perf_counter() - t:.1f}s; {args.runs} runs each")
     now = datetime.now(UTC)
     with session_scope(url) as s:
-        _, cursor = disputes.list_views(s, filters=disputes.ListFilter(status="investigating"),
-                                        limit=50, cursor=None)
+        _, cursor = dispute_list.list_views(
+            s, filters=dispute_list.ListFilter(status="investigating"), limit=50, cursor=None)
     cases: dict[str, Callable[[Session], object]] = {
-        "GET /disputes?status=investigating&limit=50": lambda s: disputes.list_views(
-            s, filters=disputes.ListFilter(status="investigating"), limit=50, cursor=None),
-        "GET /disputes?status=..&cursor=(page 2)": lambda s: disputes.list_views(
-            s, filters=disputes.ListFilter(status="investigating"), limit=50, cursor=cursor),
-        "GET /disputes?account_id=ADV-7": lambda s: disputes.list_views(
-            s, filters=disputes.ListFilter(account_id="ADV-7"), limit=50, cursor=None),
+        "GET /disputes?status=investigating&limit=50": lambda s: dispute_list.list_views(
+            s, filters=dispute_list.ListFilter(status="investigating"), limit=50, cursor=None),
+        "GET /disputes?status=..&cursor=(page 2)": lambda s: dispute_list.list_views(
+            s, filters=dispute_list.ListFilter(status="investigating"), limit=50, cursor=cursor),
+        "GET /disputes?account_id=ADV-7": lambda s: dispute_list.list_views(
+            s, filters=dispute_list.ListFilter(account_id="ADV-7"), limit=50, cursor=None),
         "GET /sla/breaches?open=true": lambda s: disputes.list_breaches(
             s, open_only=True, clock=None, assignee_role=None, limit=500),
     }
@@ -186,7 +186,7 @@ def main() -> None:
         cases[f"GET /analytics/{name} (30 days)"] = partial(_table, table, month, now)
         cases[f"GET /analytics/{name} (all time)"] = partial(_table, table, None, now)
     with session_scope(url) as s:
-        zone = ZoneInfo(analytics.policy_timezone(s))
+        zone = ZoneInfo(report_window.policy_timezone(s))
     # What the API and the page do: their reads side by side on several connections.
     whole = {
         "GET /metrics (last 30 days)": lambda: metrics.compute_concurrently(

@@ -204,11 +204,11 @@ def cmd_schedules_apply(_: argparse.Namespace) -> int:
 
     from cli.schedules import apply_schedules
     from config.temporal import connect
-    from db import analytics
+    from db import report_window
 
     settings = get_settings()
     with _session() as s:
-        tz = analytics.policy_timezone(s)
+        tz = report_window.policy_timezone(s)
 
     async def run() -> str:
         return await apply_schedules(await connect(settings), settings, tz)

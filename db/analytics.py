@@ -2,11 +2,11 @@
 
 Every figure is a table (a list of rows with fixed keys) so the same numbers feed
 ``GET /api/v1/metrics``, the CSV downloads (``GET /api/v1/analytics/{table}``) and the
-dashboard. They are computed for a :class:`Window`: flows (opened, closed, credited) count
-what happened in ``[start, end)``; positions (what is open, and for how long) are taken *as
-of* the window's end, or now for a window that has not ended. A dispute is open at an instant
-when it was opened before it and not closed by then, so a past month's aging is the aging it
-had at the month's end, whatever happened since.
+dashboard. They are computed for a :class:`db.report_window.Window` (flows in the period,
+positions as of its end), so a past month's aging is the aging it had at the month's end.
+This module holds the tables about disputes and credits and the registry of all tables;
+the weekly trends and the Pareto are in :mod:`db.analytics_trends`, the approvers' load in
+:mod:`db.analytics_approvers`.
 
 Aggregates run in SQL, grouped so that only a few hundred rows ever reach Python (bucket
 edges are computed here, in the policy calendar's time zone, and handed to SQL as a CASE), so
@@ -18,22 +18,21 @@ the as-of date; a currency without a rate is listed, never guessed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from itertools import pairwise
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session
 
-from db import billing, policies
+from db import billing
+from db.analytics_approvers import approver_workload, decision_time
+from db.analytics_sql import epoch
+from db.analytics_trends import pareto_root_causes, trend_reason_codes, trend_root_causes
 from db.models import (
     Account,
-    ApprovalLevel,
     CreditMemo,
     CreditMemoLine,
     Dispute,
@@ -41,126 +40,26 @@ from db.models import (
     Invoice,
     InvoiceLine,
     SlaBreach,
-    User,
 )
-from db.session import session_scope
+from db.report_window import Window, open_at
 from domain.clock_names import APPROVAL_PREFIX, clock_label
-from domain.codes import OPEN_LEVEL_STATUSES
 from domain.money import from_minor, quantize
 
 __all__ = [
     "AGE_BUCKETS",
     "DECIDED_STATUSES",
     "TABLES",
-    "Window",
     "age_range",
     "dispute_scan",
-    "open_at",
     "open_minor_by_currency",
-    "policy_timezone",
     "product_credits",
-    "read_concurrently",
-    "week_bounds",
-    "week_starts",
-    "window_for",
 ]
 
 DECIDED_STATUSES = ("resolved", "denied")  # adjudicated; a withdrawal is not a verdict
 # (label, lowest whole day of age, highest or None): 0-7 means under 8 days open.
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("0-7", 0, 7), ("8-14", 8, 14), ("15-30", 15, 30), ("31-60", 31, 60), ("61+", 61, None))
-MAX_TREND_WEEKS = 53
-DEFAULT_TREND_WEEKS = 13
 Row = dict[str, Any]
-
-
-@dataclass
-class Window:
-    """The period asked for, the instant positions are taken at, and the base currency."""
-
-    start: datetime | None
-    end: datetime | None
-    as_of: datetime
-    base: str
-    timezone: str
-    now: datetime  # when the report is read: live figures (the outbox) are taken then
-    _fx: dict[str, Decimal | None] = field(default_factory=dict)
-    _scans: dict[str, Any] = field(default_factory=dict)
-
-    def scan(self, name: str, session: Session, run: Callable[[], Any]) -> Any:
-        """One query's rows shared by the tables built from it (aging and days outstanding
-        read the same open disputes): run once per window, however many tables ask."""
-        if name not in self._scans:
-            self._scans[name] = run()
-        return self._scans[name]
-
-    def in_range(self, column: Any) -> ColumnElement[bool]:
-        parts = []
-        if self.start is not None:
-            parts.append(column >= self.start)
-        if self.end is not None:
-            parts.append(column < self.end)
-        return and_(True, *parts)
-
-    def rate(self, session: Session, currency: str) -> Decimal | None:
-        """To the base currency, at the rate in force on the as-of date (cached per window)."""
-        if currency not in self._fx:
-            found = billing.fx_rate(session, currency, self.base, self.as_of.date())
-            self._fx[currency] = found[0] if found else None
-        return self._fx[currency]
-
-    def to_base(self, session: Session, minor_by_currency: dict[str, int]) -> Decimal | None:
-        """The sum in base currency, or None when some currency has no rate."""
-        total = Decimal(0)
-        for currency, minor in minor_by_currency.items():
-            rate = self.rate(session, currency)
-            if rate is None:
-                return None
-            total += from_minor(minor, currency) * rate
-        return quantize(total, self.base)
-
-
-def _zone_of(document: dict[str, Any]) -> str:
-    calendar = document.get("calendar")
-    return str(calendar.get("timezone", "UTC")) if isinstance(calendar, dict) else "UTC"
-
-
-def policy_timezone(session: Session) -> str:
-    """The time zone of the policy in force: the one its business calendar counts in (UTC
-    for an ``always`` calendar)."""
-    return _zone_of(policies.current(session).document)
-
-
-def window_for(session: Session, *, start: datetime | None, end: datetime | None,
-               now: datetime) -> Window:
-    document = policies.current(session).document
-    as_of = end if end is not None and end < now else now
-    return Window(start=start, end=end, as_of=as_of,
-                  base=str(document.get("base_currency", "USD")), timezone=_zone_of(document),
-                  now=now)
-
-
-T = TypeVar("T")
-# Reads of one report run side by side, each on its own connection: the database works on
-# both cores, and the report waits for its slowest read instead of their sum.
-_READERS = ThreadPoolExecutor(max_workers=6, thread_name_prefix="report")
-
-
-def read_concurrently(database_url: str, readers: Mapping[str, Callable[[Session, Window], T]],
-                      *, start: datetime | None, end: datetime | None,
-                      now: datetime) -> dict[str, T]:
-    """``{name: reader(session, window)}``, the readers run at the same time in read-only
-    sessions of their own. They may see commits that land between them, as separate reads
-    always could; each figure is still computed from one consistent read."""
-    def run(reader: Callable[[Session, Window], T]) -> T:
-        with session_scope(database_url, readonly=True) as session:
-            return reader(session, window_for(session, start=start, end=end, now=now))
-    return dict(zip(readers, _READERS.map(run, readers.values()), strict=True))
-
-
-def open_at(at: datetime) -> ColumnElement[bool]:
-    """Opened before ``at`` and not closed by then."""
-    return and_(Dispute.opened_at < at, or_(Dispute.closed_at.is_(None), Dispute.closed_at > at))
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -212,7 +111,7 @@ def _open_positions(session: Session, w: Window) -> list[Any]:
     return w.scan("open_positions", session, lambda: session.execute(
         select(bucket, Dispute.currency, func.count().label("n"),
                func.sum(Dispute.disputed_minor).label("minor"),
-               func.sum(_epoch(session, Dispute.opened_at)).label("epochs"))
+               func.sum(epoch(session, Dispute.opened_at)).label("epochs"))
         .where(open_at(w.as_of)).group_by(bucket, Dispute.currency)).all())
 
 
@@ -234,13 +133,6 @@ def aging(session: Session, w: Window) -> list[Row]:
     return [{"bucket": label, "min_days": low, "max_days": high, "count": counts[label],
              "base_amount": _money(w.to_base(session, minor[label])), "base_currency": w.base}
             for label, low, high in AGE_BUCKETS]
-
-
-def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
-    """Seconds since 1970 of a stored instant, in SQL (SQLite keeps UTC text)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", column)
-    return (func.julianday(column) - 2440587.5) * 86400.0
 
 
 def outstanding(session: Session, w: Window) -> list[Row]:
@@ -402,148 +294,6 @@ def breaches(session: Session, w: Window) -> list[Row]:
 def breached_disputes(session: Session, w: Window) -> int:
     return int(session.scalar(select(func.count(func.distinct(SlaBreach.dispute_id)))
                               .where(w.in_range(SlaBreach.breached_at))) or 0)
-
-
-def week_bounds(w: Window) -> list[tuple[datetime, datetime]]:
-    """``[Monday 00:00, next Monday 00:00)`` in the policy calendar's zone, as UTC, of every
-    week the window touches (the last ``DEFAULT_TREND_WEEKS`` when it has no start, at most
-    ``MAX_TREND_WEEKS``). Each end is the next local midnight, not start + 168 hours: a week
-    with a DST change is 167 or 169 hours long."""
-    zone = ZoneInfo(w.timezone)
-    end = (w.end or w.as_of).astimezone(zone)
-    last = (end - timedelta(microseconds=1)).date()
-    last_monday = last - timedelta(days=last.weekday())
-    if w.start is None:
-        first_monday = last_monday - timedelta(weeks=DEFAULT_TREND_WEEKS - 1)
-    else:
-        first = w.start.astimezone(zone).date()
-        first_monday = max(first - timedelta(days=first.weekday()),
-                           last_monday - timedelta(weeks=MAX_TREND_WEEKS - 1))
-    weeks = max((last_monday - first_monday).days // 7 + 1, 1)
-    edges = [datetime.combine(first_monday + timedelta(weeks=i), datetime.min.time(), zone)
-             .astimezone(UTC) for i in range(weeks + 1)]
-    return list(pairwise(edges))
-
-
-def week_starts(w: Window) -> list[datetime]:
-    """The starts of :func:`week_bounds`."""
-    return [start for start, _ in week_bounds(w)]
-
-
-def _weekly(session: Session, w: Window) -> tuple[list[datetime], list[Any]]:
-    """Disputes opened per (week, root cause, reason code): both trends from one scan."""
-    bounds = week_bounds(w)
-    starts, stop = [start for start, _ in bounds], bounds[-1][1]
-    lower = max(starts[0], w.start) if w.start else starts[0]
-    upper = min(stop, w.end) if w.end else stop
-    whens = [(Dispute.opened_at < s, literal(i - 1)) for i, s in enumerate(starts[1:], 1)]
-    week = (case(*whens, else_=literal(len(starts) - 1)) if whens else literal(0)).label("week")
-    rows = w.scan("weekly", session, lambda: session.execute(
-        select(week, Dispute.root_cause, Dispute.reason_code, func.count())
-        .where(Dispute.opened_at >= lower, Dispute.opened_at < upper)
-        .group_by(week, Dispute.root_cause, Dispute.reason_code)).all())
-    return starts, rows
-
-
-def _trend(session: Session, w: Window, key: str) -> list[Row]:
-    starts, rows = _weekly(session, w)
-    position = 1 if key == "root_cause" else 2
-    found: dict[tuple[int, str], int] = defaultdict(int)
-    for row in rows:
-        if row[position] is not None:
-            found[(int(row[0]), row[position])] += row[3]
-    zone = ZoneInfo(w.timezone)
-    values = sorted({value for _, value in found})
-    return [{"week_start": s.astimezone(zone).date().isoformat(), "timezone": w.timezone,
-             key: value, "opened": found.get((i, value), 0)}
-            for i, s in enumerate(starts) for value in values]
-
-
-def trend_root_causes(session: Session, w: Window) -> list[Row]:
-    """Disputes opened per week (in the policy's time zone) by root cause."""
-    return _trend(session, w, "root_cause")
-
-
-def trend_reason_codes(session: Session, w: Window) -> list[Row]:
-    """Disputes opened per week (in the policy's time zone) by the reason the customer gave."""
-    return _trend(session, w, "reason_code")
-
-
-def pareto_root_causes(session: Session, w: Window) -> list[Row]:
-    """Root causes of the disputes opened in the window, most frequent first, with the
-    cumulative share: the few causes worth fixing first."""
-    rows = session.execute(
-        select(Dispute.root_cause, func.count())
-        .where(Dispute.root_cause.is_not(None), w.in_range(Dispute.opened_at))
-        .group_by(Dispute.root_cause)).all()
-    total = sum(n for _, n in rows)
-    out, running = [], 0
-    for cause, n in sorted(rows, key=lambda r: (-r[1], r[0])):
-        running += n
-        out.append({"root_cause": cause, "disputes": n, "share": round(n / total, 4),
-                    "cumulative_share": round(running / total, 4)})
-    return out
-
-
-def approver_workload(session: Session, w: Window) -> list[Row]:
-    """Per approval role and per person holding it: levels waiting now (those the person may
-    decide: not on memos they prepared or disputes they opened), overdue among them, and the
-    levels each decided in the window."""
-    waiting = session.execute(
-        select(ApprovalLevel.role, CreditMemo.preparer_id, Dispute.opened_by, func.count(),
-               func.sum(case((ApprovalLevel.due_at < w.now, 1), else_=0)))
-        .join(CreditMemo, CreditMemo.number == ApprovalLevel.memo_number)
-        .join(Dispute, Dispute.id == ApprovalLevel.dispute_id)
-        .where(ApprovalLevel.status.in_(OPEN_LEVEL_STATUSES))
-        .group_by(ApprovalLevel.role, CreditMemo.preparer_id, Dispute.opened_by)).all()
-    decided = session.execute(
-        select(ApprovalLevel.role, ApprovalLevel.approver_id, func.count())
-        .where(ApprovalLevel.approver_id.is_not(None), ApprovalLevel.decided_at.is_not(None),
-               w.in_range(ApprovalLevel.decided_at))
-        .group_by(ApprovalLevel.role, ApprovalLevel.approver_id)).all()
-    roles = sorted({r for r, *_ in waiting} | {r for r, *_ in decided})
-    people = [(uid, name, set(held or [])) for uid, name, held in session.execute(
-        select(User.id, User.name, User.roles).where(User.active.is_(True))
-        .order_by(User.name, User.id))]
-    done = {(role, who): n for role, who, n in decided}
-    out: list[Row] = []
-    for role in roles:
-        mine = [(p, o, n, late) for r, p, o, n, late in waiting if r == role]
-        out.append({"role": role, "person_id": None, "person_name": None,
-                    "waiting": sum(n for *_, n, _ in mine),
-                    "overdue": sum(int(late or 0) for *_, late in mine),
-                    "decided": sum(n for (r, _), n in done.items() if r == role)})
-        for uid, name, held in people:
-            if role not in held and not done.get((role, uid)):
-                continue
-            can = [(n, int(late or 0)) for p, o, n, late in mine
-                   if role in held and uid not in (p, o)]
-            out.append({"role": role, "person_id": uid, "person_name": name,
-                        "waiting": sum(n for n, _ in can), "overdue": sum(x for _, x in can),
-                        "decided": done.get((role, uid), 0)})
-    return out
-
-
-def decision_time(session: Session, w: Window) -> list[Row]:
-    """Hours from a level becoming pending (its memo's creation for level 1, the decision on
-    the level before it otherwise) to its decision, for levels decided in the window, per
-    level number and role (wall-clock hours; the SLA clocks count business time)."""
-    prev = aliased(ApprovalLevel)
-    started = func.coalesce(prev.decided_at, CreditMemo.created_at)
-    seconds = _epoch(session, ApprovalLevel.decided_at) - _epoch(session, started)
-    rows = session.execute(
-        select(ApprovalLevel.level, ApprovalLevel.role, func.count(), func.avg(seconds),
-               func.max(seconds))
-        .join(CreditMemo, CreditMemo.number == ApprovalLevel.memo_number)
-        .join(prev, and_(prev.memo_number == ApprovalLevel.memo_number,
-                         prev.level == ApprovalLevel.level - 1), isouter=True)
-        .where(ApprovalLevel.decided_at.is_not(None), ApprovalLevel.approver_id.is_not(None),
-               w.in_range(ApprovalLevel.decided_at))
-        .group_by(ApprovalLevel.level, ApprovalLevel.role)).all()
-    return [{"level": lv, "role": role, "decisions": n,
-             "mean_hours": round(float(mean) / 3600, 2),
-             "max_hours": round(float(longest) / 3600, 2)}
-            for lv, role, n, mean, longest in sorted(rows, key=lambda r: (r[0], r[1]))]
 
 
 TABLES: dict[str, Callable[[Session, Window], list[Row]]] = {

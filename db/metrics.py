@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from db import analytics, billing, slack_outbox
+from db import analytics, analytics_trends, billing, report_window, slack_outbox
 from db.models import Dispute, SlaBreach
 from domain.clock_names import APPROVAL_PREFIX
 from domain.money import from_minor, quantize
@@ -78,7 +78,7 @@ def _to_base(session: Session, amounts: dict[str, int], base: str, on: datetime
             "by_currency": by_currency, "currencies_without_fx_rate": unconverted}
 
 
-def _status_scan(session: Session, w: analytics.Window) -> dict[str, Any]:
+def _status_scan(session: Session, w: report_window.Window) -> dict[str, Any]:
     """Current counts, opened/closed in the window, first-time-right, and the root causes
     and reason codes of the disputes opened in the window: folded from the one pass over
     disputes (``analytics.dispute_scan``)."""
@@ -104,7 +104,7 @@ def _top(counts: dict[str, int], key: str) -> list[dict[str, Any]]:
     return [{key: k, "count": v} for k, v in ranked]
 
 
-def _disputes_part(session: Session, w: analytics.Window) -> dict[str, Any]:
+def _disputes_part(session: Session, w: report_window.Window) -> dict[str, Any]:
     """Everything folded from the pass over all disputes."""
     scan = _status_scan(session, w)
     resolved = scan["closed"].get("resolved", 0)
@@ -122,7 +122,7 @@ def _disputes_part(session: Session, w: analytics.Window) -> dict[str, Any]:
     }
 
 
-def _open_part(session: Session, w: analytics.Window) -> dict[str, Any]:
+def _open_part(session: Session, w: report_window.Window) -> dict[str, Any]:
     """The positions as of the window's end, from the pass over open disputes."""
     [outstanding] = analytics.outstanding(session, w)
     return {
@@ -134,7 +134,7 @@ def _open_part(session: Session, w: analytics.Window) -> dict[str, Any]:
     }
 
 
-def _outcomes_part(session: Session, w: analytics.Window) -> dict[str, Any]:
+def _outcomes_part(session: Session, w: report_window.Window) -> dict[str, Any]:
     """Turnaround, credits, SLA breaches and verdicts: small indexed reads."""
     clock_kind = case((SlaBreach.clock.like(f"{APPROVAL_PREFIX}%"), "approval"),
                       else_=SlaBreach.clock)
@@ -155,25 +155,25 @@ def _outcomes_part(session: Session, w: analytics.Window) -> dict[str, Any]:
     }
 
 
-def _invoices_part(session: Session, w: analytics.Window) -> dict[str, Any]:
+def _invoices_part(session: Session, w: report_window.Window) -> dict[str, Any]:
     [accuracy] = analytics.invoice_accuracy(session, w)
     return {"first_time_invoice_accuracy": accuracy["first_time_invoice_accuracy"]}
 
 
-def _trends_part(session: Session, w: analytics.Window) -> dict[str, Any]:
-    return {"trends": {"root_cause": analytics.trend_root_causes(session, w),
-                       "reason_code": analytics.trend_reason_codes(session, w)}}
+def _trends_part(session: Session, w: report_window.Window) -> dict[str, Any]:
+    return {"trends": {"root_cause": analytics_trends.trend_root_causes(session, w),
+                       "reason_code": analytics_trends.trend_reason_codes(session, w)}}
 
 
 # The metrics in independent parts, so the API reads them on several connections at once
 # (:func:`compute_concurrently`) and a test in one (:func:`compute`).
-PARTS: dict[str, Callable[[Session, analytics.Window], dict[str, Any]]] = {
+PARTS: dict[str, Callable[[Session, report_window.Window], dict[str, Any]]] = {
     "disputes": _disputes_part, "open": _open_part, "outcomes": _outcomes_part,
     "invoices": _invoices_part, "trends": _trends_part,
     "slack": lambda s, w: {"slack_outbox": slack_outbox.health(s, now=w.now)}}
 
 
-def _head(w: analytics.Window) -> dict[str, Any]:
+def _head(w: report_window.Window) -> dict[str, Any]:
     return {"from": w.start.isoformat() if w.start else None,
             "to": w.end.isoformat() if w.end else None, "as_of": w.as_of.isoformat()}
 
@@ -189,17 +189,17 @@ def assemble(head: dict[str, Any], parts: dict[str, dict[str, Any]]) -> dict[str
 def compute(session: Session, *, start: datetime | None, end: datetime | None,
             now: datetime) -> dict[str, Any]:
     """The managers' metrics for ``[start, end)``, read in one session."""
-    w = analytics.window_for(session, start=start, end=end, now=now)
+    w = report_window.window_for(session, start=start, end=end, now=now)
     return assemble(_head(w), {name: part(session, w) for name, part in PARTS.items()})
 
 
 def compute_concurrently(database_url: str, *, start: datetime | None, end: datetime | None,
                          now: datetime) -> dict[str, Any]:
     """The same as :func:`compute`, each part on its own connection at the same time."""
-    parts = analytics.read_concurrently(database_url, {**PARTS, "head": _head_part},
+    parts = report_window.read_concurrently(database_url, {**PARTS, "head": _head_part},
                                         start=start, end=end, now=now)
     return assemble(parts.pop("head"), parts)
 
 
-def _head_part(_: Session, w: analytics.Window) -> dict[str, Any]:
+def _head_part(_: Session, w: report_window.Window) -> dict[str, Any]:
     return _head(w)

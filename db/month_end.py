@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Numeric, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from db import analytics, billing
+from db import analytics, billing, report_window
 from db.models import Account, CreditMemo, Dispute
 from domain.money import from_minor, quantize
 
@@ -72,9 +72,9 @@ def _previous(period: str, back: int) -> str:
 def month_end_report(session: Session, *, period: str, now: datetime,
                      min_history: int = MIN_HISTORY) -> dict[str, Any]:
     """The report for ``period`` (``YYYY-MM``); raises :class:`PeriodError` for a bad one."""
-    zone = ZoneInfo(analytics.policy_timezone(session))
+    zone = ZoneInfo(report_window.policy_timezone(session))
     start, end = month_bounds(period, zone)
-    w = analytics.window_for(session, start=start, end=end, now=now)
+    w = report_window.window_for(session, start=start, end=end, now=now)
     reserve = _reserve(session, w, end, min_history)
     aging = analytics.aging(session, w)
     exposure = w.to_base(session, analytics.open_minor_by_currency(session, w))
@@ -91,7 +91,7 @@ def month_end_report(session: Session, *, period: str, now: datetime,
     }
 
 
-def _posted(session: Session, w: analytics.Window) -> dict[str, Any]:
+def _posted(session: Session, w: report_window.Window) -> dict[str, Any]:
     """Credit memos posted in the window: total, by account, by timing, by product."""
     in_month = and_(CreditMemo.status == "posted", CreditMemo.posted_at.is_not(None),
                     w.in_range(CreditMemo.posted_at))
@@ -162,7 +162,7 @@ def _rate_for(history: dict[tuple[str, str | None], list[Any]], reason: str,
     return Decimal(0), "no decided disputes yet", 0
 
 
-def _reserve(session: Session, w: analytics.Window, end: datetime,
+def _reserve(session: Session, w: report_window.Window, end: datetime,
              min_history: int) -> dict[str, Any]:
     """The proposal for the disputes open at ``end``, per (reason code, account type)."""
     history = _grant_rates(session, end)
@@ -170,7 +170,7 @@ def _reserve(session: Session, w: analytics.Window, end: datetime,
         select(Dispute.reason_code, Account.type, Dispute.currency, func.count(),
                func.sum(Dispute.disputed_minor))
         .join(Account, Account.id == Dispute.account_id, isouter=True)
-        .where(analytics.open_at(end))
+        .where(report_window.open_at(end))
         .group_by(Dispute.reason_code, Account.type, Dispute.currency)).all()
     groups: dict[tuple[str, str | None], dict[str, Any]] = defaultdict(
         lambda: {"open_disputes": 0, "open": defaultdict(int)})
@@ -202,15 +202,15 @@ def _backtest(session: Session, period: str, zone: ZoneInfo, now: datetime,
     """The reserve as proposed at the end of ``period``, against what the disputes open then
     have been credited since and what of them is still open now."""
     start, end = month_bounds(period, zone)
-    w = analytics.window_for(session, start=start, end=end, now=now)
+    w = report_window.window_for(session, start=start, end=end, now=now)
     proposed = _reserve(session, w, end, min_history)
-    was_open = select(Dispute.id).where(analytics.open_at(end))
+    was_open = select(Dispute.id).where(report_window.open_at(end))
     credited = int(session.scalar(
         select(func.coalesce(func.sum(CreditMemo.base_total_minor), 0))
         .where(CreditMemo.status.in_(billing.COMMITTED), CreditMemo.dispute_id.in_(was_open))) or 0)
     still = session.execute(
         select(Dispute.currency, func.count(), func.sum(Dispute.disputed_minor))
-        .where(analytics.open_at(end), analytics.open_at(now))
+        .where(report_window.open_at(end), report_window.open_at(now))
         .group_by(Dispute.currency)).all()
     still_open = w.to_base(session, {c: int(m or 0) for c, _, m in still})
     credited_amount = from_minor(credited, w.base)

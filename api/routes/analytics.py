@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from api.deps import ManagerDep, ReadSessionDep
 from api.errors import AppError
 from api.period import From, To, utc_period
-from db import analytics
+from db import analytics, report_window
 from db.csv_cells import csv_safe
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -43,7 +43,7 @@ def get_table(table: str, _: ManagerDep, session: ReadSessionDep, start: From = 
         raise AppError("not_found", f"There is no analytics table {table!r}; the tables are: "
                        f"{', '.join(analytics.TABLES)}.")
     start, end = utc_period(start, end)
-    window = analytics.window_for(session, start=start, end=end, now=datetime.now(UTC))
+    window = report_window.window_for(session, start=start, end=end, now=datetime.now(UTC))
     rows = fn(session, window)
     meta = {"table": table, "from": start, "to": end, "as_of": window.as_of,
             "base_currency": window.base, "timezone": window.timezone}

@@ -35,7 +35,7 @@ from api.schemas import (
     RevisionIn,
     WithdrawIn,
 )
-from db import disputes
+from db import dispute_list, disputes
 from domain.codes import DisputeStatus, ReasonCode, RootCause
 
 router = APIRouter(prefix="/api/v1/disputes", tags=["disputes"])
@@ -100,8 +100,8 @@ def list_disputes(
     opened_from, opened_to = utc_period(opened_from, opened_to,
                                         names=("opened_from", "opened_to"))
     try:
-        items, next_cursor = disputes.list_views(
-            session, filters=disputes.ListFilter(
+        items, next_cursor = dispute_list.list_views(
+            session, filters=dispute_list.ListFilter(
                 status=status, account_id=account_id, breached=breached,
                 reason_code=reason_code, root_cause=root_cause, text=q or None,
                 opened_from=opened_from,

@@ -30,7 +30,7 @@ from api.errors import AppError
 from api.web.forms import KEY_FIELD
 from api.web.render import LoginRequired, PageRoute, clear_session, render
 from config.settings import Settings
-from db import analytics, ratelimit
+from db import ratelimit, report_window
 from db.session import session_scope
 from db.users import Principal, approval_roles, authenticate, may_approve
 
@@ -114,7 +114,7 @@ def session_user(request: Request, settings: Settings) -> Principal:
     request.state.csrf = csrf_token(token)
     with session_scope(settings.database_url, readonly=True) as session:
         # Times on the pages read in the policy calendar's zone, like its SLA clocks.
-        request.state.timezone = analytics.policy_timezone(session)
+        request.state.timezone = report_window.policy_timezone(session)
         request.state.approver = may_approve(session, principal=principal,
                                              at=datetime.now(UTC))
     return principal

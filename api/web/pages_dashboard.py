@@ -27,7 +27,7 @@ from api.deps import SettingsDep, in_db
 from api.web import charts
 from api.web.auth import page_user
 from api.web.render import PAGE_ROLES, PageRoute, render
-from db import analytics, disputes, metrics
+from db import analytics, analytics_trends, disputes, metrics, report_window
 from db.users import Principal
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -112,24 +112,24 @@ TABLE_READS = ("revenue_at_risk_by_account", "revenue_at_risk_by_product",
                "aging")
 
 
-def _open_breaches(session: Session, _: analytics.Window) -> list[dict[str, Any]]:
+def _open_breaches(session: Session, _: report_window.Window) -> list[dict[str, Any]]:
     return disputes.list_breaches(session, open_only=True, clock=None, assignee_role=None,
                                   limit=BREACH_ROWS)
 
 
-def _window(_: Session, w: analytics.Window) -> analytics.Window:
+def _window(_: Session, w: report_window.Window) -> report_window.Window:
     return w
 
 
 def dashboard_data(database_url: str, *, period: Period, zone: ZoneInfo,
                    now: datetime) -> dict[str, Any]:
     """Every figure of the page for the period: the metrics' parts and the tables, each
-    read on its own connection at the same time (``analytics.read_concurrently``)."""
+    read on its own connection at the same time (``report_window.read_concurrently``)."""
     start, end = period.bounds(zone)
     readers: dict[str, Any] = {f"metrics:{name}": part for name, part in metrics.PARTS.items()}
     readers.update({name: analytics.TABLES[name] for name in TABLE_READS})
     readers.update({"open_breaches": _open_breaches, "window": _window})
-    found = analytics.read_concurrently(database_url, readers, start=start, end=end, now=now)
+    found = report_window.read_concurrently(database_url, readers, start=start, end=end, now=now)
     w = found["window"]
     found["m"] = metrics.assemble(
         {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
@@ -138,7 +138,7 @@ def dashboard_data(database_url: str, *, period: Period, zone: ZoneInfo,
     return found
 
 
-def _pivot(rows: list[dict[str, Any]], key: str, w: analytics.Window
+def _pivot(rows: list[dict[str, Any]], key: str, w: report_window.Window
            ) -> tuple[list[str], list[str], dict[tuple[str, str], int], dict[tuple[str, str], str]]:
     """Weeks by values: the counts, and for each cell the dispute list of exactly those
     disputes (opened that week, inside the period, with that value)."""
@@ -146,7 +146,7 @@ def _pivot(rows: list[dict[str, Any]], key: str, w: analytics.Window
     values = sorted({r[key] for r in rows})
     zone = ZoneInfo(w.timezone)
     edges = {start.astimezone(zone).date().isoformat(): (start, end)
-             for start, end in analytics.week_bounds(w)}
+             for start, end in analytics_trends.week_bounds(w)}
     links: dict[tuple[str, str], str] = {}
     for week in weeks:
         if week not in edges:
@@ -210,7 +210,7 @@ def dashboard_context(data: dict[str, Any], period: Period, today: date) -> dict
 async def dashboard_page(request: Request, _: ManagerPage, settings: SettingsDep) -> Response:
     now = datetime.now(UTC)
     params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
-    zone = ZoneInfo(await in_db(settings, analytics.policy_timezone, readonly=True))
+    zone = ZoneInfo(await in_db(settings, report_window.policy_timezone, readonly=True))
     today = now.astimezone(zone).date()
     period = parse_period(params, today)
     if period.errors:

@@ -22,7 +22,7 @@ from api.web.auth import page_user
 from api.web.forms import FormErrors, new_form_key
 from api.web.queue import decision_for
 from api.web.render import PAGE_ROLES, PageRoute, render
-from db import billing, disputes
+from db import billing, dispute_list, disputes
 from db.session import session_scope
 from db.users import Principal, user_names
 from domain.codes import REASON_CODES, ROOT_CAUSES, TERMINAL_STATUSES, DisputeStatus
@@ -43,7 +43,7 @@ class ListQuery:
     """The list filters as typed in the form, their parsed values, and their problems."""
 
     raw: dict[str, str]
-    filters: disputes.ListFilter = field(default_factory=disputes.ListFilter)
+    filters: dispute_list.ListFilter = field(default_factory=dispute_list.ListFilter)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -103,7 +103,7 @@ def parse_list_query(params: dict[str, str]) -> ListQuery:
     high = _amount(raw["max_amount"], "max_amount", q.errors)
     if low is not None and high is not None and high < low:
         q.errors["max_amount"] = "The upper bound must not be below the lower bound."
-    q.filters = disputes.ListFilter(
+    q.filters = dispute_list.ListFilter(
         status=raw["status"] or None, account_id=raw["account_id"] or None,
         reason_code=raw["reason_code"] or None,
         breached={"yes": True, "no": False}.get(raw["breached"]),
@@ -139,12 +139,12 @@ def overdue_by(sla: object, now: datetime) -> str | None:
 
 @router.get("/disputes")
 def list_page(request: Request, _: Reader, settings: SettingsDep) -> Response:
-    """Newest first, 50 a page, keyset-paged by ``db.disputes.list_views``."""
+    """Newest first, 50 a page, keyset-paged by ``db.dispute_list.list_views``."""
     params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
     q = parse_list_query(params)
     cursor = params.get("cursor") or None
     sort = params.get("sort", "newest")
-    if sort not in disputes.SORTS:
+    if sort not in dispute_list.SORTS:
         sort = "newest"
     items: list[dict[str, Any]] = []
     next_cursor = None
@@ -152,13 +152,13 @@ def list_page(request: Request, _: Reader, settings: SettingsDep) -> Response:
     if not q.errors:
         try:
             with session_scope(settings.database_url, readonly=True) as session:
-                items, next_cursor = disputes.list_views(session, filters=q.filters,
+                items, next_cursor = dispute_list.list_views(session, filters=q.filters,
                                                          limit=PAGE_SIZE, cursor=cursor,
                                                          sort=sort)
         except ValueError:
             general = "That page link is no longer valid; showing the first page instead."
             with session_scope(settings.database_url, readonly=True) as session:
-                items, next_cursor = disputes.list_views(session, filters=q.filters,
+                items, next_cursor = dispute_list.list_views(session, filters=q.filters,
                                                          limit=PAGE_SIZE, cursor=None,
                                                          sort=sort)
             cursor = None
@@ -171,7 +171,7 @@ def list_page(request: Request, _: Reader, settings: SettingsDep) -> Response:
         "title": "Disputes", "items": items, "q": q.raw, "errors": q.errors,
         "accounts": accounts, "overdue": {d["id"]: overdue_by(d.get("sla"), now) for d in items},
         "sort": sort, "sort_url": {name: f"/disputes?{urlencode({**filters_only, 'sort': name})}"
-                                   for name in disputes.SORTS},
+                                   for name in dispute_list.SORTS},
         "general": general, "statuses": STATUSES, "reasons": REASON_CODES,
         "causes": ROOT_CAUSES, "instants": [
             (name, INSTANT_LABELS[name], getattr(q.filters, name),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from db import analytics, metrics
+from db import analytics, analytics_trends, metrics, report_window
 from db.session import session_scope
 from tests.support.analytics_history import DISPLAY, END, SP, START, write_history
 
@@ -23,7 +23,7 @@ def url(db_url: str) -> str:
 def table(url: str, name: str, start: datetime | None = START,
           end: datetime | None = END) -> list[dict[str, object]]:
     with session_scope(url, readonly=True) as s:
-        return analytics.TABLES[name](s, analytics.window_for(s, start=start, end=end, now=NOW))
+        return analytics.TABLES[name](s, report_window.window_for(s, start=start, end=end, now=NOW))
 
 
 def test_aging_is_taken_at_the_end_of_the_window(url: str) -> None:
@@ -91,10 +91,10 @@ def test_overdue_is_counted_now_whatever_the_period(url: str) -> None:
 def test_a_week_with_a_dst_change_ends_at_the_next_local_monday() -> None:
     from zoneinfo import ZoneInfo
 
-    w = analytics.Window(start=datetime(2026, 10, 18, 22, tzinfo=UTC),
+    w = report_window.Window(start=datetime(2026, 10, 18, 22, tzinfo=UTC),
                          end=datetime(2026, 11, 1, 23, tzinfo=UTC), as_of=NOW, base="EUR",
                          timezone="Europe/Berlin", now=NOW)
-    bounds = analytics.week_bounds(w)
+    bounds = analytics_trends.week_bounds(w)
     # Berlin leaves summer time on Oct 25: that week is 169 hours long.
     assert bounds[0] == (datetime(2026, 10, 18, 22, tzinfo=UTC),
                          datetime(2026, 10, 25, 23, tzinfo=UTC))
@@ -151,7 +151,7 @@ def test_breaches_per_clock_and_per_dispute(url: str) -> None:
         {"clock": "resolve", "clock_label": "Resolve", "breaches": 1, "disputes": 1,
          "still_open": 0}]
     with session_scope(url, readonly=True) as s:
-        window = analytics.window_for(s, start=START, end=END, now=NOW)
+        window = report_window.window_for(s, start=START, end=END, now=NOW)
         assert analytics.breached_disputes(s, window) == 3  # four clocks, three disputes
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from db import disputes
+from db import dispute_list
 from db.models import Account, Dispute
 from db.session import session_scope
 
@@ -35,7 +35,7 @@ def url(db_url: str) -> str:
 
 def found(url: str, text: str) -> list[str]:
     with session_scope(url, readonly=True) as s:
-        items, _ = disputes.list_views(s, filters=disputes.ListFilter(text=text), limit=50,
+        items, _ = dispute_list.list_views(s, filters=dispute_list.ListFilter(text=text), limit=50,
                                        cursor=None)
     return sorted(v["id"] for v in items)
 
@@ -63,7 +63,7 @@ def paged(url: str, sort: str) -> list[str]:
     cursor = None
     with session_scope(url, readonly=True) as s:
         while True:
-            items, cursor = disputes.list_views(s, filters=disputes.ListFilter(), limit=1,
+            items, cursor = dispute_list.list_views(s, filters=dispute_list.ListFilter(), limit=1,
                                                 cursor=cursor, sort=sort)
             seen += [v["id"] for v in items]
             if cursor is None:
@@ -78,9 +78,9 @@ def test_orders_page_through_every_dispute_once(url: str) -> None:
 
 def test_a_cursor_of_another_order_is_refused(url: str) -> None:
     with session_scope(url, readonly=True) as s:
-        _, cursor = disputes.list_views(s, filters=disputes.ListFilter(), limit=1, cursor=None,
-                                        sort="amount")
+        _, cursor = dispute_list.list_views(s, filters=dispute_list.ListFilter(), limit=1,
+                                            cursor=None, sort="amount")
         assert cursor is not None
         with pytest.raises(ValueError):
-            disputes.list_views(s, filters=disputes.ListFilter(), limit=1, cursor=cursor,
+            dispute_list.list_views(s, filters=dispute_list.ListFilter(), limit=1, cursor=cursor,
                                 sort="newest")

@@ -1,4 +1,4 @@
-"""Pieces of the pages that need no browser: the list's amount range (db.disputes.ListFilter
+"""Pieces of the pages that need no browser: the list's amount range (db.dispute_list.ListFilter
 min/max: bounds in each dispute's own currency, rounded inwards to its minor units), the
 dashboard's period, the list's filter parsing, CSRF and redirect helpers, charts, and who may
 act on an approval level."""
@@ -16,7 +16,7 @@ from api.web.auth import csrf_token, safe_next
 from api.web.pages_dashboard import parse_period
 from api.web.pages_disputes import overdue_by, parse_list_query
 from api.web.queue import Authority
-from db import disputes
+from db import dispute_list
 from db.models import Dispute
 from db.session import session_scope
 
@@ -38,7 +38,7 @@ def url(db_url: str) -> str:
 
 def ids(url: str, low: str | None, high: str | None) -> set[str]:
     with session_scope(url, readonly=True) as s:
-        items, _ = disputes.list_views(s, filters=disputes.ListFilter(
+        items, _ = dispute_list.list_views(s, filters=dispute_list.ListFilter(
             min_amount=Decimal(low) if low else None, max_amount=Decimal(high) if high else None),
             limit=50, cursor=None)
     return {v["id"] for v in items}
@@ -85,7 +85,7 @@ def test_list_filters_the_dashboard_links_set(url: str) -> None:
                           "opened_from": (now - timedelta(days=1, hours=1)).isoformat()})
     assert not q.errors
     with session_scope(url, readonly=True) as s:
-        items, _ = disputes.list_views(s, filters=q.filters, limit=50, cursor=None)
+        items, _ = dispute_list.list_views(s, filters=q.filters, limit=50, cursor=None)
     assert {v["id"] for v in items} == {"DSP-USD", "DSP-JPY"}  # opened now and a day ago
     q = parse_list_query({"open_at": "yesterday", "root_cause": "bad_luck"})
     assert set(q.errors) == {"open_at", "root_cause"}
