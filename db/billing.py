@@ -210,12 +210,17 @@ def invoice_choices(session: Session, account_id: str, *, limit: int = 100
                Invoice.total_minor)
         .where(Invoice.account_id == account_id)
         .order_by(Invoice.issued_on.desc(), Invoice.number).limit(limit)).all()
+    credited = dict(session.execute(
+        select(CreditMemo.invoice_number, func.sum(CreditMemo.total_minor))
+        .where(CreditMemo.invoice_number.in_([r[0] for r in rows]),
+               CreditMemo.status.in_(COMMITTED))
+        .group_by(CreditMemo.invoice_number)).all()) if rows else {}
     out = []
     for number, period, issued_on, currency, total_minor in rows:
-        credited = credited_on_invoice(session, number)
         out.append(InvoiceChoice(number=number, period=period, issued_on=issued_on,
                                  currency=currency, total=from_minor(total_minor, currency),
-                                 open_amount=from_minor(total_minor - credited, currency)))
+                                 open_amount=from_minor(
+                                     total_minor - int(credited.get(number) or 0), currency)))
     return out
 
 

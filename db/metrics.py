@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from db import analytics, analytics_trends, billing, report_window, slack_outbox
+from db import analytics, analytics_trends, report_window, slack_outbox
 from db.models import Dispute, SlaBreach
 from domain.clock_names import APPROVAL_PREFIX
 from domain.money import from_minor, quantize
@@ -61,20 +61,21 @@ def turnaround(session: Session, start: datetime | None, end: datetime | None) -
             "p90_business_hours": None if p90 is None else round(p90 / 3600, 2)}
 
 
-def _to_base(session: Session, amounts: dict[str, int], base: str, on: datetime
+def _to_base(session: Session, amounts: dict[str, int], w: report_window.Window
              ) -> dict[str, Any]:
-    """Open disputed amounts per currency (summed in SQL), converted at the rate in force."""
+    """Open disputed amounts per currency (summed in SQL), each converted at the window's
+    rate (``Window.rate``, the one the analytics tables use), and those that have none."""
     total = Decimal(0)
     by_currency, unconverted = [], []
     for currency, minor in sorted(amounts.items()):
         amount = from_minor(minor, currency)
-        fx = billing.fx_rate(session, currency, base, on.date())
+        rate = w.rate(session, currency)
         by_currency.append({"currency": currency, "amount": str(amount)})
-        if fx is None:
+        if rate is None:
             unconverted.append(currency)
         else:
-            total += amount * fx[0]
-    return {"amount": str(quantize(total, base)), "currency": base,
+            total += amount * rate
+    return {"amount": str(quantize(total, w.base)), "currency": w.base,
             "by_currency": by_currency, "currencies_without_fx_rate": unconverted}
 
 
@@ -126,8 +127,7 @@ def _open_part(session: Session, w: report_window.Window) -> dict[str, Any]:
     """The positions as of the window's end, from the pass over open disputes."""
     [outstanding] = analytics.outstanding(session, w)
     return {
-        "revenue_at_risk": _to_base(session, analytics.open_minor_by_currency(session, w),
-                                    w.base, w.as_of),
+        "revenue_at_risk": _to_base(session, analytics.open_minor_by_currency(session, w), w),
         "aging": {b["bucket"]: {"count": b["count"], "base_amount": b["base_amount"]}
                   for b in analytics.aging(session, w)},
         "days_dispute_outstanding": outstanding["days_dispute_outstanding"],
