@@ -39,6 +39,7 @@ from db.models import (
     ApprovalLevel,
     CreditMemo,
     CreditMemoLine,
+    CreditMemoProduct,
     Dispute,
     DisputeLine,
     Invoice,
@@ -63,6 +64,7 @@ def load(url: str, n: int) -> None:
     invoices: list[dict[str, object]] = []
     lines: list[dict[str, object]] = []
     memo_lines: list[dict[str, object]] = []
+    memo_products: list[dict[str, object]] = []
     levels: list[dict[str, object]] = []
     dispute_lines: list[dict[str, object]] = []
     accounts = [{"id": f"ADV-{a}", "type": rnd.choice(["advertiser", "agency"]),
@@ -74,6 +76,7 @@ def load(url: str, n: int) -> None:
             "resolved", "denied", "withdrawn") else None
         did = f"DSP-{i:012d}"
         amount = rnd.randrange(1_000, 5_000_000)
+        product = rnd.choice(PRODUCTS)
         rows.append({
             "id": did, "status": status, "account_id": f"ADV-{rnd.randrange(1000)}",
             "invoice_number": f"INV-{i}", "currency": "USD", "disputed_minor": amount,
@@ -81,16 +84,26 @@ def load(url: str, n: int) -> None:
             "closed_at": closed, "breached": rnd.random() < 0.1,
             "root_cause": rnd.choice(CAUSES) if status != "investigating" else None,
             "turnaround_s": int((closed - opened).total_seconds()) if closed else None,
-            "rejections": 1 if rnd.random() < 0.15 else 0, "revision": 5,
+            "rejections": 1 if rnd.random() < 0.15 else 0, "revision": 5, "product": product,
             "view": {"id": did, "status": status, "disputed_amount": str(amount / 100)},
         })
         invoices.append({"number": f"INV-{i}", "account_id": rows[-1]["account_id"],
                           "currency": "USD", "period": opened.strftime("%Y-%m"),
                           "issued_on": (opened - timedelta(days=rnd.randrange(1, 40))).date(),
                           "total_minor": amount * 2, "first_disputed_at": opened})
-        product = rnd.choice(PRODUCTS)
+        if i % 10 == 0:  # one dispute in ten is about two lines of different products
+            other = PRODUCTS[(PRODUCTS.index(product) + 1) % len(PRODUCTS)]
+            rows[-1]["product"] = None
+            dispute_lines.append({"dispute_id": did, "line_id": "L2",
+                                  "invoice_number": f"INV-{i}", "product": other,
+                                  "share_minor": amount - amount // 2})
+            lines.append({"invoice_number": f"INV-{i}", "line_id": "L2", "position": 2,
+                          "product": other, "campaign_id": None, "units": 1000,
+                          "unit": "impressions", "rate": "1", "rate_basis": 1,
+                          "amount_minor": amount, "makegood": False})
+        share = amount // 2 if i % 10 == 0 else amount
         dispute_lines.append({"dispute_id": did, "line_id": "L1", "invoice_number": f"INV-{i}",
-                              "product": product, "share_minor": amount})
+                              "product": product, "share_minor": share})
         lines.append({"invoice_number": f"INV-{i}", "line_id": "L1", "position": 1,
                       "product": product, "campaign_id": None, "units": 1000,
                       "unit": "impressions", "rate": "1", "rate_basis": 1,
@@ -99,6 +112,8 @@ def load(url: str, n: int) -> None:
             created = opened + timedelta(hours=1)
             memo_lines.append({"memo_number": f"CM-{i}", "line_id": "L1",
                                "invoice_number": f"INV-{i}", "amount_minor": amount})
+            memo_products.append({"memo_number": f"CM-{i}", "product": product,
+                                  "amount_minor": amount})
             decided = created + timedelta(hours=rnd.randrange(1, 60))
             levels.append({
                 "memo_number": f"CM-{i}", "level": 1, "dispute_id": did,
@@ -128,7 +143,7 @@ def load(url: str, n: int) -> None:
     with engine.begin() as conn:
         for table, data in ((Account, accounts), (Invoice, invoices), (InvoiceLine, lines),
                             (Dispute, rows), (DisputeLine, dispute_lines), (CreditMemo, memos),
-                            (CreditMemoLine, memo_lines),
+                            (CreditMemoLine, memo_lines), (CreditMemoProduct, memo_products),
                             (ApprovalLevel, levels), (SlaBreach, breaches)):
             for start in range(0, len(data), 5000):
                 conn.execute(insert(table), data[start:start + 5000])

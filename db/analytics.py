@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from db import billing
@@ -34,11 +34,10 @@ from db.analytics_trends import pareto_root_causes, trend_reason_codes, trend_ro
 from db.models import (
     Account,
     CreditMemo,
-    CreditMemoLine,
+    CreditMemoProduct,
     Dispute,
     DisputeLine,
     Invoice,
-    InvoiceLine,
     SlaBreach,
 )
 from db.report_window import Window, open_at
@@ -72,6 +71,10 @@ def age_range(as_of: datetime, low: int, high: int | None
     dashboard's links put on the dispute list, and the same edges the bucketing uses."""
     return (None if high is None else as_of - timedelta(days=high + 1),
             as_of - timedelta(days=low))
+
+
+# The product row for amounts whose invoice lines are not in the billing data.
+UNATTRIBUTED = "(invoice lines unknown)"
 
 
 def dispute_scan(session: Session, w: Window) -> list[Any]:
@@ -209,22 +212,23 @@ def credits_by_product(session: Session, w: Window) -> list[Row]:
 
 
 def product_credits(session: Session, base: str, *where: ColumnElement[bool]) -> list[Row]:
-    """Credit memo lines matching ``where``, summed per product of the invoice line credited,
-    largest first (shared with the month-end report, which asks for what was posted)."""
+    """Credits of the memos matching ``where``, summed per product of the invoice lines
+    credited (as each memo recorded them), largest first; lines whose invoice line was not in
+    the billing data are one row of their own (shared with the month-end report, which asks
+    for what was posted)."""
+    of_product = func.coalesce(func.nullif(CreditMemoProduct.product, ""), UNATTRIBUTED)
     rows = session.execute(
-        select(InvoiceLine.product, CreditMemo.currency, CreditMemo.fx_rate,
-               func.count(func.distinct(CreditMemo.number)), func.sum(CreditMemoLine.amount_minor))
-        .join(CreditMemo, CreditMemo.number == CreditMemoLine.memo_number)
-        .join(InvoiceLine, and_(InvoiceLine.invoice_number == CreditMemoLine.invoice_number,
-                                InvoiceLine.line_id == CreditMemoLine.line_id))
+        select(of_product, CreditMemo.currency, CreditMemo.fx_rate, func.count(),
+               func.sum(CreditMemoProduct.amount_minor))
+        .join(CreditMemo, CreditMemo.number == CreditMemoProduct.memo_number)
         .where(*where)
-        .group_by(InvoiceLine.product, CreditMemo.currency, CreditMemo.fx_rate)).all()
+        .group_by(of_product, CreditMemo.currency, CreditMemo.fx_rate)).all()
     memos: dict[str, int] = defaultdict(int)
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for product, currency, rate, n, minor in rows:
         memos[product] += n
         totals[product] += from_minor(int(minor or 0), currency) * Decimal(rate)
-    ranked = sorted(totals, key=lambda p: (-totals[p], p))
+    ranked = sorted(totals, key=lambda p: (p == UNATTRIBUTED, -totals[p], p))
     return [{"product": p, "credit_memos": memos[p], "base_total": str(quantize(totals[p], base)),
              "base_currency": base} for p in ranked]
 
@@ -252,22 +256,25 @@ def at_risk_by_account(session: Session, w: Window) -> list[Row]:
              "base_currency": w.base} for a in ranked]
 
 
-UNATTRIBUTED = "(invoice lines unknown)"
-
 
 def at_risk_by_product(session: Session, w: Window) -> list[Row]:
     """Revenue at risk (as of the window's end) per product: each open dispute's amount
     split over the invoice lines it is about, as the intake recorded them (in proportion to
     what they billed, the parts adding up exactly). Disputes whose lines are unknown (their
     invoice missing at intake) are one row of their own."""
+    of_one = select(Dispute.product, Dispute.currency, func.count(),
+                    func.sum(Dispute.disputed_minor)) \
+        .where(open_at(w.as_of), Dispute.product.is_not(None)) \
+        .group_by(Dispute.product, Dispute.currency)
     of_product = func.coalesce(DisputeLine.product, UNATTRIBUTED)
-    rows = session.execute(  # one pass: a dispute without recorded lines keeps its amount
-        select(of_product, Dispute.currency, func.count(func.distinct(Dispute.id)),
-               func.sum(func.coalesce(DisputeLine.share_minor, Dispute.disputed_minor)))
-        .select_from(Dispute)
-        .join(DisputeLine, DisputeLine.dispute_id == Dispute.id, isouter=True)
-        .where(open_at(w.as_of))
-        .group_by(of_product, Dispute.currency)).all()
+    split = select(of_product, Dispute.currency, func.count(func.distinct(Dispute.id)),
+                   func.sum(func.coalesce(DisputeLine.share_minor, Dispute.disputed_minor))) \
+        .select_from(Dispute) \
+        .join(DisputeLine, DisputeLine.dispute_id == Dispute.id, isouter=True) \
+        .where(open_at(w.as_of), Dispute.product.is_(None)) \
+        .group_by(of_product, Dispute.currency)
+    # Disputes of one product are summed as they are; only the rest are split over lines.
+    rows: list[Any] = list(session.execute(union_all(of_one, split)).all())
     counts: dict[str, int] = defaultdict(int)
     minor: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for product, currency, n, total in rows:

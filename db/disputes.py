@@ -3,6 +3,7 @@ and the queries behind GET and list."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ from db.models import (
     AuditEvent,
     CreditMemo,
     CreditMemoLine,
+    CreditMemoProduct,
     Dispute,
     DisputeLine,
     IdempotencyKey,
@@ -37,6 +39,7 @@ from domain.views import dispute_view
 
 _DISPUTES, _MEMOS = table(Dispute), table(CreditMemo)
 _LINES, _LEVELS = table(CreditMemoLine), table(ApprovalLevel)
+_PRODUCTS = table(CreditMemoProduct)
 
 
 def find_idempotency(session: Session, *, user_id: str, key: str) -> IdempotencyKey | None:
@@ -61,8 +64,8 @@ def record_lines(session: Session, *, dispute_id: str, invoice_number: str,
                  line_ids: Sequence[str], disputed_minor: int) -> None:
     """The invoice lines the dispute is about — those named, or every line of the invoice
     when none is — each with its product and its part of the disputed amount (in proportion
-    to what the lines billed, adding up exactly); once (an intake answered again writes
-    nothing)."""
+    to what the lines billed, adding up exactly), and the dispute's product when they are
+    all one; once (an intake answered again writes nothing)."""
     if session.scalar(select(DisputeLine.dispute_id).where(
             DisputeLine.dispute_id == dispute_id).limit(1)) is not None:
         return
@@ -75,6 +78,10 @@ def record_lines(session: Session, *, dispute_id: str, invoice_number: str,
                                  invoice_number=invoice_number, product=billed[line][0],
                                  share_minor=share)
                      for line, share in zip(lines, shares, strict=True)])
+    products = {billed[line][0] for line in lines}
+    if len(products) == 1:
+        session.execute(update(_DISPUTES).where(_DISPUTES.c.id == dispute_id)
+                        .values(product=products.pop()))
     session.flush()
 
 
@@ -157,6 +164,13 @@ def locked_revision(session: Session, dispute_id: str) -> int | None:
 _Stored = dict[tuple[Any, ...], RowMapping]
 
 
+def _line_products(session: Session, invoice_number: str) -> dict[str, str]:
+    """The product of each line of the invoice: one read per new memo, none per decision."""
+    return {line: product for line, product in session.execute(
+        select(InvoiceLine.line_id, InvoiceLine.product)
+        .where(InvoiceLine.invoice_number == invoice_number))}
+
+
 def _save_memos(session: Session, state: DisputeState, memos: list[Any]) -> None:
     """Insert new memos (with their lines) and levels, update those that changed: two reads
     and a statement per kind of write, whatever the number of rows (Core statements: the
@@ -180,12 +194,21 @@ def _save_memos(session: Session, state: DisputeState, memos: list[Any]) -> None
         "created_at": memo.created_at, "posted_at": memo.posted_at,
     } for memo in memos]
     _write_rows(session, _MEMOS, ("number",), stored_memos, memo_rows)
+    fresh = [memo for memo in memos if (memo.number,) not in stored_memos]
+    products = _line_products(session, o.invoice_number) if fresh else {}
     lines = [{"memo_number": memo.number, "line_id": ln.line_id,
               "invoice_number": o.invoice_number,
               "amount_minor": to_minor(ln.amount, memo.currency)}
-             for memo in memos if (memo.number,) not in stored_memos for ln in memo.lines]
+             for memo in fresh for ln in memo.lines]
+    by_product: dict[tuple[str, str], int] = defaultdict(int)
+    for line in lines:
+        by_product[line["memo_number"], products.get(line["line_id"], "")] += \
+            line["amount_minor"]
     if lines:  # a memo's lines never change: written with it
         session.execute(insert(_LINES), lines)
+        session.execute(insert(_PRODUCTS), [
+            {"memo_number": memo, "product": product, "amount_minor": minor}
+            for (memo, product), minor in by_product.items()])
     _write_rows(session, _LEVELS, ("memo_number", "level"), stored_levels, [{
         "memo_number": memo.number, "level": lv.level, "dispute_id": o.dispute_id,
         "role": lv.role, "status": lv.status, "approver_id": lv.approver_id,

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -165,6 +166,9 @@ class Dispute(Base):
         Index("ix_disputes_metrics_causes", "opened_at", "reason_code", "root_cause"),
         Index("ix_disputes_status_turnaround", "status", "turnaround_s"),
         Index("ix_disputes_reason_cause_opened", "reason_code", "root_cause", "opened_at"),
+        # The disputes whose amount revenue at risk by product must split over their lines.
+        Index("ix_disputes_opened_split", "opened_at", postgresql_where=text("product IS NULL"),
+              sqlite_where=text("product IS NULL")),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     status: Mapped[str] = mapped_column(String(20))
@@ -183,6 +187,10 @@ class Dispute(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     # What the client wrote, for the list's text search (the view holds it too, in JSON).
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The product of the invoice lines it is about when they are all one product, written
+    # with them at intake: revenue at risk by product sums such disputes without reading
+    # their lines. None when they span products or are unknown.
+    product: Mapped[str | None] = mapped_column(String(100))
     view: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
@@ -233,6 +241,18 @@ class CreditMemoLine(Base):
     memo_number: Mapped[str] = mapped_column(ForeignKey("credit_memos.number"), primary_key=True)
     line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     invoice_number: Mapped[str] = mapped_column(String(64), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class CreditMemoProduct(Base):
+    """A memo's credit per product of the invoice lines it credits, written with the memo
+    (whose lines never change): credits by product are then a plain sum, not a join of every
+    memo line to its invoice line and a count of distinct memos."""
+
+    __tablename__ = "credit_memo_products"
+    memo_number: Mapped[str] = mapped_column(ForeignKey("credit_memos.number"), primary_key=True)
+    # Empty when the credited invoice line is not in the billing data.
+    product: Mapped[str] = mapped_column(String(100), primary_key=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
 
 

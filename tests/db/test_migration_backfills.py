@@ -56,9 +56,16 @@ DISPUTES = sa.table("disputes", *(sa.column(c) for c in (
     "reason_code", "opened_by", "breached", "root_cause", "turnaround_s", "rejections",
     "revision")), sa.column("opened_at", UTCDateTime()), sa.column("closed_at", UTCDateTime()),
     sa.column("view", sa.JSON()))
+MEMOS = sa.table("credit_memos", *(sa.column(c) for c in (
+    "number", "dispute_id", "account_id", "invoice_number", "status", "currency",
+    "total_minor", "base_currency", "base_total_minor", "fx_rate", "fx_as_of", "prior_period",
+    "preparer_id", "policy_version", "tier_min")), sa.column("chain", sa.JSON()),
+    sa.column("created_at", UTCDateTime()), sa.column("posted_at", UTCDateTime()))
+MEMO_LINES = sa.table("credit_memo_lines", *(sa.column(c) for c in (
+    "memo_number", "line_id", "invoice_number", "amount_minor")))
 
 
-def test_rows_written_before_0013_to_0015_are_filled_in(empty_url: str) -> None:
+def test_rows_written_before_0013_to_0017_are_filled_in(empty_url: str) -> None:
     upgrade(empty_url, "0012")
     with get_engine(empty_url).begin() as c:
         c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
@@ -80,13 +87,28 @@ def test_rows_written_before_0013_to_0015_are_filled_in(empty_url: str) -> None:
              "view": {"id": did, "description": words, "line_ids": lines}}
             for did, hour, words, lines in (("D-1", 17, "billed twice", ["L2"]),
                                             ("D-2", 9, "wrong rate", []))])
+        c.execute(sa.insert(MEMOS), [{
+            "number": "CM-1", "dispute_id": "D-1", "account_id": "ADV-1",
+            "invoice_number": "INV-1", "status": "posted", "currency": "USD",
+            "total_minor": 700, "base_currency": "USD", "base_total_minor": 700,
+            "fx_rate": "1", "fx_as_of": date(2026, 10, 2), "prior_period": False,
+            "preparer_id": "U-2", "policy_version": 1, "tier_min": "0", "chain": {},
+            "created_at": T0, "posted_at": T0}])
+        # L9 is not on the invoice as the billing data has it.
+        c.execute(sa.insert(MEMO_LINES), [
+            {"memo_number": "CM-1", "line_id": line, "invoice_number": "INV-1",
+             "amount_minor": amount} for line, amount in (("L2", 500), ("L9", 200))])
     upgrade(empty_url)
     with get_engine(empty_url).connect() as c:
         stamped = dict(c.execute(sa.text(
             "SELECT number, first_disputed_at FROM invoices ORDER BY number")).all())
         described = dict(c.execute(sa.text("SELECT id, description FROM disputes")).all())
+        of_product = dict(c.execute(sa.text("SELECT id, product FROM disputes")).all())
         lines = sorted(c.execute(sa.text(
             "SELECT dispute_id, line_id, product, share_minor FROM dispute_lines")).all())
+        credited = dict(c.execute(sa.text(
+            "SELECT product, amount_minor FROM credit_memo_products "
+            "WHERE memo_number = 'CM-1'")).all())
     first = stamped["INV-1"]
     assert first is not None and str(first).startswith("2026-10-02 09:00")  # the earliest
     assert stamped["INV-2"] is None  # never disputed
@@ -94,3 +116,5 @@ def test_rows_written_before_0013_to_0015_are_filled_in(empty_url: str) -> None:
     # D-2 named no line: both of its invoice's, the amount split as they billed.
     assert lines == [("D-1", "L2", "display", 1000), ("D-2", "L1", "display", 500),
                      ("D-2", "L2", "display", 500)]
+    assert credited == {"display": 500, "": 200}
+    assert of_product == {"D-1": "display", "D-2": "display"}  # their lines: one product each

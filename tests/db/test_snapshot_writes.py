@@ -8,11 +8,21 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import event, select
 
 from db import audit, disputes
-from db.models import ApprovalLevel, AuditEvent, Dispute
+from db.models import (
+    Account,
+    ApprovalLevel,
+    AuditEvent,
+    CreditMemoProduct,
+    Dispute,
+    Invoice,
+    InvoiceLine,
+)
 from db.session import get_engine, session_scope
 from domain.models import AuditEntry
 from tests.support.states import pending_approval
@@ -91,3 +101,32 @@ def test_a_snapshot_appends_its_events_without_reading_their_keys(db_url: str) -
                               .where(AuditEvent.subject == state.opened.dispute_id)))
         assert keys == [f"{state.opened.dispute_id}:{state.revision}:{i}" for i in (0, 1)]
         assert audit.verify(s).ok
+
+
+def test_a_new_memo_records_its_credit_per_product_and_a_decision_reads_no_invoice(
+        db_url: str) -> None:
+    """Credits by product sum the memo lines as written: the product is copied from the
+    billing data once, with the memo, and a later decision does not look it up again."""
+    with session_scope(db_url) as s:
+        s.add(Account(id="ADV-1", type="advertiser", name="Acme", currency="USD"))
+        s.add(Invoice(number="INV-1001", account_id="ADV-1", currency="USD", period="2026-10",
+                      issued_on=date(2026, 10, 1), total_minor=100000))
+        s.flush()
+        s.add(InvoiceLine(invoice_number="INV-1001", line_id="L1", position=1,
+                          product="Sponsored Products", campaign_id=None, units=1000,
+                          unit="impressions", rate=Decimal("2.50"), rate_basis=1000,
+                          amount_minor=100000, makegood=False))
+    state = pending_approval(IDS)
+    with session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=state, events=[])
+    decided = state.model_copy(deep=True)
+    assert decided.credit_memo is not None
+    decided.credit_memo.levels[0].status = "approved"
+    decided.revision = 2
+    with selects_by_table(db_url) as selects, session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=decided, events=[])
+    assert selects["invoice_lines"] == 0, selects
+    with session_scope(db_url, readonly=True) as s:
+        credited = s.execute(select(CreditMemoProduct.product,
+                                    CreditMemoProduct.amount_minor)).all()
+    assert [tuple(r) for r in credited] == [("Sponsored Products", 25000)]

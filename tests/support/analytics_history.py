@@ -31,6 +31,7 @@ September (outside).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -40,6 +41,7 @@ from db.models import (
     ApprovalLevel,
     CreditMemo,
     CreditMemoLine,
+    CreditMemoProduct,
     Dispute,
     FxRate,
     Invoice,
@@ -106,10 +108,10 @@ def write_history(url: str) -> None:
                           period=issued.strftime("%Y-%m"), issued_on=issued,
                           total_minor=500000))
         s.flush()
-        for invoice, line, product in (("INV-1", "L1", SP), ("INV-1", "L2", DISPLAY),
-                                       ("INV-2", "L1", SP), ("INV-2", "L2", DISPLAY),
-                                       ("INV-3", "E1", DISPLAY), ("INV-4", "E1", DISPLAY),
-                                       ("INV-5", "L1", SP)):
+        products = {("INV-1", "L1"): SP, ("INV-1", "L2"): DISPLAY, ("INV-2", "L1"): SP,
+                    ("INV-2", "L2"): DISPLAY, ("INV-3", "E1"): DISPLAY,
+                    ("INV-4", "E1"): DISPLAY, ("INV-5", "L1"): SP}
+        for (invoice, line), product in products.items():
             s.add(InvoiceLine(invoice_number=invoice, line_id=line, position=1,
                               product=product, campaign_id=None, units=1000, unit="impressions",
                               rate=Decimal("2.50"), rate_basis=1000, amount_minor=250000,
@@ -147,9 +149,13 @@ def write_history(url: str) -> None:
                                     "window_total_base": "0"},
                              created_at=created, posted_at=posted.get(number)))
             s.flush()
-            for line, amount in lines:
+            credited: dict[str, int] = defaultdict(int)
+            for line, amount in lines:  # as a memo is written: its lines, its products
                 s.add(CreditMemoLine(memo_number=number, line_id=line, invoice_number=invoice,
                                      amount_minor=amount))
+                credited[products[invoice, line]] += amount
+            s.add_all(CreditMemoProduct(memo_number=number, product=product, amount_minor=minor)
+                      for product, minor in credited.items())
         for memo, did, level, role, status, who, decided, due in (
                 ("M2", "D2", 1, "billing_manager", "pending", None, None, _at(10, 30)),
                 ("M4", "D4", 1, "billing_manager", "approved", "u-bm", _at(10, 16, 12), None),
