@@ -236,12 +236,15 @@ def product_credits(session: Session, base: str, *where: ColumnElement[bool]) ->
 def at_risk_by_account(session: Session, w: Window) -> list[Row]:
     """Revenue at risk (open disputed amounts as of the window's end) per account, largest
     first, with the account's name and type."""
+    # Summed per account first, then named: joining every open dispute to its account and
+    # grouping by the names cost twice as much.
+    sums = select(Dispute.account_id, Dispute.currency, func.count().label("n"),
+                  func.sum(Dispute.disputed_minor).label("minor")) \
+        .where(open_at(w.as_of)).group_by(Dispute.account_id, Dispute.currency).subquery()
     rows = session.execute(
-        select(Dispute.account_id, Account.name, Account.type, Dispute.currency, func.count(),
-               func.sum(Dispute.disputed_minor))
-        .join(Account, Account.id == Dispute.account_id, isouter=True)
-        .where(open_at(w.as_of))
-        .group_by(Dispute.account_id, Account.name, Account.type, Dispute.currency)).all()
+        select(sums.c.account_id, Account.name, Account.type, sums.c.currency, sums.c.n,
+               sums.c.minor)
+        .join(Account, Account.id == sums.c.account_id, isouter=True)).all()
     names: dict[str, tuple[str | None, str | None]] = {}
     counts: dict[str, int] = defaultdict(int)
     minor: dict[str, dict[str, int]] = defaultdict(dict)
