@@ -7,10 +7,9 @@ for every credit memo that was approved or posted in a period, and lists each ex
 sentence a person understands plus the evidence behind it. Rejected and voided memos are
 skipped: they were never approved, so no control over an approval applies to them.
 
-Limitation: ``users.roles`` holds *current* roles (there is no role history yet), so the
-``approver_authorized`` check asks whether the approver holds the role now. A role granted
-after the decision hides an exception, and one removed since raises a false one; the audit
-events of user/role changes are the place to settle such a case.
+Authority is judged at decision time: the roles each approver (and each lender of authority)
+held when the level was decided, from the role history (``db.roles``), so a role removed
+since is not an exception and a role granted only after the decision is.
 
 Memos are walked in keyset batches (see :func:`db.approval_chains.memo_batches`); each batch
 loads its levels, users, delegations, postings and line sums with one query each.
@@ -32,7 +31,8 @@ from sqlalchemy.orm import Session
 from approvals.chain import select_chain
 from approvals.policy import Policy, PolicyError, parse_policy
 from db.approval_chains import levels_by_memo, memo_batches
-from db.models import CreditMemoLine, Delegation, Dispute, LedgerPosting, PolicyVersion, User
+from db.models import CreditMemoLine, Delegation, Dispute, LedgerPosting, PolicyVersion
+from db.roles import Held, held_at, periods
 from domain.money import MoneyError, fmt, from_minor
 
 __all__ = ["CHECKS", "ControlException", "ControlTestResult", "run_control_test"]
@@ -70,7 +70,7 @@ class _Facts:
 
     levels: dict[str, list[Row[Any]]]
     openers: dict[str, str]
-    roles: dict[str, list[str]]
+    held: dict[str, list[Held]]
     delegations: dict[tuple[str, str], list[tuple[datetime, datetime]]]
     postings: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     line_sums: dict[str, int] = field(default_factory=dict)
@@ -117,8 +117,7 @@ def _load(session: Session, memos: Sequence[Row[Any]]) -> _Facts:
         levels=levels,
         openers={i: o for i, o in session.execute(
             select(Dispute.id, Dispute.opened_by).where(Dispute.id.in_(dispute_ids)))},
-        roles={uid: list(roles or []) for uid, roles in session.execute(
-            select(User.id, User.roles).where(User.id.in_(people)))},
+        held=periods(session, people),
         delegations=defaultdict(list),
     )
     for d in session.execute(select(Delegation.user_id, Delegation.delegate_id,
@@ -193,32 +192,35 @@ def _chain_matches_policy(memo: Row[Any], levels: list[Row[Any]], policy: Policy
 def _approver_authorized(
     memo: Row[Any], decided: list[Row[Any]], facts: _Facts, policy: Policy | str
 ) -> _Found:
-    """Role held directly, or lent by a delegation active at the decision; a level's one-step
-    escalation role counts too, as the workflow allows it once the level's SLA is breached."""
+    """Role held directly when deciding, or lent by a delegation active then by someone who
+    held it then; a level's one-step escalation role counts too, as the workflow allows it
+    once the level's SLA is breached."""
     problems: list[str] = []
     evidence: list[dict[str, Any]] = []
     for lv in decided:
         allowed = [lv.role]
         if isinstance(policy, Policy) and lv.role in policy.levels:
             allowed += policy.escalation_roles(lv.role)
-        roles = facts.roles.get(lv.approver_id or "", [])
+        at = lv.decided_at
+        roles = held_at(facts.held, lv.approver_id or "", at)
         if lv.approver_id and set(roles) & set(allowed):
             continue
         windows = facts.delegations.get((lv.delegate_of or "", lv.approver_id or ""), [])
-        principal_roles = facts.roles.get(lv.delegate_of or "", [])
-        at = lv.decided_at
+        principal_roles = held_at(facts.held, lv.delegate_of or "", at)
         if (lv.delegate_of and at is not None and set(principal_roles) & set(allowed)
                 and any(s <= at < e for s, e in windows)):
             continue
         who = lv.approver_id or "nobody recorded"
-        via = (f" and no delegation from {lv.delegate_of} holding it was active at "
+        via = (f" and no delegation from {lv.delegate_of}, holding it then, was active at "
                f"{_iso(at)}" if lv.delegate_of else "")
-        held = ", ".join(roles) or "no role (or is not a known user)"
+        then = ", ".join(roles) or "no role (or is not a known user)"
         problems.append(f"level {lv.level} needs {' or '.join(allowed)} but was approved by "
-                        f"{who}, who holds {held}{via}")
+                        f"{who}, who held {then} when deciding{via}")
         evidence.append({"level": lv.level, "required_role": lv.role, "allowed_roles": allowed,
                          "approver_id": lv.approver_id, "approver_roles": roles,
                          "delegate_of": lv.delegate_of, "delegate_of_roles": principal_roles,
+                         "role_history": {p: [_period(h) for h in facts.held.get(p, [])]
+                                          for p in (lv.approver_id, lv.delegate_of) if p},
                          "decided_at": _iso(at),
                          "delegations": [[_iso(s), _iso(e)] for s, e in windows]})
     if not problems:
@@ -287,6 +289,10 @@ def _money(minor: int, currency: str) -> str:
         return fmt(from_minor(minor, currency), currency)
     except MoneyError:
         return f"{minor} minor units of {currency!r}"
+
+
+def _period(h: Held) -> dict[str, Any]:
+    return {"role": h.role, "granted_at": _iso(h.granted_at), "removed_at": _iso(h.removed_at)}
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -52,6 +52,48 @@ class User(Base):
     created_at: Mapped[datetime]
 
 
+class RoleGrant(Base):
+    """One holding of one role by one user: when and by whom it was granted and why, and
+    when and by whom it was removed. ``users.roles`` is the current set (read on every
+    request); this is its history, so a decision is judged by the roles held when it was
+    made."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (Index("ix_role_grants_user_role", "user_id", "role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime]
+    granted_by: Mapped[str] = mapped_column(String(64))
+    grant_reason: Mapped[str] = mapped_column(Text)
+    # The four-eyes change whose approval made the grant, when one did.
+    change_id: Mapped[str | None] = mapped_column(String(40))
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[str | None] = mapped_column(String(64))
+    removal_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Change(Base):
+    """A proposed change that controls money (a policy version, a grant of an approval role)
+    waiting for a second admin, with what it would change; applied only when approved."""
+
+    __tablename__ = "changes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    diff: Mapped[list[Any]] = mapped_column(JSON)
+    # For a policy: the version it was proposed against, and the back-test attached to it.
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    backtest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+
+
 class Delegation(Base):
     __tablename__ = "delegations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -329,7 +371,8 @@ class AuditEvent(Base):
     """Append-only, hash-chained: each row's hash covers its content and the previous hash."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_subject_seq", "subject", "seq"),)
+    __table_args__ = (Index("ix_audit_subject_seq", "subject", "seq"),
+                      Index("ix_audit_actor_at", "actor", "at"))
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64))

@@ -28,8 +28,10 @@ def history(session: Session) -> list[PolicyVersion]:
     return list(session.scalars(select(PolicyVersion).order_by(PolicyVersion.version.desc())))
 
 
-def apply(session: Session, *, document: dict[str, Any], actor: str) -> PolicyVersion:
-    """Validate the whole document (raises PolicyError) and store it as the next version."""
+def apply(session: Session, *, document: dict[str, Any], actor: str,
+          approved_by: str | None = None, change_id: str | None = None) -> PolicyVersion:
+    """Validate the whole document (raises PolicyError) and store it as the next version;
+    ``approved_by`` names the second admin when four eyes applied it (``change_id``)."""
     policy = parse_policy(document)
     normalized = policy_to_document(policy)
     before = current(session)
@@ -38,9 +40,14 @@ def apply(session: Session, *, document: dict[str, Any], actor: str) -> PolicyVe
                         created_at=now, effective_from=now)
     session.add(row)
     session.flush()
+    approval = f", proposed by {actor}, approved by {approved_by} (change {change_id})" \
+        if approved_by else ""
     audit.append(session, [audit.NewEvent(
-        actor=actor, action="policy.applied", subject=f"policy:{row.version}",
-        message=f"Approval policy version {row.version} applied (replaces {before.version}).",
-        data={"before": {"version": before.version}, "after": normalized},
+        actor=approved_by or actor, action="policy.applied", subject=f"policy:{row.version}",
+        message=f"Approval policy version {row.version} applied (replaces {before.version})"
+                f"{approval}.",
+        data={"before": {"version": before.version}, "after": normalized,
+              **({"proposed_by": actor, "approved_by": approved_by, "change_id": change_id}
+                 if approved_by else {})},
     )])
     return row

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import audit
+from db import roles as role_history
 from db.models import Delegation, User, table
 from domain.codes import BUILTIN_ROLES
 
@@ -89,6 +90,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    role_history.record_initial(session, user=user, actor=created_by, at=user.created_at)
     audit.append(session, [audit.NewEvent(
         actor=created_by, action="user.created", subject=user.id,
         message=f"User {name} <{user.email}> created with roles {', '.join(user.roles)}.",

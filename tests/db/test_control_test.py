@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from approvals.policy import DEFAULT_POLICY_DOCUMENT
+from db import roles as role_history
 from db.control_test import CHECKS, ControlTestResult, run_control_test
 from db.models import (
     ApprovalLevel,
@@ -20,6 +21,7 @@ from db.models import (
     Dispute,
     LedgerPosting,
     PolicyVersion,
+    RoleGrant,
     User,
 )
 from db.session import session_scope
@@ -38,9 +40,12 @@ USERS = {
 def url(db_url: str) -> str:
     with session_scope(db_url) as s:
         for uid, roles in USERS.items():
-            s.add(User(id=uid, name=uid, email=f"{uid}@example.com", roles=roles,
-                       slack_user_id=None, token_hash=uid.ljust(64, "0"), active=True,
-                       created_at=T0 - timedelta(days=30)))
+            user = User(id=uid, name=uid, email=f"{uid}@example.com", roles=roles,
+                        slack_user_id=None, token_hash=uid.ljust(64, "0"), active=True,
+                        created_at=T0 - timedelta(days=30))
+            s.add(user)
+            s.flush()
+            role_history.record_initial(s, user=user, actor="admin", at=user.created_at)
     return db_url
 
 
@@ -226,3 +231,43 @@ def test_the_period_is_start_inclusive_end_exclusive(url: str) -> None:
     assert result.memos_checked == 2
     assert [e.credit_memo for e in result.exceptions] == ["CM-1", "CM-2"]
     assert result.start == T0 + timedelta(days=1)
+
+
+def _held(url: str, uid: str, role: str, since: datetime, until: datetime | None) -> None:
+    """Rewrite ``uid``'s holding of ``role`` as ``[since, until)`` (what the history says)."""
+    with session_scope(url) as s:
+        for row in role_history.history(s, uid):
+            if row.role == role:
+                row.granted_at, row.removed_at = since, until
+                row.removed_by = "admin" if until else None
+
+
+def test_a_role_removed_after_the_decision_is_not_an_exception(url: str) -> None:
+    _memo(url)  # u-bm decided at T0 + 1 h
+    _held(url, "u-bm", "billing_manager", T0 - timedelta(days=30), T0 + timedelta(days=2))
+    with session_scope(url) as s:
+        user = s.get(User, "u-bm")
+        assert user is not None
+        user.roles = []  # as the removal left them
+    assert _run(url).ok
+
+
+def test_a_role_granted_only_after_the_decision_is_an_exception(url: str) -> None:
+    _memo(url)
+    _held(url, "u-bm", "billing_manager", T0 + timedelta(hours=2), None)
+    result = _run(url)
+    assert [e.check for e in result.exceptions] == ["approver_authorized"]
+    assert "u-bm" in result.exceptions[0].message
+    # The evidence shows the history the auditor can check it against.
+    assert "role_history" in str(result.exceptions[0].evidence)
+
+
+def test_a_gap_in_the_role_covering_the_decision_is_an_exception(url: str) -> None:
+    """Removed before the decision and granted again after it: both holdings are on record
+    and neither covers the decision."""
+    _memo(url)  # decided at T0 + 1 h
+    _held(url, "u-bm", "billing_manager", T0 - timedelta(days=30), T0)
+    with session_scope(url) as s:
+        s.add(RoleGrant(user_id="u-bm", role="billing_manager", granted_at=T0 + timedelta(hours=2),
+                        granted_by="admin", grant_reason="back from leave"))
+    assert _checks(url) == ["approver_authorized"]
