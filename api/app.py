@@ -15,6 +15,7 @@ from api.routes import (
     analytics,
     audit,
     billing,
+    changes,
     disputes,
     health,
     metrics,
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (users, billing, policy, disputes, audit, sla, metrics, analytics,
+    for module in (users, billing, policy, changes, disputes, audit, sla, metrics, analytics,
                    reports):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)

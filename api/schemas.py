@@ -108,6 +108,58 @@ class UserCreated(UserOut):
     token: str = Field(description="Shown once; stored only as a hash")
 
 
+class RoleHeldOut(BaseModel):
+    """One effective-dated holding of a role: granted, and (if so) removed, by whom and why."""
+
+    role: str
+    granted_at: datetime
+    granted_by: str
+    grant_reason: str | None
+    change_id: str | None = Field(description="The four-eyes change that granted it, if any")
+    removed_at: datetime | None
+    removed_by: str | None
+    removal_reason: str | None
+
+
+class UserDetail(UserOut):
+    active: bool
+    created_at: datetime
+    history: list[RoleHeldOut]
+
+
+class RoleGrantIn(_In):
+    role: RoleName
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
+                                             max_length=500)]
+
+
+class ChangeOut(BaseModel):
+    """A four-eyes change: proposed by one admin, applied only when a second approves it."""
+
+    change_id: str
+    kind: Literal["policy", "role_grant"]
+    status: Literal["proposed", "approved", "rejected"]
+    reason: str
+    diff: list[dict[str, Any]] = Field(description="[{path, before, after}]")
+    payload: dict[str, Any]
+    base_version: int | None = Field(description="Policy version the proposal was made against")
+    backtest: dict[str, Any] | None = Field(
+        description="A policy proposal's back-test over the memos of the days before it")
+    proposed_by: str
+    proposed_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_comment: str | None
+
+
+class ChangeList(BaseModel):
+    items: list[ChangeOut]
+
+
+class ChangeDecisionIn(_In):
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+
 class DelegationCreate(_In):
     delegate_id: ShortId
     starts_at: AwareDatetime

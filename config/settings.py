@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     # server's max_connections (100 by default), with room for migrations and psql.
     disputeflow_db_pool_size: int = Field(default=10, ge=1, le=200)
     disputeflow_db_max_overflow: int = Field(default=20, ge=0, le=500)
+    # Four eyes on what controls money: a policy change or a grant of an approval role is a
+    # proposal that a second admin approves (on in deploy/; off in the quick start, where
+    # one admin alone sets things up).
+    disputeflow_four_eyes: bool = False
+    # The past window a proposed policy is back-tested on, attached to the proposal.
+    disputeflow_backtest_days: int = Field(default=90, ge=1, le=3660)
 
     @field_validator("disputeflow_admin_token", "slack_bot_token", "slack_signing_secret")
     @classmethod

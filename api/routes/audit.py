@@ -1,4 +1,5 @@
-"""Auditors' routes: verify the hash chain, export approval chains, run the control test.
+"""Auditors' routes: verify the hash chain, export approval chains, run the control test,
+review who holds which access.
 
 Auditors (and admins) read everything here and change nothing.
 """
@@ -16,6 +17,8 @@ from pydantic import BaseModel
 from api.deps import AuditorDep, SessionDep, SettingsDep
 from api.period import From, To, utc_period
 from db import approval_chains, audit
+from db.access_review import export as export_access_review
+from db.access_review import review as access_review_rows
 from db.control_test import ControlTestResult, run_control_test
 from db.session import session_scope
 
@@ -62,3 +65,18 @@ def control_test(_: AuditorDep, session: SessionDep, start: From = None,
                  end: To = None) -> Any:
     start, end = utc_period(start, end)
     return run_control_test(session, start=start, end=end)
+
+
+@router.get("/access-review", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}, "application/json": {}},
+                             "description": "One row per user and role held now"}})
+def access_review(_: AuditorDep, session: SessionDep,
+                  format: Literal["csv", "json"] = "csv") -> StreamingResponse:
+    """Every user, each role since when and granted by whom, their last activity and the
+    segregation-of-duties conflicts their roles allow: quarterly recertification evidence."""
+    rows = access_review_rows(session)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    return StreamingResponse(export_access_review(rows, format=format), media_type=media,
+                             headers={"Content-Disposition":
+                                      f'attachment; filename="access-review-{stamp}.{format}"'})

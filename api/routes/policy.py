@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
-from api.deps import AdminDep, AuditorDep, ReaderDep, ReadSessionDep, SessionDep
+from api.commands import access
+from api.deps import AdminDep, AuditorDep, ReaderDep, ReadSessionDep, SessionDep, SettingsDep
 from api.errors import AppError
 from api.period import check_order, utc
-from api.schemas import PolicyBacktestIn, PolicyOut, PolicyVersions
+from api.schemas import ChangeOut, PolicyBacktestIn, PolicyOut, PolicyVersions
 from approvals.policy_problems import PolicyError
 from db import policies
 from db.models import PolicyVersion
@@ -33,15 +36,18 @@ def policy_versions(_: ReaderDep, session: SessionDep) -> Any:
     return {"items": [_out(r) for r in policies.history(session)]}
 
 
-@router.put("", response_model=PolicyOut)
-def put_policy(principal: AdminDep, session: SessionDep,
-               document: dict[str, Any] = Body(...)) -> Any:
-    try:
-        row = policies.apply(session, document=document, actor=principal.id)
-    except PolicyError as exc:
-        raise AppError("validation_error", str(exc), [p.model_dump() for p in exc.problems]
-                       ) from None
-    return _out(row)
+@router.put("", response_model=PolicyOut, responses={202: {
+    "model": ChangeOut, "description": "With DISPUTEFLOW_FOUR_EYES: proposed, not applied; "
+    "a second admin approves it at /api/v1/changes/{change_id}/approve"}})
+def put_policy(principal: AdminDep, session: SessionDep, settings: SettingsDep,
+               document: dict[str, Any] = Body(...),
+               reason: str | None = Query(None, max_length=500,
+                                          description="Why (kept with a proposal)")) -> Any:
+    row = access.set_policy(session, settings=settings, document=document, actor=principal.id,
+                            reason=reason)
+    if isinstance(row, PolicyVersion):
+        return _out(row)
+    return JSONResponse(jsonable_encoder(access.change_out(row)), status_code=202)
 
 
 @router.post("/backtest", response_model=PolicyBacktest)

@@ -1,0 +1,125 @@
+"""The admin's commands on what controls money: apply a policy, grant or remove a role, and
+approve or reject a four-eyes change. The API routes and the admin pages both call these, so
+whether four eyes applies, and how each refusal reads, is decided in one place.
+
+With ``DISPUTEFLOW_FOUR_EYES`` a policy change or a grant of an approval role comes back as a
+proposal (:class:`~db.models.Change`); otherwise it applies at once. Removing a role never
+waits for a second admin: it only takes authority away.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from api.errors import AppError
+from approvals.policy_problems import PolicyError
+from config.settings import Settings
+from db import changes, policies
+from db import roles as role_history
+from db.models import Change, PolicyVersion, RoleGrant, User
+from db.policy_backtest import run_backtest
+from db.users import approval_roles
+
+__all__ = ["approve_change", "change_out", "grant_role", "reject_change", "remove_role",
+           "set_policy"]
+
+
+def _policy_refused(exc: PolicyError) -> AppError:
+    return AppError("validation_error", str(exc), [p.model_dump() for p in exc.problems])
+
+
+def _change_refused(exc: changes.ChangeError) -> AppError:
+    return AppError(exc.code, str(exc))
+
+
+def change_out(row: Change) -> dict[str, Any]:
+    """A change as the API and the pages show it."""
+    return {"change_id": row.id, "kind": row.kind, "status": row.status, "reason": row.reason,
+            "diff": row.diff, "payload": row.payload, "base_version": row.base_version,
+            "backtest": row.backtest, "proposed_by": row.proposed_by,
+            "proposed_at": row.proposed_at, "decided_by": row.decided_by,
+            "decided_at": row.decided_at, "decision_comment": row.decision_comment}
+
+
+# Memos a proposal's attached back-test lists one by one; its summary counts them all.
+ATTACHED_MEMOS = 500
+
+
+def _attached(result: dict[str, Any]) -> dict[str, Any]:
+    """The back-test kept with a proposal: the summary, and the memos whose chain would
+    change (a quarter of unchanged memos would only bloat the row the reviewer reads)."""
+    changed = [m for m in result["memos"] if m["chain_then"] != m["chain_proposed"]]
+    return {**result, "memos": changed[:ATTACHED_MEMOS],
+            "memos_changed": len(changed), "memos_listed": min(len(changed), ATTACHED_MEMOS)}
+
+
+def set_policy(session: Session, *, settings: Settings, document: dict[str, Any], actor: str,
+               reason: str | None) -> PolicyVersion | Change:
+    """Apply ``document`` as the next policy version, or, with four eyes, propose it with the
+    back-test of the last ``DISPUTEFLOW_BACKTEST_DAYS`` attached so the second admin sees what
+    it would have done to recent memos."""
+    try:
+        if not settings.disputeflow_four_eyes:
+            return policies.apply(session, document=document, actor=actor)
+        end = datetime.now(UTC)
+        start = end - timedelta(days=settings.disputeflow_backtest_days)
+        backtest = run_backtest(session, document=document, start=start, end=end)
+        return changes.propose_policy(session, document=document, actor=actor,
+                                      reason=reason or "policy change",
+                                      backtest=_attached(backtest.model_dump(mode="json")))
+    except PolicyError as exc:
+        raise _policy_refused(exc) from None
+
+
+def _user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise AppError("not_found", f"There is no user {user_id}.")
+    if not user.active:
+        raise AppError("wrong_state", f"User {user.name} is inactive; their roles cannot "
+                       "change.")
+    return user
+
+
+def grant_role(session: Session, *, settings: Settings, user_id: str, role: str, actor: str,
+               reason: str) -> RoleGrant | Change:
+    """Grant ``role`` now, or, with four eyes and an approval role, propose the grant."""
+    user = _user(session, user_id)
+    try:
+        if settings.disputeflow_four_eyes and approval_roles([role]):
+            return changes.propose_role_grant(session, user=user, role=role, actor=actor,
+                                              reason=reason)
+        return role_history.grant(session, user=user, role=role, actor=actor, reason=reason)
+    except role_history.RoleChangeError as exc:
+        raise AppError("wrong_state", str(exc)) from None
+
+
+def remove_role(session: Session, *, user_id: str, role: str, actor: str,
+                reason: str) -> RoleGrant:
+    """End the user's holding of ``role`` now (a user left with no role can read nothing)."""
+    user = _user(session, user_id)
+    try:
+        return role_history.remove(session, user=user, role=role, actor=actor, reason=reason)
+    except role_history.RoleChangeError as exc:
+        raise AppError("not_found", str(exc)) from None
+
+
+def approve_change(session: Session, *, change_id: str, actor: str,
+                   comment: str | None) -> Change:
+    try:
+        return changes.approve(session, change_id=change_id, actor=actor, comment=comment)
+    except changes.ChangeError as exc:
+        raise _change_refused(exc) from None
+    except PolicyError as exc:  # the rules changed under a stored proposal
+        raise _policy_refused(exc) from None
+
+
+def reject_change(session: Session, *, change_id: str, actor: str,
+                  comment: str | None) -> Change:
+    try:
+        return changes.reject(session, change_id=change_id, actor=actor, comment=comment)
+    except changes.ChangeError as exc:
+        raise _change_refused(exc) from None
