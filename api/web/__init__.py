@@ -1,5 +1,6 @@
 """The server-rendered web pages (API.md, "Web pages"): sign-in, disputes, approvals, the
-managers' dashboard, the auditors' page and the credit memo document.
+managers' dashboard, the auditors' page, access administration and the credit memo
+document.
 
 Plain HTML and CSS from Jinja2 templates, no script: every action is a form post with a CSRF
 token, every read a link. The pages run the API's own code paths (the same validation, the
@@ -17,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.web import (
     auth,
+    pages_admin,
     pages_approvals,
     pages_audit,
     pages_dashboard,
@@ -31,7 +33,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(include_in_schema=False)
 # Order matters: /disputes/new (intake) before /disputes/{dispute_id}.
 for _module in (auth, pages_intake, pages_disputes, pages_investigation, pages_approvals,
-                pages_dashboard, pages_audit, pages_memos):
+                pages_dashboard, pages_audit, pages_admin, pages_memos):
     router.include_router(_module.router)
 
 

@@ -142,9 +142,10 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "/approvals": (ANY_WRITER,),
     "/dashboard": ("manager", "admin"),
     "/audit": ("auditor", "admin"),
+    "/admin/users": ("admin", "auditor"),
 }
 NAV_LABELS = {"/disputes": "Disputes", "/approvals": "My approvals", "/dashboard": "Dashboard",
-              "/audit": "Audit"}
+              "/audit": "Audit", "/admin/users": "Access"}
 
 
 def may_see(principal: Principal, roles: tuple[str, ...]) -> bool:
