@@ -14,7 +14,7 @@ from api.commands.context import in_db as in_db  # pages and routes reach it her
 from api.errors import AppError
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
-from db import ratelimit
+from db import ratelimit, tokens
 from db.session import session_scope
 from db.users import Principal, authenticate
 
@@ -87,25 +87,42 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def current_principal(request: Request, settings: SettingsDep) -> Principal:
-    token = bearer_token(request)
-    if token is None:
-        raise AppError("unauthenticated", "Send your API token as 'Authorization: Bearer "
-                       "<token>'. An admin can create one for you.")
-    client = request.client.host if request.client else "unknown"
+MAX_TOKEN_LENGTH = 200
+
+
+def authenticate_caller(settings: Settings, token: str, client: str) -> Principal:
+    """Who holds ``token``, for the API and the sign-in form alike: the failed-attempt limit
+    per client, the token's state (a revoked or expired one is told apart from a mistyped
+    one), and its last use stamped at most every ``tokens.USE_RESOLUTION``."""
     now = datetime.now(UTC)
     with session_scope(settings.database_url, readonly=True) as session:
         wait = ratelimit.retry_after(session, client=client, now=now)
-        principal = None if wait or len(token) > 200 else authenticate(
-            session, token=token, admin_token=settings.disputeflow_admin_token)
+        usable = len(token) <= MAX_TOKEN_LENGTH and token.isascii()  # tokens are ASCII
+        principal = None if wait or not usable else authenticate(
+            session, token=token, admin_token=settings.disputeflow_admin_token, now=now)
+        why = tokens.refusal(session, token=token, now=now) \
+            if principal is None and usable and not wait else None
     if wait:
         raise AppError("rate_limited", f"Too many failed sign-in attempts from your address; "
                        f"try again in {wait} s.", {"retry_after": wait})
     if principal is None:
         with session_scope(settings.database_url) as session:
             ratelimit.record_failure(session, client=client, now=now)
-        raise AppError("unauthenticated", "That token is not valid or was revoked; ask an admin "
-                       "for a new one.")
+        raise AppError("unauthenticated", why or "That token is not valid or was revoked; ask "
+                       "an admin for a new one.")
+    if principal.token_id is not None and principal.use_due(now):
+        with session_scope(settings.database_url) as session:
+            tokens.touch(session, token_id=principal.token_id, now=now)
+    return principal
+
+
+def current_principal(request: Request, settings: SettingsDep) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise AppError("unauthenticated", "Send your API token as 'Authorization: Bearer "
+                       "<token>'. An admin can create one for you.")
+    client = request.client.host if request.client else "unknown"
+    principal = authenticate_caller(settings, token, client)
     request.state.principal = principal
     return principal
 

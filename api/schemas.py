@@ -160,6 +160,37 @@ class ChangeDecisionIn(_In):
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
 
 
+class TokenCreate(_In):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3660, description="Default DISPUTEFLOW_TOKEN_DAYS (365)")
+
+
+class TokenReissue(_In):
+    expires_in_days: int | None = Field(None, ge=1, le=3660)
+
+
+class TokenOut(BaseModel):
+    """A token's record; the secret itself is never shown again after it is issued."""
+
+    id: str
+    name: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+class TokenIssued(TokenOut):
+    token: str = Field(description="Shown once; stored only as a hash")
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+
+
 class DelegationCreate(_In):
     delegate_id: ShortId
     starts_at: AwareDatetime

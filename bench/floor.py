@@ -30,7 +30,7 @@ from temporalio.client import Client
 from bench.bare_workflow import FLOOR_RECORD, BareDecisionWorkflow, BareWorkflow
 from config.event_loop import UVICORN_HTTP, UVICORN_LOOP
 from db.session import get_engine
-from db.users import hash_token
+from db.tokens import hash_token
 
 
 def app(address: str, db_url: str) -> FastAPI:
@@ -45,8 +45,10 @@ def app(address: str, db_url: str) -> FastAPI:
 
     def user_of(token: str) -> str | None:
         with engine.connect() as c:
-            found = c.execute(text("SELECT id FROM users WHERE token_hash = :h AND active"),
-                              {"h": hash_token(token)}).scalar()
+            found = c.execute(text(
+                "SELECT u.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE "
+                "t.token_hash = :h AND t.revoked_at IS NULL AND u.active"),
+                {"h": hash_token(token)}).scalar()
             return None if found is None else str(found)
 
     async def signed_in(authorization: str) -> tuple[str, Client]:

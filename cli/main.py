@@ -64,7 +64,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
             print(f"A user with email {args.email} exists already.", file=sys.stderr)
             return 1
         user, token = users.create_user(s, name=args.name, email=args.email, roles=args.role,
-                                        slack_user_id=args.slack_id, created_by="cli")
+                                        slack_user_id=args.slack_id, created_by="cli",
+                                        token_lifetime=get_settings().token_lifetime)
     print(f"Created {user.id} ({', '.join(user.roles)}). Token (shown once): {token}")
     return 0
 

@@ -6,6 +6,7 @@ refused at start-up: a controller would rather see the process fail than run wit
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
     # proposal that a second admin approves (on in deploy/; off in the quick start, where
     # one admin alone sets things up).
     disputeflow_four_eyes: bool = False
+    # How long an API token issued now stays valid (days); 0: until revoked.
+    disputeflow_token_days: int = Field(default=365, ge=0, le=3660)
     # The past window a proposed policy is back-tested on, attached to the proposal.
     disputeflow_backtest_days: int = Field(default=90, ge=1, le=3660)
 
@@ -72,6 +75,11 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def token_lifetime(self) -> timedelta | None:
+        return timedelta(days=self.disputeflow_token_days) if self.disputeflow_token_days \
+            else None
 
     @property
     def public_url(self) -> str:

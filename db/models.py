@@ -47,9 +47,25 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     roles: Mapped[list[str]] = mapped_column(JSON)
     slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """One bearer token of a user's, stored only as its SHA-256: a name saying what uses it,
+    an expiry, when it was last used, and when and by whom it was revoked."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class RoleGrant(Base):

@@ -1,31 +1,24 @@
-"""Users, roles, bearer tokens (stored only as SHA-256) and delegations."""
+"""Users, who is calling (a bearer token, ``db.tokens``, or the bootstrap admin) and
+delegations."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db import audit
+from db import audit, tokens
 from db import roles as role_history
-from db.models import Delegation, User, table
+from db.models import ApiToken, Delegation, User, table
 from domain.codes import BUILTIN_ROLES
 
-_USERS, _DELEGATIONS = table(User), table(Delegation)  # Core reads on every request
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    return "dfl_" + secrets.token_urlsafe(32)
+# Core reads on every request
+_USERS, _DELEGATIONS, _TOKENS = table(User), table(Delegation), table(ApiToken)
 
 
 @dataclass(frozen=True)
@@ -36,9 +29,17 @@ class Principal:
     name: str
     roles: tuple[str, ...]
     slack_user_id: str | None = None
+    # The token that authenticated the call and when it was last stamped as used.
+    token_id: str | None = None
+    token_used_at: datetime | None = None
 
     def has(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
+
+    def use_due(self, now: datetime) -> bool:
+        """Whether this call should stamp its token's last use (``tokens.USE_RESOLUTION``)."""
+        return self.token_id is not None and (
+            self.token_used_at is None or now - self.token_used_at >= tokens.USE_RESOLUTION)
 
 
 BOOTSTRAP_ADMIN = Principal(id="admin", name="Bootstrap admin", roles=("admin",))
@@ -57,14 +58,22 @@ def user_names(session: Session, ids: set[str] | frozenset[str]) -> dict[str, st
     return {user_id: name for user_id, name in rows}
 
 
-def authenticate(session: Session, *, token: str, admin_token: str | None) -> Principal | None:
+def authenticate(session: Session, *, token: str, admin_token: str | None,
+                 now: datetime | None = None) -> Principal | None:
+    """The caller holding ``token``: the bootstrap admin, or the active user of a token that
+    is neither revoked nor expired (one indexed read)."""
     if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
         return BOOTSTRAP_ADMIN
-    u = _USERS.c
-    row = session.execute(select(u.id, u.name, u.roles, u.slack_user_id)
-                          .where(u.token_hash == hash_token(token), u.active.is_(True))).first()
+    now = now or datetime.now(UTC)
+    u, t = _USERS.c, _TOKENS.c
+    row = session.execute(
+        select(u.id, u.name, u.roles, u.slack_user_id, t.id.label("token_id"), t.last_used_at)
+        .join_from(_TOKENS, _USERS, u.id == t.user_id)
+        .where(t.token_hash == tokens.hash_token(token), t.revoked_at.is_(None),
+               (t.expires_at.is_(None)) | (t.expires_at > now), u.active.is_(True))).first()
     return None if row is None else Principal(row.id, row.name, tuple(row.roles),
-                                              row.slack_user_id)
+                                              row.slack_user_id, row.token_id,
+                                              row.last_used_at)
 
 
 def create_user(
@@ -75,16 +84,16 @@ def create_user(
     roles: list[str],
     slack_user_id: str | None,
     created_by: str,
+    token_lifetime: timedelta | None = None,
 ) -> tuple[User, str]:
-    """Create a user and return it with its token (shown once, stored hashed)."""
-    token = new_token()
+    """Create a user and return it with its first token (shown once, stored hashed),
+    expiring after ``token_lifetime`` (never with ``None``)."""
     user = User(
         id="U-" + uuid.uuid4().hex[:12].upper(),
         name=name,
         email=email.lower(),
         roles=sorted(set(roles)),
         slack_user_id=slack_user_id,
-        token_hash=hash_token(token),
         active=True,
         created_at=datetime.now(UTC),
     )
@@ -97,6 +106,8 @@ def create_user(
         data={"after": {"name": name, "email": user.email, "roles": user.roles,
                         "slack_user_id": slack_user_id}},
     )])
+    _, token = tokens.issue(session, user=user, name="initial token", actor=created_by,
+                            now=user.created_at, lifetime=token_lifetime)
     return user, token
 
 

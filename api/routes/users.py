@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from api.commands import access
 from api.deps import (
@@ -24,14 +26,21 @@ from api.schemas import (
     DelegationOut,
     RoleGrantIn,
     RoleHeldOut,
+    TokenCreate,
+    TokenIssued,
+    TokenList,
+    TokenOut,
+    TokenReissue,
     UserCreate,
     UserCreated,
     UserDetail,
     UserOut,
 )
+from config.settings import Settings
 from db import roles as role_history
-from db import users
-from db.models import Change, RoleGrant, User
+from db import tokens, users
+from db.models import ApiToken, Change, RoleGrant, User
+from db.users import Principal
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -42,7 +51,8 @@ def _out(user: User) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=UserCreated)
-def create_user(body: UserCreate, principal: AdminDep, session: SessionDep) -> Any:
+def create_user(body: UserCreate, principal: AdminDep, session: SessionDep,
+                settings: SettingsDep) -> Any:
     if users.email_taken(session, body.email):
         raise AppError("validation_error", f"A user with email {body.email} exists already.",
                        [{"field": "email", "message": "already in use"}])
@@ -51,7 +61,8 @@ def create_user(body: UserCreate, principal: AdminDep, session: SessionDep) -> A
                        "to another user.", [{"field": "slack_user_id", "message": "in use"}])
     user, token = users.create_user(session, name=body.name, email=body.email,
                                     roles=body.roles, slack_user_id=body.slack_user_id,
-                                    created_by=principal.id)
+                                    created_by=principal.id,
+                                    token_lifetime=settings.token_lifetime)
     return {**_out(user), "token": token}
 
 
@@ -125,3 +136,76 @@ def delegate(user_id: str, body: DelegationCreate, principal: WriterDep,
                                created_by=principal.id)
     return {"id": row.id, "user_id": row.user_id, "delegate_id": row.delegate_id,
             "starts_at": row.starts_at, "ends_at": row.ends_at}
+
+
+def _token(row: ApiToken) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "created_at": row.created_at,
+            "created_by": row.created_by, "expires_at": row.expires_at,
+            "last_used_at": row.last_used_at, "revoked_at": row.revoked_at,
+            "revoked_by": row.revoked_by}
+
+
+def _token_holder(session: Session, principal: Principal, user_id: str, *,
+                  readers: tuple[str, ...] = ("admin",)) -> User:
+    """The user whose tokens are managed: the caller themselves, or anyone for ``readers``."""
+    if principal.id != user_id and not principal.has(*readers):
+        raise AppError("forbidden", "Only an admin or the user themselves can manage a user's "
+                       "API tokens.")
+    user = session.get(User, user_id)
+    if user is None:
+        raise AppError("not_found", f"There is no user {user_id}.")
+    if not user.active:
+        raise AppError("wrong_state", f"User {user.name} is inactive.")
+    return user
+
+
+def _lifetime(days: int | None, settings: Settings) -> timedelta | None:
+    return timedelta(days=days) if days else settings.token_lifetime
+
+
+@router.get("/{user_id}/tokens", response_model=TokenList)
+def list_tokens(user_id: str, principal: ReaderDep, session: ReadSessionDep) -> Any:
+    """Newest first, revoked ones too (their dates are evidence); never the secrets."""
+    _token_holder(session, principal, user_id, readers=("admin", "auditor"))
+    return {"items": [_token(r) for r in tokens.listing(session, user_id)]}
+
+
+@router.post("/{user_id}/tokens", status_code=201, response_model=TokenIssued)
+def issue_token(user_id: str, body: TokenCreate, principal: WriterDep, session: SessionDep,
+                settings: SettingsDep) -> Any:
+    user = _token_holder(session, principal, user_id)
+    row, secret = tokens.issue(session, user=user, name=body.name, actor=principal.id,
+                               now=datetime.now(UTC),
+                               lifetime=_lifetime(body.expires_in_days, settings))
+    return {**_token(row), "token": secret}
+
+
+@router.post("/{user_id}/tokens/{token_id}/reissue", status_code=201,
+             response_model=TokenIssued)
+def reissue_token(user_id: str, token_id: str, principal: WriterDep, session: SessionDep,
+                  settings: SettingsDep, body: TokenReissue | None = None) -> Any:
+    """A new token of the same name; the old one is revoked at once (lost, leaked, or
+    expiring)."""
+    user = _token_holder(session, principal, user_id)
+    try:
+        row, secret = tokens.reissue(
+            session, user=user, token_id=token_id, actor=principal.id, now=datetime.now(UTC),
+            lifetime=_lifetime(body.expires_in_days if body else None, settings))
+    except tokens.TokenError as exc:
+        raise AppError("not_found", str(exc)) from None
+    return {**_token(row), "token": secret}
+
+
+@router.delete("/{user_id}/tokens/{token_id}", response_model=TokenOut)
+def revoke_token(user_id: str, token_id: str, principal: WriterDep,
+                 session: SessionDep) -> Any:
+    user = _token_holder(session, principal, user_id)
+    row = session.get(ApiToken, token_id)
+    if row is not None and row.user_id == user.id and row.revoked_at is not None:
+        raise AppError("wrong_state", f"Token {token_id} was revoked already.")
+    try:
+        row = tokens.revoke(session, user=user, token_id=token_id, actor=principal.id,
+                            now=datetime.now(UTC))
+    except tokens.TokenError as exc:
+        raise AppError("not_found", str(exc)) from None
+    return _token(row)

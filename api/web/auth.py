@@ -25,18 +25,17 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from api.deps import ANY_ROLE, SESSION_COOKIE, SettingsDep, role_rule
+from api.deps import ANY_ROLE, SESSION_COOKIE, SettingsDep, authenticate_caller, role_rule
 from api.errors import AppError
 from api.web.forms import KEY_FIELD
 from api.web.render import LoginRequired, PageRoute, clear_session, render
 from config.settings import Settings
-from db import ratelimit, report_window
+from db import report_window
 from db.session import session_scope
-from db.users import Principal, approval_roles, authenticate, may_approve
+from db.users import Principal, approval_roles, may_approve
 
 LOGIN_CSRF_COOKIE = "dfl_login_csrf"
 SESSION_SECONDS = 12 * 3600  # a working day; the token itself lives on
-MAX_TOKEN_LENGTH = 200
 FORM_EXPIRED = ("This form has expired or did not come from a Disputeflow page. Reload the "
                 "page and submit it again.")
 
@@ -50,23 +49,9 @@ def csrf_token(token: str) -> str:
 
 
 def authenticate_token(settings: Settings, token: str, client: str) -> Principal:
-    """Authenticate like ``api.deps.current_principal`` does a bearer token, sharing its
+    """As ``api.deps.current_principal`` authenticates a bearer token, sharing its
     failed-attempt limit per client (so the sign-in form is no way around it)."""
-    now = datetime.now(UTC)
-    with session_scope(settings.database_url, readonly=True) as session:
-        wait = ratelimit.retry_after(session, client=client, now=now)
-        usable = len(token) <= MAX_TOKEN_LENGTH and token.isascii()  # tokens are ASCII
-        principal = None if wait or not usable else authenticate(
-            session, token=token, admin_token=settings.disputeflow_admin_token)
-    if wait:
-        raise AppError("rate_limited", f"Too many failed sign-in attempts from your address; "
-                       f"try again in {wait} s.", {"retry_after": wait})
-    if principal is None:
-        with session_scope(settings.database_url) as session:
-            ratelimit.record_failure(session, client=client, now=now)
-        raise AppError("unauthenticated", "That token is not valid or was revoked; ask an "
-                       "admin for a new one.")
-    return principal
+    return authenticate_caller(settings, token, client)
 
 
 def _same(sent: str, expected: str) -> bool:

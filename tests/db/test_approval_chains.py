@@ -43,7 +43,7 @@ def _users(url: str) -> None:
         for uid, roles in [("u-an", ["analyst"]), ("u-bm", ["billing_manager"]),
                            ("u-sbm", ["senior_billing_manager"])]:
             s.add(User(id=uid, name=f"Name of {uid}", email=f"{uid}@example.com", roles=roles,
-                       slack_user_id=None, token_hash=uid.ljust(64, "0"), active=True,
+                       slack_user_id=None, active=True,
                        created_at=T0))
 
 

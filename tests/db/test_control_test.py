@@ -41,7 +41,7 @@ def url(db_url: str) -> str:
     with session_scope(db_url) as s:
         for uid, roles in USERS.items():
             user = User(id=uid, name=uid, email=f"{uid}@example.com", roles=roles,
-                        slack_user_id=None, token_hash=uid.ljust(64, "0"), active=True,
+                        slack_user_id=None, active=True,
                         created_at=T0 - timedelta(days=30))
             s.add(user)
             s.flush()

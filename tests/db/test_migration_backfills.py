@@ -118,3 +118,41 @@ def test_rows_written_before_0013_to_0017_are_filled_in(empty_url: str) -> None:
                      ("D-2", "L2", "display", 500)]
     assert credited == {"display": 500, "": 200}
     assert of_product == {"D-1": "display", "D-2": "display"}  # their lines: one product each
+
+
+def test_users_before_0018_keep_their_roles_dated_and_their_tokens(empty_url: str) -> None:
+    """Roles held before role history began become grants dated at the user's creation by
+    whoever created them; each user's one token becomes a named token that still signs in."""
+    from db.tokens import hash_token
+    from db.users import authenticate
+
+    upgrade(empty_url, "0017")
+    users = sa.table("users", *(sa.column(c) for c in (
+        "id", "name", "email", "slack_user_id", "token_hash", "active")),
+        sa.column("roles", sa.JSON()), sa.column("created_at", UTCDateTime()))
+    with get_engine(empty_url).begin() as c:
+        c.execute(sa.insert(users), [
+            {"id": uid, "name": uid, "email": f"{uid}@example.com", "slack_user_id": None,
+             "token_hash": hash_token(f"secret-{uid}"), "active": True, "roles": roles,
+             "created_at": T0} for uid, roles in (("U-A", ["analyst", "billing_manager"]),
+                                                  ("U-B", ["auditor"]))])
+        c.execute(sa.text(
+            "INSERT INTO audit_events (seq, at, actor, action, subject, message, data, "
+            "prev_hash, hash) VALUES (1, :at, 'U-ADMIN', 'user.created', 'U-A', 'm', '{}', "
+            "'0', '1')"), {"at": T0})
+    upgrade(empty_url)
+    with get_engine(empty_url).connect() as c:
+        grants = sorted(c.execute(sa.text(
+            "SELECT user_id, role, granted_by, removed_at FROM role_grants")).all())
+        named = sorted(c.execute(sa.text(
+            "SELECT user_id, name, expires_at, revoked_at FROM api_tokens")).all())
+        columns = {col["name"] for col in sa.inspect(c).get_columns("users")}
+    assert grants == [("U-A", "analyst", "U-ADMIN", None), ("U-A", "billing_manager",
+                                                             "U-ADMIN", None),
+                      ("U-B", "auditor", "unknown", None)]
+    assert named == [("U-A", "initial token", None, None), ("U-B", "initial token", None, None)]
+    assert "token_hash" not in columns
+    from db.session import session_scope
+    with session_scope(empty_url) as s:
+        who = authenticate(s, token="secret-U-A", admin_token=None)
+    assert who is not None and who.id == "U-A" and who.roles == ("analyst", "billing_manager")

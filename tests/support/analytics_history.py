@@ -91,7 +91,7 @@ def write_history(url: str) -> None:
                                  ("u-sbm", "Sam", ["senior_billing_manager"]),
                                  ("u-cs", "Casey", ["client_services"])):
             s.add(User(id=uid, name=name, email=f"{uid}@analytics.example", roles=roles,
-                       slack_user_id=None, token_hash=("an" + uid).ljust(64, "0"),
+                       slack_user_id=None,
                        active=True, created_at=_at(1, 5)))
         s.add_all([Account(id="ADV-1", type="advertiser", name="Acme Foods", currency="USD"),
                    Account(id="ADV-2", type="agency", name="Brio Media", currency="EUR"),

@@ -76,7 +76,7 @@ def write_history(url: str) -> None:
     with session_scope(url) as s:
         for uid, (name, roles) in USERS.items():
             s.add(User(id=uid, name=name, email=f"{uid}@backtest.example", roles=roles,
-                       slack_user_id=None, token_hash=("bt" + uid).ljust(64, "0"), active=True,
+                       slack_user_id=None, active=True,
                        created_at=START - timedelta(days=60)))
         for dispute in sorted({m[1] for m in MEMOS}):
             first = min(m for m in MEMOS if m[1] == dispute)
