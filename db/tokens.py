@@ -19,15 +19,19 @@ from sqlalchemy.orm import Session
 from db import audit
 from db.models import ApiToken, User, table
 
-__all__ = ["USE_RESOLUTION", "TokenError", "hash_token", "issue", "listing", "new_token",
-           "refusal", "reissue", "revoke", "touch"]
+__all__ = ["USE_RESOLUTION", "TokenError", "TokenRevoked", "hash_token", "issue", "listing",
+           "new_token", "refusal", "reissue", "revoke", "touch"]
 
 _TOKENS = table(ApiToken)
 USE_RESOLUTION = timedelta(minutes=5)
 
 
 class TokenError(ValueError):
-    """A token that is not this user's, or revoked already."""
+    """A token that is not this user's."""
+
+
+class TokenRevoked(TokenError):
+    """A token revoked already: revoking it again changes nothing."""
 
 
 def hash_token(token: str) -> str:
@@ -69,7 +73,7 @@ def revoke(session: Session, *, user: User, token_id: str, actor: str,
     """End the token now: a request carrying it is refused from the next one on."""
     row = _own(session, user, token_id)
     if row.revoked_at is not None:
-        raise TokenError(f"Token {token_id} was revoked already, at "
+        raise TokenRevoked(f"Token {token_id} was revoked already, at "
                          f"{row.revoked_at.isoformat()} by {row.revoked_by}.")
     row.revoked_at, row.revoked_by = now, actor
     session.flush()

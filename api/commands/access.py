@@ -23,8 +23,7 @@ from db.models import Change, PolicyVersion, RoleGrant, User
 from db.policy_backtest import run_backtest
 from db.users import approval_roles
 
-__all__ = ["approve_change", "change_out", "grant_role", "reject_change", "remove_role",
-           "set_policy"]
+__all__ = ["change_out", "decide_change", "grant_role", "remove_role", "set_policy"]
 
 
 def _policy_refused(exc: PolicyError) -> AppError:
@@ -107,19 +106,14 @@ def remove_role(session: Session, *, user_id: str, role: str, actor: str,
         raise AppError("not_found", str(exc)) from None
 
 
-def approve_change(session: Session, *, change_id: str, actor: str,
-                   comment: str | None) -> Change:
+def decide_change(session: Session, *, change_id: str, actor: str, approve: bool,
+                  comment: str | None) -> Change:
+    """Approve (apply) or reject a four-eyes change, each refusal as the API words it."""
     try:
-        return changes.approve(session, change_id=change_id, actor=actor, comment=comment)
+        if approve:
+            return changes.approve(session, change_id=change_id, actor=actor, comment=comment)
+        return changes.reject(session, change_id=change_id, actor=actor, comment=comment)
     except changes.ChangeError as exc:
         raise _change_refused(exc) from None
     except PolicyError as exc:  # the rules changed under a stored proposal
         raise _policy_refused(exc) from None
-
-
-def reject_change(session: Session, *, change_id: str, actor: str,
-                  comment: str | None) -> Change:
-    try:
-        return changes.reject(session, change_id=change_id, actor=actor, comment=comment)
-    except changes.ChangeError as exc:
-        raise _change_refused(exc) from None

@@ -35,14 +35,14 @@ def get_change(change_id: str, _: AuditorDep, session: ReadSessionDep) -> Any:
 def approve_change(change_id: str, principal: AdminDep, session: SessionDep,
                    body: ChangeDecisionIn | None = None) -> Any:
     """Apply the change; its proposer is refused (403 ``sod_violation``)."""
-    row = access.approve_change(session, change_id=change_id, actor=principal.id,
-                                comment=body.comment if body else None)
+    row = access.decide_change(session, change_id=change_id, actor=principal.id, approve=True,
+                               comment=body.comment if body else None)
     return access.change_out(row)
 
 
 @router.post("/{change_id}/reject", response_model=ChangeOut)
 def reject_change(change_id: str, principal: AdminDep, session: SessionDep,
                   body: ChangeDecisionIn | None = None) -> Any:
-    row = access.reject_change(session, change_id=change_id, actor=principal.id,
+    row = access.decide_change(session, change_id=change_id, actor=principal.id, approve=False,
                                comment=body.comment if body else None)
     return access.change_out(row)

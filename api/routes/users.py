@@ -200,12 +200,11 @@ def reissue_token(user_id: str, token_id: str, principal: WriterDep, session: Se
 def revoke_token(user_id: str, token_id: str, principal: WriterDep,
                  session: SessionDep) -> Any:
     user = _token_holder(session, principal, user_id)
-    row = session.get(ApiToken, token_id)
-    if row is not None and row.user_id == user.id and row.revoked_at is not None:
-        raise AppError("wrong_state", f"Token {token_id} was revoked already.")
     try:
         row = tokens.revoke(session, user=user, token_id=token_id, actor=principal.id,
                             now=datetime.now(UTC))
+    except tokens.TokenRevoked as exc:
+        raise AppError("wrong_state", str(exc)) from None
     except tokens.TokenError as exc:
         raise AppError("not_found", str(exc)) from None
     return _token(row)

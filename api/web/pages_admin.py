@@ -140,9 +140,9 @@ async def decide(change_id: str, decision: str, posted: AdminForm,
                  settings: SettingsDep) -> Response:
     if decision not in ("approve", "reject"):
         raise AppError("not_found", f"There is no action {decision} on a change.")
-    command = access.approve_change if decision == "approve" else access.reject_change
     try:
-        await in_db(settings, command, change_id=change_id, actor=posted.principal.id,
+        await in_db(settings, access.decide_change, change_id=change_id,
+                    actor=posted.principal.id, approve=decision == "approve",
                     comment=posted.text("comment")[:1000] or None)
     except AppError as exc:
         if exc.code == "not_found":
