@@ -14,7 +14,7 @@ from api.commands.context import in_db as in_db  # pages and routes reach it her
 from api.errors import AppError
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
-from db import ratelimit, tokens
+from db import ratelimit, tokens, web_sessions
 from db.session import session_scope
 from db.users import Principal, authenticate
 
@@ -66,25 +66,26 @@ async def get_commands(request: Request) -> Commands:
 CommandsDep = Annotated[Commands, Depends(get_commands)]
 
 
-# The web pages' session cookie (api/web/auth.py): it holds the same bearer token.
-SESSION_COOKIE = "dfl_token"
+# The web pages' session cookie (api/web/auth.py): the secret of a ``db.web_sessions`` row.
+SESSION_COOKIE = "dfl_session"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 def bearer_token(request: Request) -> str | None:
-    """The caller's token: the Authorization header, else (safe methods only) the session
-    cookie, so a signed-in browser can follow the pages' links to API reads such as the
-    auditor's CSV export. Never for POST/PUT: a cross-site form carries the cookie too, and
-    those routes have no CSRF check — writes from the browser go through the pages."""
+    """The token of the Authorization header, if the request carries one."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    if request.method in SAFE_METHODS:
-        cookie = request.cookies.get(SESSION_COOKIE, "").strip()
-        if cookie:
-            return cookie
     return None
+
+
+def session_principal(settings: Settings, secret: str) -> Principal | None:
+    """Who the web session of cookie ``secret`` signs in, or None if it is not live."""
+    with session_scope(settings.database_url, readonly=True) as session:
+        opened = web_sessions.resolve(session, secret=secret, now=datetime.now(UTC),
+                                      admin_token=settings.disputeflow_admin_token)
+    return opened.principal if opened else None
 
 
 MAX_TOKEN_LENGTH = 200
@@ -117,12 +118,23 @@ def authenticate_caller(settings: Settings, token: str, client: str) -> Principa
 
 
 def current_principal(request: Request, settings: SettingsDep) -> Principal:
+    """The bearer token's holder; for reads only, else a signed-in browser's session, so
+    the pages' links to API reads (the auditor's CSV export) work. Never a session for
+    POST/PUT/DELETE: a cross-site form carries the cookie too, and those routes have no
+    CSRF check — writes from the browser go through the pages."""
     token = bearer_token(request)
-    if token is None:
+    cookie = request.cookies.get(SESSION_COOKIE, "").strip() \
+        if request.method in SAFE_METHODS else ""
+    if token is None and cookie:
+        principal = session_principal(settings, cookie)
+        if principal is None:
+            raise AppError("unauthenticated", "Your web session has ended; sign in again.")
+    elif token is None:
         raise AppError("unauthenticated", "Send your API token as 'Authorization: Bearer "
                        "<token>'. An admin can create one for you.")
-    client = request.client.host if request.client else "unknown"
-    principal = authenticate_caller(settings, token, client)
+    else:
+        client = request.client.host if request.client else "unknown"
+        principal = authenticate_caller(settings, token, client)
     request.state.principal = principal
     return principal
 

@@ -37,7 +37,6 @@ from sqlalchemy.engine import make_url
 
 from api import web
 from api.app import create_app
-from api.deps import SESSION_COOKIE
 from bench.harness import drop_database, fresh_database
 from cli.processes import free_port
 from config.settings import Settings
@@ -46,6 +45,7 @@ from db.migrate import upgrade
 from db.models import ApprovalLevel, AuditEvent, CreditMemo, CreditMemoLine, Dispute, SlaBreach
 from db.session import dispose_engine, get_engine, session_scope
 from db.users import create_user
+from tests.support.web_session import sign_in
 
 STATUSES = ["investigating"] * 25 + ["pending_approval"] * 15 + ["resolved"] * 45 + \
     ["denied"] * 10 + ["withdrawn"] * 5
@@ -277,9 +277,10 @@ def main() -> None:
                             disputeflow_api_port=port)
         month = datetime.now(UTC).strftime("%Y-%m")
         with Server(settings):
-            clients = {role: httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
-                                          cookies={SESSION_COOKIE: token})
-                       for role, token in tokens.items()}
+            clients = {role: httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+                       for role in tokens}
+            for role, token in tokens.items():
+                sign_in(clients[role], token)
             try:
                 cursor_page = clients["client_services"].get("/disputes")
                 next_link = cursor_page.text.split('rel="next"')[0].rsplit('href="', 1)[-1]

@@ -34,6 +34,20 @@ class Settings(BaseSettings):
     disputeflow_public_url: str | None = None
     disputeflow_admin_token: str | None = None
 
+    # Single sign-on (OpenID Connect): on when issuer, client id and secret are all set.
+    disputeflow_oidc_issuer: str | None = None
+    disputeflow_oidc_client_id: str | None = None
+    disputeflow_oidc_client_secret: str | None = None
+    disputeflow_oidc_roles_claim: str = "groups"
+    # What the sign-in asks the provider for; add the scope that releases the roles claim
+    # into the ID token where the provider needs one (e.g. "groups").
+    disputeflow_oidc_scopes: str = "openid email profile"
+    # The audience a client-credentials access token must name to be accepted by the API
+    # (unset: DISPUTEFLOW_PUBLIC_URL).
+    disputeflow_oidc_audience: str | None = None
+    # How long a browser stays signed in (hours), whatever the way in.
+    disputeflow_session_hours: float = Field(default=12, gt=0, le=24 * 30)
+
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_api_url: str = "https://slack.com/api/"
@@ -63,7 +77,8 @@ class Settings(BaseSettings):
     # The past window a proposed policy is back-tested on, attached to the proposal.
     disputeflow_backtest_days: int = Field(default=90, ge=1, le=3660)
 
-    @field_validator("disputeflow_admin_token", "slack_bot_token", "slack_signing_secret")
+    @field_validator("disputeflow_admin_token", "slack_bot_token", "slack_signing_secret",
+                     "disputeflow_oidc_client_secret")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in PLACEHOLDERS:
@@ -75,6 +90,19 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.disputeflow_oidc_issuer and self.disputeflow_oidc_client_id
+                    and self.disputeflow_oidc_client_secret)
+
+    @property
+    def oidc_audience(self) -> str:
+        return self.disputeflow_oidc_audience or self.public_url
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.disputeflow_session_hours)
 
     @property
     def token_lifetime(self) -> timedelta | None:

@@ -35,7 +35,10 @@ from db.models_access import AuthFailure as AuthFailure
 from db.models_access import Change as Change
 from db.models_access import Delegation as Delegation
 from db.models_access import RoleGrant as RoleGrant
+from db.models_access import SignIn as SignIn
+from db.models_access import SsoGroupRole as SsoGroupRole
 from db.models_access import User as User
+from db.models_access import WebSession as WebSession
 
 
 class Account(Base):

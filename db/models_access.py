@@ -1,5 +1,6 @@
-"""Who may do what: users, their API tokens, the history of their roles, four-eyes changes,
-delegations, and failed sign-in attempts. ``db.models`` re-exports them, so every table is
+"""Who may do what: users, their API tokens and web sessions, single sign-on (pending sign-ins,
+the group-to-role mapping), the history of their roles, four-eyes changes, delegations, and
+failed sign-in attempts. ``db.models`` re-exports them, so every table is
 still found in one place."""
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class User(Base):
     slack_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # The identity provider's ``sub`` once the user has signed in with SSO (or, for a
+    # service, the OAuth client id its client-credentials tokens carry).
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 
 class ApiToken(Base):
@@ -39,6 +43,57 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a secret whose SHA-256 is ``id``. It ends at
+    ``expires_at``, at sign-out, when an admin ends it, or with the token it was opened
+    with (revoked or expired) or its user (deactivated)."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # No foreign key: the bootstrap admin ("admin") is no stored user.
+    user_id: Mapped[str] = mapped_column(String(40), index=True)
+    # How it was opened: "token" (an API token pasted), "sso", or "admin_token".
+    via: Mapped[str] = mapped_column(String(20))
+    token_id: Mapped[str | None] = mapped_column(String(40))
+    # For the bootstrap admin: SHA-256 of DISPUTEFLOW_ADMIN_TOKEN, so changing it ends them.
+    credential_hash: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class SignIn(Base):
+    """An SSO sign-in under way, between the redirect to the identity provider and its
+    callback: kept here, not in a process, so any API replica can finish it, and used once.
+    ``id`` is the SHA-256 of the ``state`` sent to the provider; ``binding_hash`` that of a
+    cookie given to the browser that started it (a callback in another browser is
+    refused)."""
+
+    __tablename__ = "sign_ins"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    binding_hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(100))
+    code_verifier: Mapped[str] = mapped_column(String(200))
+    next_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class SsoGroupRole(Base):
+    """One line of the admin's mapping: members of the identity provider's ``group_name``
+    hold ``role``."""
+
+    __tablename__ = "sso_group_roles"
+    group_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime]
 
 
 class RoleGrant(Base):

@@ -1,6 +1,7 @@
-"""The admin's commands on what controls money: apply a policy, grant or remove a role, and
-approve or reject a four-eyes change. The API routes and the admin pages both call these, so
-whether four eyes applies, and how each refusal reads, is decided in one place.
+"""The admin's commands on what controls money and who gets in: apply a policy, grant or
+remove a role, approve or reject a four-eyes change, end a user's web sessions. The API
+routes and the admin pages both call these, so whether four eyes applies, and how each
+refusal reads, is decided in one place.
 
 With ``DISPUTEFLOW_FOUR_EYES`` a policy change or a grant of an approval role comes back as a
 proposal (:class:`~db.models.Change`); otherwise it applies at once. Removing a role never
@@ -17,13 +18,14 @@ from sqlalchemy.orm import Session
 from api.errors import AppError
 from approvals.policy_problems import PolicyError
 from config.settings import Settings
-from db import changes, policies
+from db import changes, policies, web_sessions
 from db import roles as role_history
 from db.models import Change, PolicyVersion, RoleGrant, User
 from db.policy_backtest import run_backtest
 from db.users import approval_roles
 
-__all__ = ["change_out", "decide_change", "grant_role", "remove_role", "set_policy"]
+__all__ = ["change_out", "decide_change", "end_sessions", "grant_role", "remove_role",
+           "set_policy"]
 
 
 def _policy_refused(exc: PolicyError) -> AppError:
@@ -117,3 +119,12 @@ def decide_change(session: Session, *, change_id: str, actor: str, approve: bool
         raise _change_refused(exc) from None
     except PolicyError as exc:  # the rules changed under a stored proposal
         raise _policy_refused(exc) from None
+
+
+def end_sessions(session: Session, *, user_id: str, actor: str, reason: str) -> int:
+    """Sign ``user_id`` out of every browser now (audited); their API tokens are untouched
+    (revoke those separately). Returns how many sessions were live."""
+    if session.get(User, user_id) is None:
+        raise AppError("not_found", f"There is no user {user_id}.")
+    return web_sessions.end_all(session, user_id=user_id, actor=actor,
+                                now=datetime.now(UTC), reason=reason)

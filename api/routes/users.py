@@ -208,3 +208,15 @@ def revoke_token(user_id: str, token_id: str, principal: WriterDep,
     except tokens.TokenError as exc:
         raise AppError("not_found", str(exc)) from None
     return _token(row)
+
+
+@router.delete("/{user_id}/sessions")
+def end_sessions(user_id: str, principal: WriterDep, session: SessionDep,
+                 reason: str = Query("ended by an admin", min_length=3, max_length=200)
+                 ) -> dict[str, int]:
+    """Sign the user out of every browser (an admin, or the user: "sign out everywhere")."""
+    if principal.id != user_id and not principal.has("admin"):
+        raise AppError("forbidden", "Only an admin or the user themselves can end a user's "
+                       "web sessions.")
+    return {"ended": access.end_sessions(session, user_id=user_id, actor=principal.id,
+                                         reason=reason)}

@@ -1,12 +1,13 @@
-"""Sign-in for the web pages: the user's own API token in an HttpOnly cookie, CSRF checks.
+"""Sign-in for the web pages: server-side sessions (``db.web_sessions``), the token form, CSRF.
 
-Why the token itself and not a server-side session: there is nothing new to store, revoke or
-expire — a revoked token ends its browser sessions at once, exactly as it ends API access,
-and the cookie is authenticated by the very function that authenticates a bearer token.
-HttpOnly keeps it from scripts (the pages run none), SameSite=Lax keeps other sites' forms
-from carrying it, and every form post also carries ``csrf`` = HMAC-SHA256(key =
-SHA-256(token), "csrf"): only a page rendered for this session knows it. The sign-in form
-itself has no session yet, so it uses a double-submit cookie instead.
+A browser signs in with single sign-on (api/web/sso.py) or, where SSO is not configured
+(and always for the bootstrap admin), by pasting an API token. Either way it gets a session:
+a row whose secret only the HttpOnly cookie holds, ended by sign-out, by an admin, by its
+expiry (DISPUTEFLOW_SESSION_HOURS), or with the token or user it stands on. SameSite=Lax
+keeps other sites' forms from carrying the cookie, and every form post also carries
+``csrf`` = HMAC-SHA256(key = SHA-256(session secret), "csrf"): only a page rendered for this
+session knows it. The sign-in form itself has no session yet, so it uses a double-submit
+cookie instead.
 """
 
 from __future__ import annotations
@@ -25,33 +26,33 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from api.deps import ANY_ROLE, SESSION_COOKIE, SettingsDep, authenticate_caller, role_rule
+from api.deps import (
+    ANY_ROLE,
+    SESSION_COOKIE,
+    SettingsDep,
+    authenticate_caller,
+    role_rule,
+    session_principal,
+)
 from api.errors import AppError
 from api.web.forms import KEY_FIELD
 from api.web.render import LoginRequired, PageRoute, clear_session, render
 from config.settings import Settings
-from db import report_window
+from db import report_window, web_sessions
 from db.session import session_scope
-from db.users import Principal, approval_roles, may_approve
+from db.users import BOOTSTRAP_ADMIN, Principal, approval_roles, may_approve
 
 LOGIN_CSRF_COOKIE = "dfl_login_csrf"
-SESSION_SECONDS = 12 * 3600  # a working day; the token itself lives on
 FORM_EXPIRED = ("This form has expired or did not come from a Disputeflow page. Reload the "
                 "page and submit it again.")
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-def csrf_token(token: str) -> str:
+def csrf_token(secret: str) -> str:
     """The per-session CSRF value every form carries (derived, so nothing is stored)."""
-    key = hashlib.sha256(token.encode()).digest()
+    key = hashlib.sha256(secret.encode()).digest()
     return hmac.new(key, b"csrf", hashlib.sha256).hexdigest()
-
-
-def authenticate_token(settings: Settings, token: str, client: str) -> Principal:
-    """As ``api.deps.current_principal`` authenticates a bearer token, sharing its
-    failed-attempt limit per client (so the sign-in form is no way around it)."""
-    return authenticate_caller(settings, token, client)
 
 
 def _same(sent: str, expected: str) -> bool:
@@ -60,7 +61,7 @@ def _same(sent: str, expected: str) -> bool:
     return hmac.compare_digest(sent.encode(), expected.encode())
 
 
-def _client(request: Request) -> str:
+def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
@@ -85,18 +86,16 @@ def _here(request: Request) -> str:
 
 
 def session_user(request: Request, settings: Settings) -> Principal:
-    """The signed-in user of this request, or LoginRequired (no cookie, or a dead token)."""
-    token = request.cookies.get(SESSION_COOKIE, "")
-    if not token:
+    """The signed-in user of this request, or LoginRequired (no cookie, or a session that
+    has ended)."""
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    if not secret:
         raise LoginRequired(_here(request))
-    try:
-        principal = authenticate_token(settings, token, _client(request))
-    except AppError as err:
-        if err.code == "unauthenticated":
-            raise LoginRequired(_here(request), clear_cookie=True) from None
-        raise
+    principal = session_principal(settings, secret)
+    if principal is None:
+        raise LoginRequired(_here(request), clear_cookie=True)
     request.state.principal = principal
-    request.state.csrf = csrf_token(token)
+    request.state.csrf = csrf_token(secret)
     with session_scope(settings.database_url, readonly=True) as session:
         # Times on the pages read in the policy calendar's zone, like its SLA clocks.
         request.state.timezone = report_window.policy_timezone(session)
@@ -166,18 +165,28 @@ def home(principal: Principal) -> str:
     return "/disputes"
 
 
-def set_session(request: Request, response: Response, token: str) -> None:
-    """Secure only over https, so the cookie also works on plain http://localhost."""
-    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_SECONDS, path="/",
-                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+def begin_session(request: Request, response: Response, settings: Settings, *,
+                  principal: Principal, via: str, credential: str | None = None) -> None:
+    """Open a web session for ``principal`` and give this browser its cookie (Secure only
+    over https, so it also works on plain http://localhost)."""
+    lifetime = settings.session_lifetime
+    with session_scope(settings.database_url) as session:
+        secret = web_sessions.start(
+            session, user_id=principal.id, via=via, client=client_address(request),
+            now=datetime.now(UTC), lifetime=lifetime, token_id=principal.token_id,
+            credential=credential)
+    response.set_cookie(SESSION_COOKIE, secret, max_age=int(lifetime.total_seconds()),
+                        path="/", httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https")
 
 
 def _login_form(request: Request, *, next_url: str | None, error: str | None = None,
                 notice: str | None = None, status: int = 200) -> Response:
     nonce = secrets.token_urlsafe(24)
+    sso = request.app.state.settings.oidc_enabled
     response = render(request, "login.html", {"next": next_url or "", "error": error,
-                                              "notice": notice, "login_csrf": nonce},
-                      status=status)
+                                              "notice": notice, "login_csrf": nonce,
+                                              "sso": sso}, status=status)
     response.set_cookie(LOGIN_CSRF_COOKIE, nonce, max_age=3600, path="/login", httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")
     if status == 401:
@@ -195,7 +204,9 @@ def login_page(request: Request, next: str | None = None, signed_out: bool = Fal
 
 @router.post("/login")
 async def login(request: Request, settings: SettingsDep) -> Response:
-    """Check the token like a bearer token; a wrong one shows the form again, with why."""
+    """Check the token like a bearer token (sharing its failed-attempt limit per client);
+    a wrong one shows the form again, with why. With SSO on, only the bootstrap admin
+    signs in here: people sign in through their identity provider."""
     form = await request.form()
     sent, expected = form.get("csrf"), request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not (isinstance(sent, str) and expected and _same(sent, expected)):
@@ -206,37 +217,49 @@ async def login(request: Request, settings: SettingsDep) -> Response:
         return _login_form(request, next_url=next_url, error="Enter your API token.",
                            status=422)
     try:
-        principal = await run_in_threadpool(authenticate_token, settings, token,
-                                            _client(request))
+        principal = await run_in_threadpool(authenticate_caller, settings, token,
+                                            client_address(request))
     except AppError as err:
         if err.code not in ("unauthenticated", "rate_limited"):
             raise
         return _login_form(request, next_url=next_url, error=err.message, status=err.status)
+    bootstrap = principal == BOOTSTRAP_ADMIN
+    if settings.oidc_enabled and not bootstrap:
+        return _login_form(request, next_url=next_url, status=403, error=(
+            "Sign in with SSO: with single sign-on on, the token form is for the bootstrap "
+            "admin only. Your API token still works for the API."))
     response = RedirectResponse(next_url or home(principal), status_code=303)
-    set_session(request, response, token)
+    await run_in_threadpool(lambda: begin_session(
+        request, response, settings, principal=principal,
+        via="admin_token" if bootstrap else "token", credential=token if bootstrap else None))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
-def _signed_out() -> Response:
+def _signed_out(request: Request, settings: Settings, actor: str) -> Response:
+    """End this browser's session on the server, not only its cookie."""
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    if secret:
+        with session_scope(settings.database_url) as session:
+            web_sessions.end(session, secret=secret, actor=actor, now=datetime.now(UTC))
     response = RedirectResponse("/login?signed_out=1", status_code=303)
     clear_session(response)
     return response
 
 
 @router.get("/logout")
-def logout_link() -> Response:
-    """Signing out changes nothing but this browser's cookie, so a plain link may do it."""
-    return _signed_out()
+def logout_link(request: Request, settings: SettingsDep) -> Response:
+    """A plain link may sign out too: ending one's own session is harmless to forge."""
+    return _signed_out(request, settings, "browser")
 
 
 AnyUserForm = Annotated[Posted, Depends(form_user(ANY_ROLE))]
 
 
 @router.post("/logout")
-def logout(_: AnyUserForm) -> Response:
+def logout(request: Request, settings: SettingsDep, posted: AnyUserForm) -> Response:
     """The sign-out button of every page (a form post, so it carries the CSRF token)."""
-    return _signed_out()
+    return _signed_out(request, settings, posted.principal.id)
 
 
 @router.get("/")

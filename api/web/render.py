@@ -165,14 +165,14 @@ def nav_for(principal: Principal | None, *, approver: bool = False) -> list[tupl
 
 
 def clear_session(response: Response) -> None:
-    """Sign this browser out: the session cookie goes, the token itself stays valid."""
+    """Forget the session cookie in this browser (the caller ends the session itself)."""
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
 
 
 def login_redirect(next_url: str, *, clear_cookie: bool = False) -> Response:
     """303 (a POST must not be repeated) to the sign-in form, which comes back here."""
     response = RedirectResponse(f"/login?next={quote(next_url, safe='')}", status_code=303)
-    if clear_cookie:  # a revoked or unknown token: do not send it again with every page
+    if clear_cookie:  # an ended session: do not send it again with every page
         clear_session(response)
     return response
 

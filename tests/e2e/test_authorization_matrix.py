@@ -93,7 +93,8 @@ def test_auditors_can_write_nothing() -> None:
 OWN_RECORD = {("GET", "/api/v1/users/{user_id}"): ("admin", "auditor"),
               ("GET", "/api/v1/users/{user_id}/tokens"): ("admin", "auditor"),
               ("POST", "/api/v1/users/{user_id}/tokens/{token_id}/reissue"): ("admin",),
-              ("DELETE", "/api/v1/users/{user_id}/tokens/{token_id}"): ("admin",)}
+              ("DELETE", "/api/v1/users/{user_id}/tokens/{token_id}"): ("admin",),
+              ("DELETE", "/api/v1/users/{user_id}/sessions"): ("admin",)}
 
 
 def test_matrix_over_http(stack: Stack, people: People, admin_token: str) -> None:
