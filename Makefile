@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install browser run test test-postgres lint demo histories bench clean
+.PHONY: install browser identity run test test-postgres lint demo histories bench clean
 
 install: $(VENV)/.installed
 
@@ -21,14 +21,27 @@ browser:
 	  (apt-get install -y -q chromium chromium-driver || \
 	   (apt-get update -q && apt-get install -y -q chromium chromium-driver)) >/dev/null; }
 
+# The single sign-on tests sign in through a real OpenID provider (the npm package
+# oidc-provider, at the version its lockfile pins) run by Node.js.
+OIDC_DIR := tests/support/oidc
+identity: $(OIDC_DIR)/node_modules/.package-lock.json
+
+$(OIDC_DIR)/node_modules/.package-lock.json: $(OIDC_DIR)/package-lock.json
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "Installing Debian's Node.js for the identity provider the tests sign in through"; \
+	  (apt-get install -y -q nodejs npm || \
+	   (apt-get update -q && apt-get install -y -q nodejs npm)) >/dev/null; }
+	cd $(OIDC_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 run: install
 	$(BIN)/disputeflow up
 
-test: install browser
+test: install browser identity
 	$(BIN)/pytest
 
 # The database-backed tests again, on PostgreSQL through the Alembic migrations.
-test-postgres: install
+test-postgres: install identity
 	DISPUTEFLOW_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/pytest tests/workflows tests/e2e tests/db tests/faults
 
 lint: install

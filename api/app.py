@@ -23,6 +23,7 @@ from api.routes import (
     reports,
     sla,
     slack,
+    sso,
     users,
 )
 from api.temporal_gateway import TemporalGateway
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (users, billing, policy, changes, disputes, audit, sla, metrics, analytics,
+    for module in (users, billing, policy, changes, sso, disputes, audit, sla, metrics, analytics,
                    reports):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from api.commands.context import Commands
 from api.commands.context import in_db as in_db  # pages and routes reach it here
 from api.errors import AppError
+from api.oidc import IdentityProvider, SignInRefused
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
 from db import ratelimit, tokens, web_sessions
 from db.session import session_scope
-from db.users import Principal, authenticate
+from db.users import Principal, authenticate, principal_by_subject
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -89,13 +90,60 @@ def session_principal(settings: Settings, secret: str) -> Principal | None:
 
 
 MAX_TOKEN_LENGTH = 200
+MAX_JWT_LENGTH = 16_384
 
 
-def authenticate_caller(settings: Settings, token: str, client: str) -> Principal:
+def identity_for(app: FastAPI) -> IdentityProvider | None:
+    """The app's identity provider client (its metadata and keys cached), or None without
+    SSO."""
+    settings: Settings = app.state.settings
+    if not settings.oidc_enabled:
+        return None
+    identity: IdentityProvider | None = getattr(app.state, "identity", None)
+    if identity is None:
+        identity = app.state.identity = IdentityProvider(settings)
+    return identity
+
+
+def _looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2 and token.startswith("ey") and len(token) <= MAX_JWT_LENGTH
+
+
+def _jwt_caller(settings: Settings, identity: IdentityProvider, token: str, client: str,
+                now: datetime) -> Principal:
+    """The API client of a client-credentials access token from the SSO issuer: a user
+    whose ``oidc_subject`` is the token's subject (its OAuth client id)."""
+    with session_scope(settings.database_url, readonly=True) as session:
+        wait = ratelimit.retry_after(session, client=client, now=now)
+    if wait:
+        raise AppError("rate_limited", f"Too many failed sign-in attempts from your address; "
+                       f"try again in {wait} s.", {"retry_after": wait})
+    try:
+        claims = identity.access_claims(token)
+        with session_scope(settings.database_url, readonly=True) as session:
+            principal = principal_by_subject(session, subject=str(claims["sub"]))
+        if principal is None:
+            raise SignInRefused("unknown_client", f"The client {claims['sub']!r} is not a "
+                                "Disputeflow user: an admin creates one with this "
+                                "oidc_subject (POST /api/v1/users).")
+    except SignInRefused as refused:
+        if refused.status >= 500:
+            raise AppError("unauthenticated", refused.message) from None
+        with session_scope(settings.database_url) as session:
+            ratelimit.record_failure(session, client=client, now=now)
+        raise AppError("unauthenticated", refused.message) from None
+    return principal
+
+
+def authenticate_caller(settings: Settings, token: str, client: str,
+                        identity: IdentityProvider | None = None) -> Principal:
     """Who holds ``token``, for the API and the sign-in form alike: the failed-attempt limit
     per client, the token's state (a revoked or expired one is told apart from a mistyped
-    one), and its last use stamped at most every ``tokens.USE_RESOLUTION``."""
+    one), and its last use stamped at most every ``tokens.USE_RESOLUTION``. With SSO
+    (``identity``), a JWT access token of its issuer is accepted too."""
     now = datetime.now(UTC)
+    if identity is not None and _looks_like_jwt(token):
+        return _jwt_caller(settings, identity, token, client, now)
     with session_scope(settings.database_url, readonly=True) as session:
         wait = ratelimit.retry_after(session, client=client, now=now)
         usable = len(token) <= MAX_TOKEN_LENGTH and token.isascii()  # tokens are ASCII
@@ -134,7 +182,7 @@ def current_principal(request: Request, settings: SettingsDep) -> Principal:
                        "<token>'. An admin can create one for you.")
     else:
         client = request.client.host if request.client else "unknown"
-        principal = authenticate_caller(settings, token, client)
+        principal = authenticate_caller(settings, token, client, identity_for(request.app))
     request.state.principal = principal
     return principal
 

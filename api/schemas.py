@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     StringConstraints,
     field_validator,
 )
@@ -94,6 +95,19 @@ class UserCreate(_In):
                                             pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     roles: Annotated[list[RoleName], Field(min_length=1, max_length=20)]
     slack_user_id: Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")] | None = None
+    oidc_subject: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        default=None, description="The identity provider's subject; for an API client, the "
+        "OAuth client id its client-credentials tokens carry")
+
+
+GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=200)]
+
+
+class GroupRoles(RootModel[dict[GroupName, Annotated[list[RoleName],
+                                                      Field(max_length=20)]]]):
+    """``{"<group>": ["<role>", ..]}``: which roles members of each identity-provider group
+    hold."""
 
 
 class UserOut(BaseModel):

@@ -76,6 +76,13 @@ def authenticate(session: Session, *, token: str, admin_token: str | None,
                                               row.last_used_at)
 
 
+def principal_by_subject(session: Session, *, subject: str) -> Principal | None:
+    """The active user an identity provider's subject (a service's OAuth client id) names."""
+    user = session.scalars(select(User).where(User.oidc_subject == subject,
+                                              User.active.is_(True))).first()
+    return None if user is None else to_principal(user)
+
+
 def create_user(
     session: Session,
     *,
@@ -85,6 +92,7 @@ def create_user(
     slack_user_id: str | None,
     created_by: str,
     token_lifetime: timedelta | None = None,
+    oidc_subject: str | None = None,
 ) -> tuple[User, str]:
     """Create a user and return it with its first token (shown once, stored hashed),
     expiring after ``token_lifetime`` (never with ``None``)."""
@@ -96,6 +104,7 @@ def create_user(
         slack_user_id=slack_user_id,
         active=True,
         created_at=datetime.now(UTC),
+        oidc_subject=oidc_subject,
     )
     session.add(user)
     session.flush()
@@ -104,7 +113,7 @@ def create_user(
         actor=created_by, action="user.created", subject=user.id,
         message=f"User {name} <{user.email}> created with roles {', '.join(user.roles)}.",
         data={"after": {"name": name, "email": user.email, "roles": user.roles,
-                        "slack_user_id": slack_user_id}},
+                        "slack_user_id": slack_user_id, "oidc_subject": oidc_subject}},
     )])
     _, token = tokens.issue(session, user=user, name="initial token", actor=created_by,
                             now=user.created_at, lifetime=token_lifetime)
@@ -113,6 +122,10 @@ def create_user(
 
 def email_taken(session: Session, email: str) -> bool:
     return session.scalar(select(User.id).where(User.email == email.lower())) is not None
+
+
+def subject_taken(session: Session, subject: str) -> bool:
+    return session.scalar(select(User.id).where(User.oidc_subject == subject)) is not None
 
 
 def slack_id_taken(session: Session, slack_user_id: str) -> bool:

@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 from api.errors import AppError
 from approvals.policy_problems import PolicyError
 from config.settings import Settings
-from db import changes, policies, web_sessions
+from db import changes, policies, sso, web_sessions
 from db import roles as role_history
 from db.models import Change, PolicyVersion, RoleGrant, User
 from db.policy_backtest import run_backtest
 from db.users import approval_roles
 
 __all__ = ["change_out", "decide_change", "end_sessions", "grant_role", "remove_role",
-           "set_policy"]
+           "set_group_roles", "set_policy"]
 
 
 def _policy_refused(exc: PolicyError) -> AppError:
@@ -128,3 +128,11 @@ def end_sessions(session: Session, *, user_id: str, actor: str, reason: str) -> 
         raise AppError("not_found", f"There is no user {user_id}.")
     return web_sessions.end_all(session, user_id=user_id, actor=actor,
                                 now=datetime.now(UTC), reason=reason)
+
+
+def set_group_roles(session: Session, *, mapping: dict[str, list[str]],
+                    actor: str) -> dict[str, list[str]]:
+    """Replace the SSO group-to-role mapping (audited, before and after)."""
+    if len(mapping) > 500:
+        raise AppError("validation_error", "At most 500 groups can be mapped.")
+    return sso.set_group_roles(session, mapping=mapping, actor=actor, now=datetime.now(UTC))

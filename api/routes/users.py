@@ -59,10 +59,15 @@ def create_user(body: UserCreate, principal: AdminDep, session: SessionDep,
     if body.slack_user_id and users.slack_id_taken(session, body.slack_user_id):
         raise AppError("validation_error", f"Slack user {body.slack_user_id} is already linked "
                        "to another user.", [{"field": "slack_user_id", "message": "in use"}])
+    if body.oidc_subject and users.subject_taken(session, body.oidc_subject):
+        raise AppError("validation_error", f"The identity {body.oidc_subject} is already "
+                       "linked to another user.",
+                       [{"field": "oidc_subject", "message": "in use"}])
     user, token = users.create_user(session, name=body.name, email=body.email,
                                     roles=body.roles, slack_user_id=body.slack_user_id,
                                     created_by=principal.id,
-                                    token_lifetime=settings.token_lifetime)
+                                    token_lifetime=settings.token_lifetime,
+                                    oidc_subject=body.oidc_subject)
     return {**_out(user), "token": token}
 
 

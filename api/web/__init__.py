@@ -26,13 +26,14 @@ from api.web import (
     pages_intake,
     pages_investigation,
     pages_memos,
+    sso,
 )
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
 # Order matters: /disputes/new (intake) before /disputes/{dispute_id}.
-for _module in (auth, pages_intake, pages_disputes, pages_investigation, pages_approvals,
+for _module in (auth, sso, pages_intake, pages_disputes, pages_investigation, pages_approvals,
                 pages_dashboard, pages_audit, pages_admin, pages_memos):
     router.include_router(_module.router)
 

@@ -36,8 +36,9 @@ class Stack:
 
     @classmethod
     def create(cls, *, temporal_address: str, db_url: str, admin_token: str,
-               with_worker: bool = True, **overrides: object) -> Stack:
-        port = free_port()
+               with_worker: bool = True, port: int | None = None,
+               **overrides: object) -> Stack:
+        port = port or free_port()
         settings = Settings(
             database_url=db_url, temporal_address=temporal_address,
             temporal_task_queue=f"e2e-{uuid.uuid4().hex[:8]}", disputeflow_api_port=port,

@@ -19,7 +19,8 @@ from tests.support.web_session import login_csrf, page_csrf, sign_in
 from tests.web.conftest import WebStack
 
 pytestmark = pytest.mark.e2e
-PUBLIC = {"/login", "/logout"}  # reachable without a session by design
+# Reachable without a session by design (signing in and out, the SSO redirect and callback).
+PUBLIC = {"/login", "/logout", "/auth/oidc/login", "/auth/oidc/callback"}
 ROLE_USERS = {"client_services": "cs", "analyst": "analyst", "billing_manager": "bm",
               "manager": "mgr", "auditor": "auditor"}
 

@@ -54,7 +54,7 @@ const configuration = {
     },
   },
   ttl: { IdToken: 600, AccessToken: 600, AuthorizationCode: 120, Session: 3600,
-         Interaction: 600, Grant: 3600, ClientCredentials: 600 },
+         Interaction: 3600, Grant: 3600, ClientCredentials: 600 },
   async findAccount(ctx, id) {
     const account = accounts[id];
     if (!account) return undefined;
