@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDERS = {"changeme", "changethis", "secret", "password", "xxx", "todo", "token", "test"}
@@ -86,6 +86,22 @@ class Settings(BaseSettings):
         if value is not None and not value.strip():
             return None
         return value
+
+    @model_validator(mode="after")
+    def _sso_whole(self) -> Settings:
+        """Single sign-on is on with all three of issuer, client id and secret; some of them
+        alone is a mistake, refused at start rather than a sign-in button that fails."""
+        parts = {"DISPUTEFLOW_OIDC_ISSUER": self.disputeflow_oidc_issuer,
+                 "DISPUTEFLOW_OIDC_CLIENT_ID": self.disputeflow_oidc_client_id,
+                 "DISPUTEFLOW_OIDC_CLIENT_SECRET": self.disputeflow_oidc_client_secret}
+        missing = [name for name, value in parts.items() if not value]
+        if 0 < len(missing) < len(parts):
+            raise ValueError(f"single sign-on is half configured: set {', '.join(missing)} "
+                             "too, or unset the others")
+        issuer = self.disputeflow_oidc_issuer
+        if issuer and not issuer.startswith(("https://", "http://127.", "http://localhost")):
+            raise ValueError("DISPUTEFLOW_OIDC_ISSUER must be an https:// URL")
+        return self
 
     @property
     def slack_enabled(self) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from api.deps import SESSION_COOKIE
 from api.oidc import IdentityProvider, SignInRefused
-from cli.processes import DevServer
+from cli.processes import DevServer, free_port
 from db.models import User
 from db.session import session_scope
 from tests.e2e.sso_fixtures import (
@@ -224,3 +224,16 @@ def test_an_id_token_for_another_application_is_refused(stack: WebStack,
 def user_ids(stack: WebStack, email: str) -> list[str]:
     with session_scope(stack.settings.database_url, readonly=True) as session:
         return list(session.scalars(select(User.id).where(User.email == email)))
+
+
+def test_an_unreachable_provider_is_said_plainly(dev_server: DevServer, db_url: str,
+                                                 admin_token: str, sso_ports: Ports) -> None:
+    port = sso_ports.take()
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    stack = sso_stack(dev_server, db_url, admin_token, down, port)
+    try:
+        page = stack.http().get("/auth/oidc/login")
+        assert page.status_code == 503 and refusal(page) == "unreachable"
+        assert "could not be reached" in page.text
+    finally:
+        stack.stop()
