@@ -32,6 +32,7 @@ STATUS = {
     "validation_error": 422,
     "rate_limited": 429,
     "internal_error": 500,
+    "slack_unavailable": 502,
     "temporal_unavailable": 503,
     "worker_unavailable": 503,
     "database_unavailable": 503,

@@ -1,16 +1,19 @@
-"""Users, roles and delegations (admin; a user may delegate their own authority)."""
+"""Users, roles, API tokens, delegations and Slack links (admin; a user manages their own
+tokens, delegates their own authority and links their own Slack account). Thin adapters over
+``api.commands`` (access, tokens, delegations, users)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
 from api.commands import access
+from api.commands import delegations as delegation_commands
+from api.commands import tokens as token_commands
+from api.commands import users as user_commands
 from api.deps import (
     AdminDep,
     ReaderDep,
@@ -19,7 +22,7 @@ from api.deps import (
     SettingsDep,
     WriterDep,
 )
-from api.errors import AppError
+from api.errors import AppError, ErrorBody
 from api.schemas import (
     ChangeOut,
     DelegationCreate,
@@ -32,43 +35,34 @@ from api.schemas import (
     TokenOut,
     TokenReissue,
     UserCreate,
-    UserCreated,
     UserDetail,
     UserOut,
 )
-from config.settings import Settings
+from api.schemas_users import DelegationList, DelegationRecord, SlackLinkOut, UserCreatedLinked
 from db import roles as role_history
-from db import tokens, users
-from db.models import ApiToken, Change, RoleGrant, User
-from db.users import Principal
+from db.models import Change, RoleGrant, User
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
+DelegationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _out(user: User) -> dict[str, Any]:
-    return {"id": user.id, "name": user.name, "email": user.email, "roles": user.roles,
-            "slack_user_id": user.slack_user_id}
+@router.post("", status_code=201, response_model=UserCreatedLinked)
+async def create_user(body: UserCreate, principal: AdminDep, settings: SettingsDep) -> Any:
+    """Without a ``slack_user_id`` and with Slack configured, the user's email is looked up in
+    Slack and the account found is linked; ``slack_link`` says whether, and if not, why. The
+    user is created whatever Slack answers."""
+    out, token, link = await user_commands.create_user(settings, body=body, actor=principal.id)
+    return {**out, "token": token, "slack_link": link.out()}
 
 
-@router.post("", status_code=201, response_model=UserCreated)
-def create_user(body: UserCreate, principal: AdminDep, session: SessionDep,
-                settings: SettingsDep) -> Any:
-    if users.email_taken(session, body.email):
-        raise AppError("validation_error", f"A user with email {body.email} exists already.",
-                       [{"field": "email", "message": "already in use"}])
-    if body.slack_user_id and users.slack_id_taken(session, body.slack_user_id):
-        raise AppError("validation_error", f"Slack user {body.slack_user_id} is already linked "
-                       "to another user.", [{"field": "slack_user_id", "message": "in use"}])
-    if body.oidc_subject and users.subject_taken(session, body.oidc_subject):
-        raise AppError("validation_error", f"The identity {body.oidc_subject} is already "
-                       "linked to another user.",
-                       [{"field": "oidc_subject", "message": "in use"}])
-    user, token = users.create_user(session, name=body.name, email=body.email,
-                                    roles=body.roles, slack_user_id=body.slack_user_id,
-                                    created_by=principal.id,
-                                    token_lifetime=settings.token_lifetime,
-                                    oidc_subject=body.oidc_subject)
-    return {**_out(user), "token": token}
+@router.post("/{user_id}/slack-link", response_model=SlackLinkOut,
+             responses={502: {"model": ErrorBody, "description": "slack_unavailable: the "
+                              "Slack bot may not look up emails, or Slack did not answer"}})
+async def link_slack(user_id: str, principal: WriterDep, settings: SettingsDep) -> Any:
+    """Look the user's email up in Slack now and link the account found (an admin, or the
+    user): for users created before Slack was linked, or whose Slack account came later."""
+    link = await user_commands.link_slack(settings, actor=principal, user_id=user_id)
+    return link.out()
 
 
 @router.get("/me", response_model=UserOut)
@@ -94,7 +88,7 @@ def get_user(user_id: str, principal: ReaderDep, session: ReadSessionDep) -> Any
     user = session.get(User, user_id)
     if user is None:
         raise AppError("not_found", f"There is no user {user_id}.")
-    return {**_out(user), "active": user.active, "created_at": user.created_at,
+    return {**user_commands.user_out(user), "active": user.active, "created_at": user.created_at,
             "history": [_held(r) for r in role_history.history(session, user_id)]}
 
 
@@ -122,67 +116,47 @@ def remove_role(user_id: str, role: str, principal: AdminDep, session: SessionDe
 @router.post("/{user_id}/delegations", status_code=201, response_model=DelegationOut)
 def delegate(user_id: str, body: DelegationCreate, principal: WriterDep,
              session: SessionDep) -> Any:
-    if principal.id != user_id and not principal.has("admin"):
-        raise AppError("forbidden", "Only an admin or the user themselves can delegate that "
-                       "user's approval authority.")
-    if session.get(User, user_id) is None:
-        raise AppError("not_found", f"There is no user {user_id}.")
-    if session.get(User, body.delegate_id) is None:
-        raise AppError("validation_error", f"delegate_id {body.delegate_id} is not a user.",
-                       [{"field": "delegate_id", "message": "unknown user"}])
-    if body.delegate_id == user_id:
-        raise AppError("validation_error", "A user cannot delegate to themselves.",
-                       [{"field": "delegate_id", "message": "same as the user"}])
-    if body.ends_at <= body.starts_at:
-        raise AppError("validation_error", "ends_at must be after starts_at.",
-                       [{"field": "ends_at", "message": "not after starts_at"}])
-    row = users.add_delegation(session, user_id=user_id, delegate_id=body.delegate_id,
-                               starts_at=body.starts_at, ends_at=body.ends_at,
-                               created_by=principal.id)
-    return {"id": row.id, "user_id": row.user_id, "delegate_id": row.delegate_id,
-            "starts_at": row.starts_at, "ends_at": row.ends_at}
+    return delegation_commands.delegation_out(delegation_commands.delegate(
+        session, actor=principal, user_id=user_id, delegate_id=body.delegate_id,
+        starts_at=body.starts_at, ends_at=body.ends_at))
 
 
-def _token(row: ApiToken) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "created_at": row.created_at,
-            "created_by": row.created_by, "expires_at": row.expires_at,
-            "last_used_at": row.last_used_at, "revoked_at": row.revoked_at,
-            "revoked_by": row.revoked_by}
+@router.get("/{user_id}/delegations", response_model=DelegationList)
+def list_delegations(user_id: str, principal: ReaderDep, session: ReadSessionDep) -> Any:
+    """The delegations the user gave and received, in force or not (an admin, an auditor, or
+    the user)."""
+    found = delegation_commands.listing(session, actor=principal, user_id=user_id)
+    return {"given": [delegation_commands.delegation_out(d) for d in found.given],
+            "received": [delegation_commands.delegation_out(d) for d in found.received]}
 
 
-def _token_holder(session: Session, principal: Principal, user_id: str, *,
-                  readers: tuple[str, ...] = ("admin",)) -> User:
-    """The user whose tokens are managed: the caller themselves, or anyone for ``readers``."""
-    if principal.id != user_id and not principal.has(*readers):
-        raise AppError("forbidden", "Only an admin or the user themselves can manage a user's "
-                       "API tokens.")
-    user = session.get(User, user_id)
-    if user is None:
-        raise AppError("not_found", f"There is no user {user_id}.")
-    if not user.active:
-        raise AppError("wrong_state", f"User {user.name} is inactive.")
-    return user
-
-
-def _lifetime(days: int | None, settings: Settings) -> timedelta | None:
-    return timedelta(days=days) if days else settings.token_lifetime
+@router.delete("/{user_id}/delegations/{delegation_id}", response_model=DelegationRecord)
+def end_delegation(user_id: str, delegation_id: DelegationId, principal: WriterDep,
+                   session: SessionDep,
+                   reason: str = Query(..., min_length=3, max_length=500,
+                                       description="Why the delegation ends early (audited)")
+                   ) -> Any:
+    """End the delegation now (an admin, or the user who gave it): the delegate's next
+    decision in the user's place is refused. 409 if it has ended already."""
+    return delegation_commands.delegation_out(delegation_commands.end(
+        session, actor=principal, user_id=user_id, delegation_id=delegation_id,
+        reason=reason))
 
 
 @router.get("/{user_id}/tokens", response_model=TokenList)
 def list_tokens(user_id: str, principal: ReaderDep, session: ReadSessionDep) -> Any:
     """Newest first, revoked ones too (their dates are evidence); never the secrets."""
-    _token_holder(session, principal, user_id, readers=("admin", "auditor"))
-    return {"items": [_token(r) for r in tokens.listing(session, user_id)]}
+    rows = token_commands.listing(session, actor=principal, user_id=user_id)
+    return {"items": [token_commands.token_out(r) for r in rows]}
 
 
 @router.post("/{user_id}/tokens", status_code=201, response_model=TokenIssued)
 def issue_token(user_id: str, body: TokenCreate, principal: WriterDep, session: SessionDep,
                 settings: SettingsDep) -> Any:
-    user = _token_holder(session, principal, user_id)
-    row, secret = tokens.issue(session, user=user, name=body.name, actor=principal.id,
-                               now=datetime.now(UTC),
-                               lifetime=_lifetime(body.expires_in_days, settings))
-    return {**_token(row), "token": secret}
+    row, secret = token_commands.issue(session, settings=settings, actor=principal,
+                                       user_id=user_id, name=body.name,
+                                       expires_in_days=body.expires_in_days)
+    return {**token_commands.token_out(row), "token": secret}
 
 
 @router.post("/{user_id}/tokens/{token_id}/reissue", status_code=201,
@@ -191,28 +165,17 @@ def reissue_token(user_id: str, token_id: str, principal: WriterDep, session: Se
                   settings: SettingsDep, body: TokenReissue | None = None) -> Any:
     """A new token of the same name; the old one is revoked at once (lost, leaked, or
     expiring)."""
-    user = _token_holder(session, principal, user_id)
-    try:
-        row, secret = tokens.reissue(
-            session, user=user, token_id=token_id, actor=principal.id, now=datetime.now(UTC),
-            lifetime=_lifetime(body.expires_in_days if body else None, settings))
-    except tokens.TokenError as exc:
-        raise AppError("not_found", str(exc)) from None
-    return {**_token(row), "token": secret}
+    row, secret = token_commands.reissue(
+        session, settings=settings, actor=principal, user_id=user_id, token_id=token_id,
+        expires_in_days=body.expires_in_days if body else None)
+    return {**token_commands.token_out(row), "token": secret}
 
 
 @router.delete("/{user_id}/tokens/{token_id}", response_model=TokenOut)
 def revoke_token(user_id: str, token_id: str, principal: WriterDep,
                  session: SessionDep) -> Any:
-    user = _token_holder(session, principal, user_id)
-    try:
-        row = tokens.revoke(session, user=user, token_id=token_id, actor=principal.id,
-                            now=datetime.now(UTC))
-    except tokens.TokenRevoked as exc:
-        raise AppError("wrong_state", str(exc)) from None
-    except tokens.TokenError as exc:
-        raise AppError("not_found", str(exc)) from None
-    return _token(row)
+    return token_commands.token_out(token_commands.revoke(
+        session, actor=principal, user_id=user_id, token_id=token_id))
 
 
 @router.delete("/{user_id}/sessions")

@@ -89,12 +89,16 @@ def test_auditors_can_write_nothing() -> None:
 
 # Reads of one user's own record: any role reads its own, only these roles anyone's (the id
 # the matrix uses is nobody's). tests/e2e/test_access_http.py reads a user's own history,
-# tests/e2e/test_tokens_http.py manages a user's own tokens.
+# tests/e2e/test_tokens_http.py manages a user's own tokens, tests/e2e/test_slack_link_http.py
+# links a user's own Slack account, tests/web/test_access_pages.py reads a user's own
+# delegations.
 OWN_RECORD = {("GET", "/api/v1/users/{user_id}"): ("admin", "auditor"),
               ("GET", "/api/v1/users/{user_id}/tokens"): ("admin", "auditor"),
               ("POST", "/api/v1/users/{user_id}/tokens/{token_id}/reissue"): ("admin",),
               ("DELETE", "/api/v1/users/{user_id}/tokens/{token_id}"): ("admin",),
-              ("DELETE", "/api/v1/users/{user_id}/sessions"): ("admin",)}
+              ("DELETE", "/api/v1/users/{user_id}/sessions"): ("admin",),
+              ("POST", "/api/v1/users/{user_id}/slack-link"): ("admin",),
+              ("GET", "/api/v1/users/{user_id}/delegations"): ("admin", "auditor")}
 
 
 def test_matrix_over_http(stack: Stack, people: People, admin_token: str) -> None:

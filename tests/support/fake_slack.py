@@ -1,10 +1,12 @@
 """A fake Slack Web API over real HTTP, for activity and end-to-end tests.
 
 Implements the methods Disputeflow calls (chat.postMessage, chat.update, chat.postEphemeral,
-views.open) and response_url endpoints (``/response/<id>``), answering like Slack. Every
-call is recorded with its method, parsed body and headers; ``fail`` makes the next calls of
-a method answer 429 (with Retry-After) or a 5xx, so retry behaviour is tested for real;
-``hold`` keeps a method's calls hanging until ``release`` (Slack not answering at all).
+views.open, users.lookupByEmail: the people in ``members``, or the error set in
+``lookup_error``, such as ``missing_scope``) and response_url endpoints
+(``/response/<id>``), answering like Slack. Every call is recorded with its method, parsed
+body and headers; ``fail`` makes the next calls of a method answer 429 (with Retry-After)
+or a 5xx, so retry behaviour is tested for real; ``hold`` keeps a method's calls hanging
+until ``release`` (Slack not answering at all).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class FakeSlack:
     held: set[str] = field(default_factory=set)
     _released: threading.Event = field(default_factory=threading.Event)
     arrived: list[str] = field(default_factory=list)  # methods called, answered or not
+    members: dict[str, str] = field(default_factory=dict)  # email -> Slack user id
+    lookup_error: str | None = None  # users.lookupByEmail answers this error instead
 
     @classmethod
     def start(cls) -> FakeSlack:
@@ -111,6 +115,16 @@ class FakeSlack:
             time.sleep(0.02)
         raise AssertionError(f"{count} call(s) of {method} expected; got {self.of(method)}")
 
+    def add_member(self, email: str, slack_user_id: str) -> None:
+        """A person who has joined the Slack workspace (users.lookupByEmail finds them)."""
+        with self.lock:
+            self.members[email.lower()] = slack_user_id
+
+    def refuse_lookups(self, error: str | None) -> None:
+        """users.lookupByEmail answers ``{"ok": false, "error": error}`` (None: answers)."""
+        with self.lock:
+            self.lookup_error = error
+
     def reset(self) -> None:
         with self.lock:
             self.calls.clear()
@@ -159,6 +173,16 @@ class FakeSlack:
             return {"ok": True, "message_ts": ts}
         if method == "views.open":
             return {"ok": True, "view": {"id": f"V{ts.replace('.', '')}"}}
+        if method == "users.lookupByEmail":
+            with self.lock:
+                error = self.lookup_error
+                found = self.members.get(str(body.get("email", "")).lower())
+            if error:
+                return {"ok": False, "error": error}
+            if found is None:
+                return {"ok": False, "error": "users_not_found"}
+            return {"ok": True, "user": {"id": found, "deleted": False, "is_bot": False,
+                                         "profile": {"email": body.get("email")}}}
         return {"ok": False, "error": "unknown_method"}
 
 
@@ -168,16 +192,23 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         return
 
+    def do_GET(self) -> None:
+        """Slack's read methods (users.lookupByEmail) take their arguments in the query."""
+        path, _, query = self.path.partition("?")
+        self._serve(path, {k: v[0] for k, v in parse_qs(query).items()})
+
     def do_POST(self) -> None:
-        fake: FakeSlack = self.server.fake  # type: ignore[attr-defined]
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        path = self.path.split("?", 1)[0]
-        method = path.removeprefix("/api/") if path.startswith("/api/") else path.lstrip("/")
         body: dict[str, Any]
         if "json" in (self.headers.get("Content-Type") or ""):
             body = json.loads(raw or b"{}")
         else:
             body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        self._serve(self.path.split("?", 1)[0], body)
+
+    def _serve(self, path: str, body: dict[str, Any]) -> None:
+        fake: FakeSlack = self.server.fake  # type: ignore[attr-defined]
+        method = path.removeprefix("/api/") if path.startswith("/api/") else path.lstrip("/")
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, extra, answer = fake._answer(method, body, headers)
         data = json.dumps(answer).encode()
