@@ -23,6 +23,7 @@ from activities import all_activities
 from activities.context import ActivityContext
 from activities.slack import SlackActivities
 from activities.slack_dispatch import SlackDispatcher
+from activities.webhook_dispatch import WebhookDispatcher
 from config import event_loop
 from config.heap import CollectOnGrowth, freeze_startup_objects
 from config.sandbox import workflow_runner
@@ -45,12 +46,15 @@ STICKY_QUEUE_TIMEOUT = timedelta(seconds=1)
 def build_worker(
     client: Client, settings: Settings, executor: ThreadPoolExecutor, *,
     task_queue: str | None = None, dispatcher: SlackDispatcher | None = None,
+    webhook_dispatcher: WebhookDispatcher | None = None,
 ) -> Worker:
-    """The Temporal worker alone; :func:`running` adds the Slack dispatcher it needs."""
+    """The Temporal worker alone; :func:`running` adds the dispatchers it needs."""
     ctx = ActivityContext(db_url=settings.database_url,
                           delivery_tolerance=settings.disputeflow_delivery_tolerance,
                           slack_outbox=settings.slack_enabled,
-                          on_slack_steps=dispatcher.wake if dispatcher else None)
+                          on_slack_steps=dispatcher.wake if dispatcher else None,
+                          on_webhook_events=(webhook_dispatcher.wake if webhook_dispatcher
+                                             else None))
     slack = dispatcher.slack if dispatcher else SlackActivities(settings)  # one Slack client
     return Worker(
         client,
@@ -72,24 +76,25 @@ async def running(
     client: Client, settings: Settings, executor: ThreadPoolExecutor, *,
     task_queue: str | None = None,
 ) -> AsyncIterator[Worker]:
-    """The Temporal worker and, with Slack on, the Slack outbox's dispatcher beside it:
-    what a worker process runs (tests run the same)."""
+    """The Temporal worker with the outbox dispatchers beside it — webhooks always, Slack's
+    with Slack on: what a worker process runs (tests run the same)."""
     dispatcher = SlackDispatcher(SlackActivities(settings)) if settings.slack_enabled else None
+    hooks = WebhookDispatcher(settings.database_url, retry_for=settings.webhook_retry_for,
+                              first_retry=settings.webhook_first_retry)
     worker = build_worker(client, settings, executor, task_queue=task_queue,
-                          dispatcher=dispatcher)
+                          dispatcher=dispatcher, webhook_dispatcher=hooks)
     async with worker:
-        if dispatcher is None:
-            yield worker
-            return
         stop = asyncio.Event()
-        # Rows being sent at shutdown get the activities' grace period (SlackDispatcher.serve).
-        sending = asyncio.create_task(
-            dispatcher.serve(stop, grace=GRACEFUL_SHUTDOWN.total_seconds()))
+        # Rows being sent at shutdown get the activities' grace period (OutboxLoop.serve).
+        grace = GRACEFUL_SHUTDOWN.total_seconds()
+        sending = [asyncio.create_task(d.serve(stop, grace=grace))
+                   for d in (dispatcher, hooks) if d is not None]
         try:
             yield worker
         finally:
             stop.set()
-            await sending
+            await asyncio.gather(*sending)
+            hooks.close()
 
 
 async def run_worker(settings: Settings | None = None) -> None:

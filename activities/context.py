@@ -19,6 +19,8 @@ class ActivityContext:
     # tells this process's dispatcher (``on_slack_steps``) there is something to send.
     slack_outbox: bool = False
     on_slack_steps: Callable[[], None] | None = None
+    # Tells this process's webhook dispatcher that a change queued deliveries.
+    on_webhook_events: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if self.billing is None:

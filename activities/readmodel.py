@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from activities.context import ActivityContext
 from activities.defn import defn
-from db import disputes, policies, slack_outbox
+from db import disputes, policies, slack_outbox, webhooks
 from db.session import session_scope
 from domain.models import Notify, PolicyRef, RecordSnapshot
+from domain.webhook_events import events_of
 
 
 class ReadModelActivities:
@@ -18,19 +19,36 @@ class ReadModelActivities:
     @defn(name="record_snapshot")
     def record_snapshot(self, request: RecordSnapshot) -> bool:
         """Idempotent: a retry of an already-written revision changes nothing. The change's
-        Slack steps are queued in the same transaction (activities/slack_dispatch.py)."""
+        Slack steps and outbound webhook events are queued in the same transaction
+        (activities/slack_dispatch.py, activities/webhook_dispatch.py)."""
         steps = request.slack_steps if self.ctx.slack_outbox else []
+        dispute_id = request.state.opened.dispute_id
+        hooks = 0
         with session_scope(self.ctx.db_url) as s:
+            # Outbound webhooks compare the new status with the stored one: read it only
+            # when some endpoint is registered (one small read otherwise).
+            wanted = webhooks.wanted_types(s)
+            before = disputes.stored_status(s, dispute_id) if wanted else None
 
-            def queue_slack() -> None:  # only when this revision is newly written
-                slack_outbox.add(s, dispute_id=request.state.opened.dispute_id,
-                                 revision=request.state.revision, steps=steps,
-                                 now=datetime.now(UTC))
+            def with_the_change() -> None:  # only when this revision is newly written
+                nonlocal hooks
+                now = datetime.now(UTC)
+                if steps:
+                    slack_outbox.add(s, dispute_id=dispute_id, revision=request.state.revision,
+                                     steps=steps, now=now)
+                if wanted:
+                    outgoing = [e for e in events_of(request.state, request.events, before)
+                                if e.type in wanted]
+                    hooks = webhooks.queue(s, dispute_id=dispute_id, outgoing=outgoing,
+                                           now=now)
 
-            written = disputes.save_snapshot(s, state=request.state, events=request.events,
-                                             before_audit=queue_slack if steps else None)
+            written = disputes.save_snapshot(
+                s, state=request.state, events=request.events,
+                before_audit=with_the_change if steps or wanted else None)
         if written and steps and self.ctx.on_slack_steps is not None:
             self.ctx.on_slack_steps()
+        if hooks and self.ctx.on_webhook_events is not None:
+            self.ctx.on_webhook_events()
         return written
 
     @defn(name="load_policy")

@@ -25,6 +25,7 @@ from api.routes import (
     slack,
     sso,
     users,
+    webhooks,
 )
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings, get_settings
@@ -56,8 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (users, billing, policy, changes, sso, disputes, audit, sla, metrics, analytics,
-                   reports):
+    for module in (users, billing, policy, changes, sso, webhooks, disputes, audit, sla, metrics,
+                   analytics, reports):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)
     # Authenticated by Slack's signature, not a token.

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     # The audience a client-credentials access token must name to be accepted by the API
     # (unset: DISPUTEFLOW_PUBLIC_URL).
     disputeflow_oidc_audience: str | None = None
+    # How long an outbound webhook delivery is retried (with backoff) before it is marked
+    # failed for an admin to redeliver.
+    disputeflow_webhook_retry_hours: float = Field(default=24, gt=0, le=24 * 7)
+    # The first retry's wait (doubling after each failure, at most 30 minutes).
+    disputeflow_webhook_first_retry_s: float = Field(default=5, gt=0, le=3600)
     # How long a browser stays signed in (hours), whatever the way in.
     disputeflow_session_hours: float = Field(default=12, gt=0, le=24 * 30)
 
@@ -115,6 +120,14 @@ class Settings(BaseSettings):
     @property
     def oidc_audience(self) -> str:
         return self.disputeflow_oidc_audience or self.public_url
+
+    @property
+    def webhook_retry_for(self) -> timedelta:
+        return timedelta(hours=self.disputeflow_webhook_retry_hours)
+
+    @property
+    def webhook_first_retry(self) -> timedelta:
+        return timedelta(seconds=self.disputeflow_webhook_first_retry_s)
 
     @property
     def session_lifetime(self) -> timedelta:

@@ -307,3 +307,9 @@ def get_view(session: Session, dispute_id: str, *, with_timeline: bool = True
     if view is None:
         return None
     return {**view, "timeline": timeline(session, dispute_id)} if with_timeline else dict(view)
+
+
+def stored_status(session: Session, dispute_id: str) -> str | None:
+    """The status a snapshot is about to replace (None before the dispute's first row): what
+    outbound webhooks compare the new one with."""
+    return session.scalar(select(_DISPUTES.c.status).where(_DISPUTES.c.id == dispute_id))

@@ -4,7 +4,8 @@ Temporal holds the truth of a running dispute; these tables are the read model w
 activities (so reads work when no worker runs), the embedded connectors' data, and the
 append-only audit chain. Every table is created by Alembic migrations, never create_all.
 Who may do what (users, tokens, role history, four-eyes changes, delegations) is in
-``db.models_access``, re-exported here, so ``from db.models import ...`` finds every table.
+``db.models_access``, outbound webhooks in ``db.models_webhooks``, both re-exported here, so
+``from db.models import ...`` finds every table.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from db.models_access import SignIn as SignIn
 from db.models_access import SsoGroupRole as SsoGroupRole
 from db.models_access import User as User
 from db.models_access import WebSession as WebSession
+from db.models_webhooks import WebhookDelivery as WebhookDelivery
+from db.models_webhooks import WebhookEndpoint as WebhookEndpoint
+from db.models_webhooks import WebhookEvent as WebhookEvent
 
 
 class Account(Base):
