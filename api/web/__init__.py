@@ -18,14 +18,18 @@ from fastapi.staticfiles import StaticFiles
 
 from api.web import (
     auth,
+    pages_account,
     pages_admin,
     pages_approvals,
     pages_audit,
     pages_dashboard,
+    pages_delegations,
     pages_disputes,
     pages_intake,
     pages_investigation,
     pages_memos,
+    pages_sso_admin,
+    pages_tokens,
     sso,
 )
 
@@ -34,7 +38,8 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(include_in_schema=False)
 # Order matters: /disputes/new (intake) before /disputes/{dispute_id}.
 for _module in (auth, sso, pages_intake, pages_disputes, pages_investigation, pages_approvals,
-                pages_dashboard, pages_audit, pages_admin, pages_memos):
+                pages_dashboard, pages_audit, pages_admin, pages_tokens, pages_delegations,
+                pages_account, pages_sso_admin, pages_memos):
     router.include_router(_module.router)
 
 

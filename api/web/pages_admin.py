@@ -1,4 +1,5 @@
-"""Access administration pages: users with their roles and role history, granting and
+"""Access administration pages: users with their roles and role history (and, from
+``pages_tokens`` and ``pages_delegations``, their tokens and delegations), granting and
 removing roles, four-eyes changes waiting for a second admin, the policy's versions side by
 side, and the auditor's access review.
 
@@ -13,7 +14,6 @@ from itertools import pairwise
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,8 +22,10 @@ from api.commands import access
 from api.deps import SettingsDep, in_db
 from api.errors import AppError
 from api.schemas import RoleGrantIn
+from api.web.admin_forms import back_to, refusal
 from api.web.auth import Posted, form_user, page_user
-from api.web.forms import flash, from_validation
+from api.web.pages_delegations import delegations_context
+from api.web.pages_tokens import tokens_context
 from api.web.render import PageRoute, render
 from approvals.access_conflicts import conflicts
 from approvals.policy import parse_policy
@@ -52,37 +54,27 @@ async def users_page(request: Request, _: Reader, settings: SettingsDep) -> Resp
     return render(request, "admin_users.html", {"title": "Users and roles", **ctx})
 
 
-def _user(session: Session, *, user_id: str) -> dict[str, Any]:
+def _user(session: Session, *, user_id: str, actor: Principal) -> dict[str, Any]:
     user = session.get(User, user_id)
     if user is None:
         raise AppError("not_found", f"There is no user {user_id}.")
+    access_now = {**tokens_context(session, actor=actor, user_id=user_id),
+                  **delegations_context(session, actor=actor, user_id=user_id)}
     history = role_history.history(session, user_id)
     people = {h.granted_by for h in history} | {h.removed_by or "" for h in history}
     pending = [c for c in changes.listing(session, status="proposed")
                if c.kind == "role_grant" and c.payload.get("user_id") == user_id]
     policy = parse_policy(policies.current(session).document)
     return {"subject": user, "history": history, "names": user_names(session, people),
-            "pending": pending, "conflicts": conflicts(user.roles, policy)}
+            "pending": pending, "conflicts": conflicts(user.roles, policy), **access_now}
 
 
 @router.get("/admin/users/{user_id}")
-async def user_page(user_id: str, request: Request, _: Reader,
+async def user_page(user_id: str, request: Request, principal: Reader,
                     settings: SettingsDep) -> Response:
-    ctx = await in_db(settings, _user, readonly=True, user_id=user_id)
-    return render(request, "admin_user.html", {"title": ctx["subject"].name, **ctx})
-
-
-def _back(url: str, message: str, *, kind: str = "ok") -> Response:
-    response = RedirectResponse(url, status_code=303)
-    flash(response, message, kind=kind)
-    return response
-
-
-def _refusal(exc: AppError | ValidationError) -> str:
-    err = from_validation(exc) if isinstance(exc, ValidationError) else exc
-    fields = "; ".join(f"{d.get('field', '')}: {d.get('message', '')}"
-                       for d in (err.details or []) if isinstance(d, dict))
-    return err.message + (f" ({fields})" if fields and fields not in err.message else "")
+    ctx = await in_db(settings, _user, readonly=True, user_id=user_id, actor=principal)
+    return render(request, "admin_user.html", {"title": ctx["subject"].name,
+                                               "slack": settings.slack_enabled, **ctx})
 
 
 @router.post("/admin/users/{user_id}/roles")
@@ -96,27 +88,27 @@ async def grant(user_id: str, posted: AdminForm, settings: SettingsDep) -> Respo
     except (AppError, ValidationError) as exc:
         if isinstance(exc, AppError) and exc.code == "not_found":
             raise
-        return _back(back, "Not granted: " + _refusal(exc), kind="error")
+        return back_to(back, "Not granted: " + refusal(exc), kind="error")
     if isinstance(row, Change):
-        return _back(back, f"Proposed as change {row.id}: {body.role} is granted when a "
+        return back_to(back, f"Proposed as change {row.id}: {body.role} is granted when a "
                      "second admin approves it.")
-    return _back(back, f"Role {body.role} granted.")
+    return back_to(back, f"Role {body.role} granted.")
 
 
 @router.post("/admin/users/{user_id}/roles/remove")
 async def remove(user_id: str, posted: AdminForm, settings: SettingsDep) -> Response:
     back, role, reason = f"/admin/users/{user_id}", posted.text("role"), posted.text("reason")
     if len(reason) < 3:
-        return _back(back, f"Not removed: say why {role or 'the role'} is removed (at least "
+        return back_to(back, f"Not removed: say why {role or 'the role'} is removed (at least "
                      "3 characters).", kind="error")
     try:
         await in_db(settings, access.remove_role, user_id=user_id, role=role,
                     actor=posted.principal.id, reason=reason[:500])
     except AppError as exc:
         if exc.code == "not_found" and role:
-            return _back(back, "Not removed: " + exc.message, kind="error")
+            return back_to(back, "Not removed: " + exc.message, kind="error")
         raise
-    return _back(back, f"Role {role} removed.")
+    return back_to(back, f"Role {role} removed.")
 
 
 def _changes(session: Session) -> dict[str, Any]:
@@ -147,9 +139,9 @@ async def decide(change_id: str, decision: str, posted: AdminForm,
     except AppError as exc:
         if exc.code == "not_found":
             raise
-        return _back("/admin/changes", f"Change {change_id} not {decision}d: {exc.message}",
+        return back_to("/admin/changes", f"Change {change_id} not {decision}d: {exc.message}",
                      kind="error")
-    return _back("/admin/changes", f"Change {change_id} {decision}d.")
+    return back_to("/admin/changes", f"Change {change_id} {decision}d.")
 
 
 def _policy(session: Session) -> dict[str, Any]:
