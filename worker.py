@@ -10,13 +10,16 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from prometheus_client import start_http_server
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities import all_activities
@@ -24,8 +27,9 @@ from activities.context import ActivityContext
 from activities.slack import SlackActivities
 from activities.slack_dispatch import SlackDispatcher
 from activities.webhook_dispatch import WebhookDispatcher
-from config import event_loop
+from config import event_loop, logs
 from config.heap import CollectOnGrowth, freeze_startup_objects
+from config.prometheus import DatabaseGauges, SdkMetrics, registry
 from config.sandbox import workflow_runner
 from config.settings import Settings, get_settings
 from config.temporal import connect
@@ -97,9 +101,28 @@ async def running(
             hooks.close()
 
 
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """With DISPUTEFLOW_WORKER_METRICS_PORT set: serve Prometheus metrics there — the outbox
+    backlogs, postings failed and breaches (config/prometheus.py), and the Temporal SDK's
+    own, which its runtime exports on a loopback port this process re-exposes. The runtime
+    the client must be made with, or None without metrics."""
+    port = settings.disputeflow_worker_metrics_port
+    if port is None:
+        return None
+    with socket.socket() as probe:  # a free loopback port for the SDK's exporter
+        probe.bind(("127.0.0.1", 0))
+        sdk_port = probe.getsockname()[1]
+    runtime = Runtime(telemetry=TelemetryConfig(
+        metrics=PrometheusConfig(bind_address=f"127.0.0.1:{sdk_port}")))
+    start_http_server(port, registry=registry(
+        DatabaseGauges(settings.database_url), SdkMetrics(f"http://127.0.0.1:{sdk_port}/metrics")))
+    log.info("worker metrics on port %d", port)
+    return runtime
+
+
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
-    client = await connect(settings)
+    client = await connect(settings, metrics_runtime(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -116,7 +139,7 @@ async def run_worker(settings: Settings | None = None) -> None:
 
 def main() -> None:
     """The worker process: runs until SIGTERM/SIGINT, then exits 0 once shut down."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure(get_settings().disputeflow_log_format)
     freeze_startup_objects()
     event_loop.run(run_worker())
     # Everything has stopped by now. The Temporal SDK's Rust threads can outlive the event

@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, web
+from api import errors, prometheus, web
 from api.limits import RequestGuard
+from api.prometheus import ApiMetrics, RequestMetrics
 from api.routes import (
     analytics,
     audit,
@@ -28,6 +29,7 @@ from api.routes import (
     webhooks,
 )
 from api.temporal_gateway import TemporalGateway
+from config.logs import DisputeOfRequest
 from config.settings import Settings, get_settings
 
 
@@ -66,4 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.router)  # web pages: cookie sign-in + CSRF; not in OpenAPI
     web.mount_static(app)
     app.add_middleware(RequestGuard, max_bytes=settings.disputeflow_max_body_bytes)
+    # Outside the guard, so its refusals are counted too.
+    app.state.prometheus = ApiMetrics(settings)
+    app.include_router(prometheus.router)
+    app.add_middleware(RequestMetrics, metrics=app.state.prometheus)
+    app.add_middleware(DisputeOfRequest)  # logs name the dispute the request is about
     return app

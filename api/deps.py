@@ -33,7 +33,9 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the answer is sent — a client told "done"
+# must find it done, and a commit that fails must not have been answered with a success.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_read_session(settings: SettingsDep) -> Iterator[Session]:
@@ -41,7 +43,7 @@ def get_read_session(settings: SettingsDep) -> Iterator[Session]:
         yield session
 
 
-ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 async def get_gateway(request: Request) -> TemporalGateway:
@@ -56,7 +58,9 @@ def commands_for(app: FastAPI) -> Commands:
     """The command layer (api/commands) over this app's database and Temporal client."""
     commands: Commands | None = getattr(app.state, "commands", None)
     if commands is None:
-        commands = app.state.commands = Commands(app.state.settings, app.state.temporal)
+        commands = app.state.commands = Commands(
+            app.state.settings, app.state.temporal,
+            observe_decision=app.state.prometheus.observe_decision)
     return commands
 
 

@@ -31,16 +31,15 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    import logging
-
     import uvicorn
 
     from api.app import create_app
+    from config import logs
     from config.event_loop import UVICORN_HTTP, UVICORN_LOOP
     from config.heap import freeze_startup_objects
 
-    logging.basicConfig(level=logging.INFO)
     settings = get_settings()
+    logs.configure(settings.disputeflow_log_format)
     app = create_app(settings)
     freeze_startup_objects()
     uvicorn.run(app, host=args.host, port=settings.disputeflow_api_port,

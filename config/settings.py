@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
     # The audience a client-credentials access token must name to be accepted by the API
     # (unset: DISPUTEFLOW_PUBLIC_URL).
     disputeflow_oidc_audience: str | None = None
+    # Prometheus: the bearer token a scraper of the API's GET /metrics must send (unset:
+    # open, the figures carry no customer data), and the worker's metrics port (unset: none).
+    disputeflow_metrics_token: str | None = None
+    disputeflow_worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Logs: one JSON object a line ("json", with the dispute id when there is one) or "text".
+    disputeflow_log_format: Literal["json", "text"] = "json"
     # How long an outbound webhook delivery is retried (with backoff) before it is marked
     # failed for an admin to redeliver.
     disputeflow_webhook_retry_hours: float = Field(default=24, gt=0, le=24 * 7)
@@ -83,7 +90,7 @@ class Settings(BaseSettings):
     disputeflow_backtest_days: int = Field(default=90, ge=1, le=3660)
 
     @field_validator("disputeflow_admin_token", "slack_bot_token", "slack_signing_secret",
-                     "disputeflow_oidc_client_secret")
+                     "disputeflow_oidc_client_secret", "disputeflow_metrics_token")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in PLACEHOLDERS:

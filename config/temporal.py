@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from config.converter import DATA_CONVERTER
@@ -16,7 +17,9 @@ def _read(path: str | None) -> bytes | None:
     return Path(path).read_bytes() if path else None
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A client of the configured cluster; ``runtime`` carries the worker's telemetry (the
+    SDK's metrics), else the SDK's default runtime."""
     tls: TLSConfig | bool = False
     if settings.temporal_tls_cert or settings.temporal_tls_ca or settings.temporal_api_key:
         tls = TLSConfig(
@@ -30,4 +33,5 @@ async def connect(settings: Settings) -> Client:
         data_converter=DATA_CONVERTER,
         tls=tls,
         api_key=settings.temporal_api_key,
+        runtime=runtime,
     )

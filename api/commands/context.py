@@ -36,6 +36,8 @@ class Commands:
 
     settings: Settings
     gateway: TemporalGateway
+    # Told how long each decision took, by channel and outcome (the API's Prometheus metrics).
+    observe_decision: Callable[[str, str, float], None] | None = None
 
     async def in_db(self, fn: Callable[..., T], /, *, readonly: bool = False,
                     **kwargs: Any) -> T:

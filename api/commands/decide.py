@@ -9,13 +9,14 @@ by someone else is refused rather than the next one decided in its place. The va
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.commands import outcomes, reads, refusals
-from api.commands.context import Commands, Outcome
+from api.commands.context import Commands, Outcome, Refused
 from api.commands.update_ids import Button, IdempotencyKey, Replay, update_id
 from api.errors import AppError
 from db.users import Principal
@@ -103,21 +104,35 @@ async def decide(
     commands: Commands, *, principal: Principal, dispute_id: str, request: DecisionRequest,
     channel: Channel,
 ) -> Outcome:
-    """Send the ``decide`` Update once; its refusal is audited and raised as Refused."""
-    view, arg = await _arguments(commands, principal=principal, dispute_id=dispute_id,
-                                 request=request, channel=channel, command="decide")
-    if isinstance(arg, Outcome):
-        return arg
+    """Send the ``decide`` Update once; its refusal is audited and raised as Refused. How
+    long it took is told to ``commands.observe_decision`` with its outcome."""
+    started, outcome = time.perf_counter(), "error"
     try:
-        result = await commands.gateway.update(
-            dispute_id, DisputeWorkflow.decide, arg,
-            update_id=update_id("decide", dispute_id=dispute_id, actor_id=principal.id,
-                                replay=request.replay))
-    except AppError as err:
-        raise await refusals.refuse(commands, err, actor=principal.id, dispute_id=dispute_id,
-                                    command="decide", channel=channel,
-                                    request=request.audited()) from None
-    return await outcomes.from_update(commands, result, view)
+        view, arg = await _arguments(commands, principal=principal, dispute_id=dispute_id,
+                                     request=request, channel=channel, command="decide")
+        if isinstance(arg, Outcome):
+            outcome = "replayed"
+            return arg
+        try:
+            result = await commands.gateway.update(
+                dispute_id, DisputeWorkflow.decide, arg,
+                update_id=update_id("decide", dispute_id=dispute_id, actor_id=principal.id,
+                                    replay=request.replay))
+        except AppError as err:
+            outcome = "refused"
+            raise await refusals.refuse(commands, err, actor=principal.id,
+                                        dispute_id=dispute_id, command="decide",
+                                        channel=channel, request=request.audited()) from None
+        answered = await outcomes.from_update(commands, result, view)
+        outcome = ("replayed" if answered.replayed else
+                   "processing" if answered.processing else "decided")
+        return answered
+    except Refused:
+        outcome = "refused"
+        raise
+    finally:
+        if commands.observe_decision is not None:
+            commands.observe_decision(channel, outcome, time.perf_counter() - started)
 
 
 async def may_decide(
