@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from config.settings import Settings
 from db import billing, ledger
 from db.session import session_scope
 from domain.billing import ContractTerm, DeliveryRecord, InvoiceData
@@ -66,3 +67,16 @@ class TableLedger:
                 currency=request.currency, amount_minor=to_minor(request.total, request.currency),
             )
             return Posted(reference=row.reference, posted_at=row.posted_at)
+
+
+def ledger_for(settings: Settings) -> LedgerConnector:
+    """The ERP over HTTP when ``DISPUTEFLOW_LEDGER_URL`` is set, the embedded table if not."""
+    if not settings.disputeflow_ledger_url:
+        return TableLedger(settings.database_url)
+    # Imported here: the ERP connector names the ledger activity's error types, and that
+    # module (through the activity context) imports this one.
+    from activities.ledger_http import HttpLedger
+
+    return HttpLedger(settings.database_url, settings.disputeflow_ledger_url,
+                      timeout_s=settings.disputeflow_ledger_timeout_s,
+                      token=settings.disputeflow_ledger_token)

@@ -7,6 +7,12 @@ from activities.defn import defn
 from activities.faults import crash_point
 from domain.models import PostCreditMemo, Posted
 
+# The error type of a posting the ledger refused: non-retryable; the workflow sets the memo
+# ``posting_failed`` with the error's message and waits for a re-post.
+LEDGER_REJECTED = "ledger_rejected"
+# The error type of a ledger that did not answer usably this time: retried by Temporal.
+LEDGER_UNAVAILABLE = "ledger_unavailable"
+
 
 class LedgerActivities:
     def __init__(self, ctx: ActivityContext) -> None:

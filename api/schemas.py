@@ -89,6 +89,12 @@ class WithdrawIn(_In):
         return value
 
 
+class RepostIn(_In):
+    """A re-post of a credit memo the ledger refused; say what was fixed, for the record."""
+
+    comment: Text = ""
+
+
 class UserCreate(_In):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     email: Annotated[str, StringConstraints(max_length=320,

@@ -15,7 +15,9 @@ RootCause = Literal[
 Resolution = Literal["full_credit", "partial_credit", "rebill", "deny"]
 DisputeStatus = Literal["investigating", "pending_approval", "resolved", "denied", "withdrawn"]
 ApprovalStatus = Literal["waiting", "pending", "approved", "rejected", "escalated", "voided"]
-MemoStatus = Literal["pending_approval", "approved", "posted", "rejected", "voided"]
+# ``posting_failed``: approved, but the ledger (ERP) refused it; it waits for a re-post.
+MemoStatus = Literal["pending_approval", "approved", "posted", "posting_failed", "rejected",
+                     "voided"]
 Channel = Literal["api", "slack", "web"]
 Decision = Literal["approve", "reject"]
 

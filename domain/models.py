@@ -76,6 +76,10 @@ class CreditMemo(BaseModel):
     created_at: datetime
     posted_at: datetime | None = None
     ledger_reference: str | None = None
+    # The ledger's refusal of the last posting (its status and words), kept until a re-post
+    # succeeds: what managers read before they re-post.
+    posting_error: str | None = None
+    posting_failed_at: datetime | None = None
 
 
 class SlaClock(BaseModel):
@@ -212,6 +216,14 @@ class Withdraw(BaseModel):
     comment: str = ""
 
 
+class RepostCreditMemo(BaseModel):
+    """Post the approved memo the ledger refused again, once what it refused is fixed."""
+
+    actor: Actor
+    memo_number: str
+    comment: str = ""
+
+
 class UpdateResult(BaseModel):
     """What an Update (and the workflow run) answers: the dispute as it now is, and what
     happened in words. ``view`` is missing only from workers older than the view's
@@ -275,6 +287,9 @@ class PostCreditMemo(BaseModel):
     invoice_number: str
     currency: str
     total: Decimal
+    # The memo's lines, for a ledger that books them (the ERP); empty in postings scheduled
+    # before the lines were sent.
+    lines: list[CreditLine] = Field(default_factory=list)
 
 
 class Posted(BaseModel):

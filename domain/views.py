@@ -41,7 +41,8 @@ def memo_view(memo: CreditMemo) -> MemoView:
         policy_version=memo.policy_version, tier_min=memo.tier_min,
         window_total_base=memo.window_total_base, chain_reasons=memo.chain_reasons,
         created_at=memo.created_at, posted_at=memo.posted_at,
-        ledger_reference=memo.ledger_reference)
+        ledger_reference=memo.ledger_reference, posting_error=memo.posting_error,
+        posting_failed_at=memo.posting_failed_at)
 
 
 def dispute_view(state: DisputeState) -> DisputeView:

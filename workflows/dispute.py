@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         DecisionQuestion,
         DisputeState,
         GatherFindings,
+        RepostCreditMemo,
         ReviseCreditMemo,
         SubmitInvestigation,
         UpdateResult,
@@ -291,14 +292,23 @@ class DisputeWorkflow:
                           f"Credit memo {memo.number} fully approved; posting to the ledger.",
                           {"credit_memo": memo.number})
         await self.record.persist()
-        # Answer with the resolved dispute when posting is quick; never hold the caller long.
+        return await self._posting_outcome("Approved")
+
+    async def _posting_outcome(self, done: str) -> UpdateResult:
+        """Answer with the resolved dispute when posting is quick (or with the ledger's
+        refusal); never hold the caller long."""
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: self.state.status != "pending_approval" and self.record.up_to_date,
+                lambda: (self.state.status != "pending_approval"
+                         or rules.posting_refused(self.state)) and self.record.up_to_date,
                 timeout=FINAL_APPROVAL_WAIT)
-        return self.record.result("Approved; the credit memo is posted." if
+        memo = self.state.credit_memo
+        if rules.posting_refused(self.state) and memo is not None:
+            return self.record.result(f"{done}, but the ledger refused the credit memo: "
+                                      f"{memo.posting_error}")
+        return self.record.result(f"{done}; the credit memo is posted." if
                                   self.state.status == "resolved" else
-                                  "Approved; the credit memo is being posted.")
+                                  f"{done}; the credit memo is being posted.")
 
     @decide.validator
     def _validate_decision(self, req: DecideLevel) -> None:
@@ -327,6 +337,19 @@ class DisputeWorkflow:
     @withdraw.validator
     def _validate_withdraw(self, req: Withdraw) -> None:
         rules.check_withdraw(self.state, req, self._submitting)
+
+    @workflow.update(name="repost")
+    async def repost(self, req: RepostCreditMemo) -> UpdateResult:
+        """Post a memo the ledger refused again (the same idempotency key), once the cause
+        is fixed in the ERP; the answer says whether it is posted now or refused again."""
+        rules.check_repost(self.state, req)
+        self.memos.repost(req.actor, req.comment)
+        await self.record.persist()
+        return await self._posting_outcome("Sent to the ledger again")
+
+    @repost.validator
+    def _validate_repost(self, req: RepostCreditMemo) -> None:
+        rules.check_repost(self.state, req)
 
     @workflow.query(name="state")
     def get_state(self) -> DisputeState:

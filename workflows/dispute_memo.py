@@ -1,6 +1,7 @@
 """The dispute workflow's credit-memo steps: prepare one (validated by an activity),
-install it and start its approval chain, and post it to the ledger once approved. The
-Updates that call these stay on the workflow class."""
+install it and start its approval chain, post it to the ledger once approved — or, when
+the ledger refuses it, record why and wait for a re-post. The Updates that call these stay
+on the workflow class."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.credit_memo import CreditMemoActivities
-    from activities.ledger import LedgerActivities
+    from activities.ledger import LEDGER_REJECTED, LedgerActivities
     from domain.codes import Resolution
     from domain.models import (
+        Actor,
         ApprovalLevel,
         CreditLine,
+        CreditMemo,
         PostCreditMemo,
         PrepareCreditMemo,
         PreparedCreditMemo,
@@ -28,6 +31,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import ACTIVITY_TIMEOUT, INTERACTIVE_RETRY, RETRY
     from workflows.rules import refuse
     from workflows.steps import local_step
+
+# A ledger that refuses a memo (the ERP's 4xx) leaves it posting_failed instead of failing
+# the dispute (2026-12-07). Disputes posting before then never met a refusal: the embedded
+# ledger does not refuse.
+LEDGER_REJECTIONS_PATCH = "ledger-rejections-v1"
 
 
 class MemoSteps:
@@ -98,19 +106,30 @@ class MemoSteps:
 
     async def post(self) -> None:
         """Post the approved memo to the ledger (exactly once: keyed on its number) and
-        resolve the dispute."""
+        resolve the dispute. The ledger being unavailable is retried; its refusal leaves
+        the memo ``posting_failed`` with the reason, until someone re-posts it."""
         o = self.state.opened
         memo = self.state.credit_memo
         assert memo is not None
-        posted = await workflow.execute_activity_method(
-            LedgerActivities.post_credit_memo,
-            PostCreditMemo(dispute_id=o.dispute_id, memo_number=memo.number,
-                           account_id=o.account_id, invoice_number=o.invoice_number,
-                           currency=memo.currency, total=memo.total),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        try:
+            posted = await workflow.execute_activity_method(
+                LedgerActivities.post_credit_memo,
+                PostCreditMemo(dispute_id=o.dispute_id, memo_number=memo.number,
+                               account_id=o.account_id, invoice_number=o.invoice_number,
+                               currency=memo.currency, total=memo.total,
+                               lines=[ln.model_copy() for ln in memo.lines]),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        except ActivityError as err:
+            cause = err.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == LEDGER_REJECTED
+                    and workflow.patched(LEDGER_REJECTIONS_PATCH)):
+                raise
+            await self._posting_failed(memo, cause)
+            return
         memo.status = "posted"
         memo.posted_at = posted.posted_at
         memo.ledger_reference = posted.reference
+        memo.posting_error = None
         self.record.event(
             "system", "credit_memo.posted",
             f"Credit memo {memo.number} posted to the ledger as {posted.reference} "
@@ -122,3 +141,32 @@ class MemoSteps:
         await self.record.notify_opener(
             "resolved", f"Dispute {o.dispute_id} is resolved: credit memo {memo.number} for "
             f"{fmt(memo.total, memo.currency)} posted.")
+
+    async def _posting_failed(self, memo: CreditMemo, refusal: ApplicationError) -> None:
+        """The ledger refused the memo: it stays approved but unposted, with the ledger's
+        reason for managers to read; the dispute waits for a re-post (or a revised memo)."""
+        details = refusal.details[0] if refusal.details else None
+        status = details.get("status") if isinstance(details, dict) else None
+        memo.status = "posting_failed"
+        memo.posting_error = refusal.message
+        memo.posting_failed_at = workflow.now()
+        self.record.event(
+            "system", "credit_memo.posting_failed",
+            f"The ledger refused credit memo {memo.number}: {refusal.message} It can be "
+            "re-posted once the cause is fixed.",
+            {"credit_memo": memo.number, "reason": refusal.message, "http_status": status})
+        await self.record.persist()
+
+    def repost(self, actor: Actor, comment: str) -> None:
+        """Send the refused memo to the ledger again: the main loop posts it (same key)."""
+        memo = self.state.credit_memo
+        assert memo is not None
+        before = memo.posting_error
+        memo.status = "approved"
+        memo.posting_error = None
+        memo.posting_failed_at = None
+        self.record.event(
+            actor.id, "credit_memo.repost_requested",
+            f"Credit memo {memo.number} sent to the ledger again by {actor.id}"
+            + (f": {comment}" if comment else ".") + f" It had been refused: {before}",
+            {"credit_memo": memo.number, "previous_error": before, "comment": comment})

@@ -22,12 +22,16 @@ from domain.models import (
     DecideLevel,
     DecisionCheck,
     DisputeState,
+    RepostCreditMemo,
     ReviseCreditMemo,
     SubmitInvestigation,
     Withdraw,
 )
 
 OPEN = ("investigating", "pending_approval")
+# Who may send a memo the ledger refused to it again: it changes no amount and no approval,
+# so the people who run billing operations and the books (and admins, who fix connections).
+REPOST_ROLES = ("manager", "controller", "admin")
 
 
 def refuse(code: str, message: str, details: dict[str, object] | None = None
@@ -45,6 +49,12 @@ def _status(state: DisputeState) -> str:
 def needs_posting(state: DisputeState) -> bool:
     memo = state.credit_memo
     return memo is not None and memo.status == "approved" and state.status in OPEN
+
+
+def posting_refused(state: DisputeState) -> bool:
+    """The memo is approved, the ledger refused it, and it waits for a re-post."""
+    memo = state.credit_memo
+    return memo is not None and memo.status == "posting_failed" and state.status in OPEN
 
 
 def check_investigation(state: DisputeState, req: SubmitInvestigation, busy: bool) -> None:
@@ -83,9 +93,27 @@ def check_withdraw(state: DisputeState, req: Withdraw, busy: bool) -> None:
     if state.status not in OPEN or needs_posting(state):
         raise refuse("wrong_state", f"The dispute is {_status(state)} and can no longer be "
                      "withdrawn.")
+    if posting_refused(state):
+        raise refuse("wrong_state", "The credit memo is approved and waits to be re-posted "
+                     "to the ledger; re-post it, or have the analyst revise it, first.")
     if busy:
         raise refuse("wrong_state", "A change is being submitted right now; try again in a "
                      "moment.")
+
+
+def check_repost(state: DisputeState, req: RepostCreditMemo) -> None:
+    memo = state.credit_memo
+    if memo is None or memo.number != req.memo_number:
+        raise refuse("wrong_state", f"Credit memo {req.memo_number} is not the memo this "
+                     "dispute is waiting on; nothing to re-post.",
+                     {"memo_number": req.memo_number})
+    if not posting_refused(state):
+        raise refuse("wrong_state", f"Credit memo {memo.number} is "
+                     f"{memo.status.replace('_', ' ')}; only a memo the ledger refused can be "
+                     "re-posted.", {"memo_number": memo.number, "memo_status": memo.status})
+    if not set(req.actor.roles) & set(REPOST_ROLES):
+        raise refuse("forbidden", "Only a manager, a controller or an admin can re-post a "
+                     "credit memo to the ledger.")
 
 
 def pending_level(state: DisputeState) -> ApprovalLevel | None:

@@ -1,7 +1,8 @@
 """The application layer: one function per command a person can give a dispute.
 
 ``open_dispute``, ``investigate``, ``revise``, ``decide`` (and ``may_decide``, its dry
-run) and ``withdraw`` take who is acting, the dispute, a typed input and the channel
+run), ``withdraw`` and ``repost`` (a memo the ledger refused) take who is acting, the
+dispute, a typed input and the channel
 (API, web page or Slack), and return an :class:`Outcome` or raise a :class:`Refused`.
 The API routes, the web pages and the Slack handler are adapters over these: they parse
 their own input and put the outcome into their own words, nothing more. This layer owns
@@ -15,6 +16,7 @@ from api.commands.changes import investigate, revise, withdraw
 from api.commands.context import Commands, Outcome, Refused
 from api.commands.decide import DecisionRequest, decide, may_decide
 from api.commands.intake import open_dispute
+from api.commands.repost import repost
 
 __all__ = ["Commands", "DecisionRequest", "Outcome", "Refused", "decide", "investigate",
-           "may_decide", "open_dispute", "revise", "withdraw"]
+           "may_decide", "open_dispute", "repost", "revise", "withdraw"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.errors import AppError
 from db import disputes, users
+from db.models import CreditMemo
 from db.users import Principal
 from domain.codes import TERMINAL_STATUSES
 from domain.dispute_view import DisputeView
@@ -20,6 +22,15 @@ def dispute(session: Session, *, dispute_id: str) -> DisputeView:
     if stored is None:
         raise AppError("not_found", f"There is no dispute {dispute_id}.")
     return DisputeView.model_validate(stored)
+
+
+def memo_dispute(session: Session, *, number: str) -> DisputeView:
+    """The dispute a credit memo belongs to, as the read model has it (a re-post names the
+    memo, not the dispute)."""
+    dispute_id = session.scalar(select(CreditMemo.dispute_id).where(CreditMemo.number == number))
+    if dispute_id is None:
+        raise AppError("not_found", f"There is no credit memo {number}.")
+    return dispute(session, dispute_id=dispute_id)
 
 
 def closed(view: DisputeView) -> str | None:

@@ -17,7 +17,7 @@ from domain.codes import Channel
 # Refusals of state or policy, recorded in the audit trail (a bad input is not).
 AUDITED = frozenset({"forbidden", "sod_violation", "wrong_state"})
 NOUN = {"decide": "decision", "investigate": "investigation", "revise": "revision",
-        "withdraw": "withdrawal"}
+        "withdraw": "withdrawal", "repost": "repost"}
 
 
 def record(session: Session, *, actor: str, dispute_id: str, command: str, channel: Channel,

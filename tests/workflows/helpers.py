@@ -19,9 +19,11 @@ from workflows.dispute import DisputeWorkflow
 
 
 @asynccontextmanager
-async def running_worker(client: Client, db_url: str) -> AsyncIterator[str]:
+async def running_worker(client: Client, db_url: str, **overrides: object
+                         ) -> AsyncIterator[str]:
+    """A worker on a queue of its own; ``overrides`` are settings (e.g. the ledger's URL)."""
     queue = f"q-{uuid.uuid4().hex[:8]}"
-    settings = Settings(database_url=db_url)
+    settings = Settings(database_url=db_url, **overrides)  # type: ignore[arg-type]
     with ThreadPoolExecutor(max_workers=8) as pool:
         async with running(client, settings, pool, task_queue=queue):
             yield queue
