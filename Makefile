@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install browser identity run test test-postgres lint demo histories bench clean
+.PHONY: install browser documents identity run test test-postgres lint demo histories bench clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,15 @@ browser:
 	  (apt-get install -y -q chromium chromium-driver || \
 	   (apt-get update -q && apt-get install -y -q chromium chromium-driver)) >/dev/null; }
 
+# Credit memo PDFs are printed by WeasyPrint through Debian's Pango; the tests read them back
+# with pdftotext (poppler-utils).
+documents:
+	@{ ldconfig -p | grep -q libpango-1.0 && command -v pdftotext >/dev/null 2>&1; } || { \
+	  echo "Installing Debian's Pango and poppler-utils for credit memo PDFs"; \
+	  (apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 poppler-utils || \
+	   (apt-get update -q && apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 \
+	    poppler-utils)) >/dev/null; }
+
 # The single sign-on tests sign in through a real OpenID provider (the npm package
 # oidc-provider, at the version its lockfile pins) run by Node.js.
 OIDC_DIR := tests/support/oidc
@@ -34,14 +43,14 @@ $(OIDC_DIR)/node_modules/.package-lock.json: $(OIDC_DIR)/package-lock.json
 	cd $(OIDC_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-run: install
+run: install documents
 	$(BIN)/disputeflow up
 
-test: install browser identity
+test: install browser identity documents
 	$(BIN)/pytest
 
 # The database-backed tests again, on PostgreSQL through the Alembic migrations.
-test-postgres: install identity
+test-postgres: install identity documents
 	DISPUTEFLOW_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/pytest tests/workflows tests/e2e tests/db tests/faults
 
 lint: install
