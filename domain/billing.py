@@ -42,6 +42,11 @@ class InvoiceData:
         return next((ln for ln in self.lines if ln.id == line_id), None)
 
 
+# The delivery measurement source a record carries when its importer names none: the
+# units our own ad server counted. Every record imported before sources existed is one.
+FIRST_PARTY = "first_party"
+
+
 @dataclass(frozen=True)
 class ContractTerm:
     account_id: str
@@ -50,6 +55,9 @@ class ContractTerm:
     rate_basis: int
     valid_from: date
     valid_to: date
+    # The measurement source the contract bills by (a third-party ad server such as
+    # ``gcm``); None when it names none, and first-party counts are compared.
+    measurement_source: str | None = None
 
     @property
     def unit_rate(self) -> Decimal:
@@ -58,7 +66,11 @@ class ContractTerm:
 
 @dataclass(frozen=True)
 class DeliveryRecord:
+    """Units delivered to a campaign in a period, as one measurement source counted them:
+    ad servers disagree, so a campaign may have a record per source."""
+
     campaign_id: str
     period: str
     units: int
     makegood_units: int = 0
+    source: str = FIRST_PARTY

@@ -1,6 +1,8 @@
 """The billing-data document of API.md (``POST /api/v1/billing-data``, ``disputeflow import``).
 
-Validated whole before anything is written, so a bad document changes nothing.
+Validated whole before anything is written, so a bad document changes nothing. The CSV
+import (:mod:`domain.billing_csv`) validates each row with these same models, so a rule
+written here holds for both.
 """
 
 from __future__ import annotations
@@ -10,13 +12,33 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from domain.billing import FIRST_PARTY
 from domain.money import MoneyError, minor_units, parse_amount
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
 Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# A delivery measurement source: ``first_party`` (our ad server's counts) or the name of a
+# third-party ad server or verification vendor (``gcm``, ``ias``, ``dv``, ...). Open, so a
+# new vendor needs no release; lower-cased, so ``GCM`` and ``gcm`` are one source.
+Source = Annotated[str, BeforeValidator(_lower),
+                   Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 
 
 def _exact(value: Any, what: str) -> Decimal:
@@ -35,6 +57,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _known_currency(value: str) -> str:
+    try:
+        minor_units(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 class AccountDoc(_Strict):
     id: Id
     type: Annotated[str, Field(pattern=r"^(advertiser|agency|seller|marketplace_seller|other)$")]
@@ -44,11 +74,7 @@ class AccountDoc(_Strict):
     @field_validator("currency")
     @classmethod
     def _known(cls, v: str) -> str:
-        try:
-            minor_units(v)
-        except MoneyError as exc:
-            raise ValueError(str(exc)) from None
-        return v
+        return _known_currency(v)
 
 
 class LineDoc(_Strict):
@@ -76,6 +102,12 @@ class InvoiceDoc(_Strict):
     issued_on: date
     lines: Annotated[list[LineDoc], Field(min_length=1, max_length=10_000)]
 
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        # Named here, not left to the lines' amounts: the currency is what is wrong.
+        return _known_currency(v)
+
     @model_validator(mode="after")
     def _amounts(self) -> InvoiceDoc:
         ids = [ln.id for ln in self.lines]
@@ -102,17 +134,23 @@ class ContractDoc(_Strict):
     rate_basis: Annotated[int, Field(ge=1, le=10**9)] = 1
     valid_from: date
     valid_to: date
+    # The delivery source the contract bills by; none: first-party counts are compared.
+    measurement_source: Source | None = None
 
     @field_validator("rate")
     @classmethod
     def _rate(cls, v: Any) -> Decimal:
         return _exact(v, "rate")
 
-    @model_validator(mode="after")
-    def _window(self) -> ContractDoc:
-        if self.valid_to < self.valid_from:
+    @field_validator("valid_to")
+    @classmethod
+    def _window(cls, v: date, info: ValidationInfo) -> date:
+        # A field check, so the refusal names valid_to (a CSV row's column) rather than
+        # the whole record.
+        start = info.data.get("valid_from")
+        if isinstance(start, date) and v < start:
             raise ValueError("valid_to is before valid_from")
-        return self
+        return v
 
 
 class DeliveryDoc(_Strict):
@@ -120,6 +158,8 @@ class DeliveryDoc(_Strict):
     period: Period
     units: Annotated[int, Field(ge=0, le=10**15)]
     makegood_units: Annotated[int, Field(ge=0, le=10**15)] = 0
+    # Who counted these units; a campaign has one record per source and period.
+    source: Source = FIRST_PARTY
 
 
 class FxDoc(_Strict):

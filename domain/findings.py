@@ -3,7 +3,9 @@
 Pure functions over connector data. Each check yields findings with the credit it implies
 in the invoice currency, so the analyst starts from numbers rather than from a blank page.
 Ad servers and billing systems commonly disagree on units by a few percent: a units gap
-inside the tolerance is reported as ``within_tolerance`` and implies no credit.
+inside the tolerance is reported as ``within_tolerance`` and implies no credit. Which count
+is compared is the contract's to say: the measurement source it bills by, first-party
+otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from domain.billing import ContractTerm, DeliveryRecord, InvoiceData, InvoiceLineData
+from domain.billing import (
+    FIRST_PARTY,
+    ContractTerm,
+    DeliveryRecord,
+    InvoiceData,
+    InvoiceLineData,
+)
 from domain.models import Finding
 from domain.money import fmt, quantize
 
@@ -68,32 +76,64 @@ def rate_findings(
     return out
 
 
+def measurement_source(
+    line: InvoiceLineData, invoice: InvoiceData, contracts: Iterable[ContractTerm]
+) -> str | None:
+    """The delivery source the line's contract bills by, or None when it names none (or
+    there is no contract): then first-party counts are the ones compared."""
+    term = _contract_for(line, invoice, contracts)
+    return term.measurement_source if term is not None else None
+
+
+def _no_delivery(campaign: str, period: str, named: str | None, others: Sequence[str]) -> str:
+    """Why there is nothing to compare, naming the source looked for and those there are."""
+    if named is not None:
+        msg = (f"No delivery data from {named}, the source the contract bills by, for "
+               f"campaign {campaign} in {period}.")
+        return msg + (f" There is data from {', '.join(others)}." if others else "")
+    if others:
+        return (f"No first-party delivery data for campaign {campaign} in {period}; the "
+                f"contract names no measurement source, so data from {', '.join(others)} "
+                "is not compared.")
+    return f"No delivery data for campaign {campaign} in {period}."
+
+
 def delivery_findings(
     invoice: InvoiceData,
     lines: Sequence[InvoiceLineData],
     delivery: Sequence[DeliveryRecord],
     tolerance: Decimal,
+    contracts: Sequence[ContractTerm] = (),
 ) -> list[Finding]:
-    """Units billed vs delivered per campaign, and make-good units that were billed."""
+    """Units billed vs delivered per campaign, and make-good units that were billed.
+
+    Delivery is compared as the source the campaign's contract bills by counted it
+    (``measurement_source``), first-party when the contract names none; each finding says
+    which source it used, and its message names a source the contract chose."""
     by_campaign: dict[str, list[InvoiceLineData]] = defaultdict(list)
     for line in lines:
         if line.campaign_id is not None and not line.makegood:
             by_campaign[line.campaign_id].append(line)
-    records = {(d.campaign_id, d.period): d for d in delivery}
+    records = {(d.campaign_id, d.period, d.source): d for d in delivery}
     out: list[Finding] = []
     for campaign, camp_lines in by_campaign.items():
-        record = records.get((campaign, invoice.period))
+        named = measurement_source(camp_lines[0], invoice, contracts)
+        source = named or FIRST_PARTY
+        record = records.get((campaign, invoice.period, source))
         line_id = camp_lines[0].id if len(camp_lines) == 1 else None
         billed = sum(ln.units for ln in camp_lines)
         unit = camp_lines[0].unit
         if record is None:
+            others = sorted(d.source for d in delivery
+                            if d.campaign_id == campaign and d.period == invoice.period)
             out.append(_finding(
                 invoice, kind="delivery_shortfall", line_id=line_id, campaign_id=campaign,
                 status="no_data", billed=f"{billed} {unit}", expected="",
-                implied_credit=Decimal(0),
-                message=f"No delivery data for campaign {campaign} in {invoice.period}.",
+                implied_credit=Decimal(0), source=source,
+                message=_no_delivery(campaign, invoice.period, named, others),
             ))
             continue
+        per = f" as measured by {source}" if named else ""
         # The billed rate per unit, weighted over the campaign's lines.
         amount = sum((ln.amount for ln in camp_lines), Decimal(0))
         unit_price = amount / billed if billed else Decimal(0)
@@ -103,22 +143,22 @@ def delivery_findings(
             within = record.units > 0 and ratio <= tolerance
             implied = Decimal(0) if within else quantize(unit_price * short, invoice.currency)
             pct = (ratio * 100).quantize(Decimal("0.1"))
-            msg = (f"Campaign {campaign}: {billed:,} {unit} billed, {record.units:,} delivered "
-                   f"({pct}% over). ")
+            msg = (f"Campaign {campaign}: {billed:,} {unit} billed, {record.units:,} delivered"
+                   f"{per} ({pct}% over). ")
             msg += (f"Within the {tolerance * 100:.1f}% tolerance; no credit implied." if within
                     else f"Implies {fmt(implied, invoice.currency)}.")
             out.append(_finding(
                 invoice, kind="delivery_shortfall", line_id=line_id, campaign_id=campaign,
                 status="within_tolerance" if within else "discrepancy",
                 billed=f"{billed} {unit}", expected=f"{record.units} {unit}",
-                implied_credit=implied, message=msg,
+                implied_credit=implied, source=source, message=msg,
             ))
         else:
             out.append(_finding(
                 invoice, kind="delivery_shortfall", line_id=line_id, campaign_id=campaign,
                 status="consistent", billed=f"{billed} {unit}", expected=f"{record.units} {unit}",
-                implied_credit=Decimal(0),
-                message=f"Campaign {campaign}: billed units do not exceed delivery.",
+                implied_credit=Decimal(0), source=source,
+                message=f"Campaign {campaign}: billed units do not exceed delivery{per}.",
             ))
         if record.makegood_units > 0:
             billable = record.units - record.makegood_units
@@ -129,7 +169,7 @@ def delivery_findings(
                     invoice, kind="makegood_not_applied", line_id=line_id, campaign_id=campaign,
                     status="discrepancy", billed=f"{billed} {unit}",
                     expected=f"{billable} {unit} (excluding {record.makegood_units} make-good)",
-                    implied_credit=implied,
+                    implied_credit=implied, source=source,
                     message=(f"Campaign {campaign}: {charged_makegood:,} make-good {unit} were "
                              f"billed; they should be free. Implies "
                              f"{fmt(implied, invoice.currency)}."),
@@ -196,7 +236,7 @@ def investigate(
     lines = [ln for ln in invoice.lines if not line_ids or ln.id in set(line_ids)]
     return [
         *rate_findings(invoice, lines, contracts),
-        *delivery_findings(invoice, lines, delivery, tolerance),
+        *delivery_findings(invoice, lines, delivery, tolerance, contracts),
         *duplicate_findings(invoice, lines, other_invoices),
     ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Evidence(BaseModel):
@@ -29,6 +29,11 @@ class Finding(BaseModel):
     implied_credit: Decimal
     currency: str
     message: str
+    # The delivery measurement source the units were compared against (delivery and
+    # make-good findings from delivery data; None for the others and for findings stored
+    # before sources existed). Left out of the JSON when None, so the views and workflow
+    # payloads of those findings stay byte for byte what they were.
+    source: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class CreditLine(BaseModel):
