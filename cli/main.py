@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import get_settings
+from domain.billing_csv import KINDS as CSV_KINDS
 
 
 def _session() -> Any:
@@ -165,6 +166,19 @@ def _import(document: Any, actor: str) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    is_csv = args.file.lower().endswith(".csv")
+    if is_csv and not args.kind:
+        print("A .csv file holds one kind of record: name it with --kind (accounts, "
+              "invoices, contracts, delivery or fx).", file=sys.stderr)
+        return 2
+    if args.kind and not is_csv:
+        print("--kind is for .csv files; a JSON document names its kinds itself.",
+              file=sys.stderr)
+        return 2
+    if is_csv:
+        from cli.billing_import import import_csv_file
+
+        return import_csv_file(Path(args.file), args.kind)
     return _import(_load_file(args.file), "cli")
 
 
@@ -316,8 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--format", choices=["text", "json"], default="text")
     bt.set_defaults(f=cmd_policy_backtest)
 
-    imp = sub.add_parser("import", help="import a billing-data JSON document")
+    imp = sub.add_parser("import", help="import a billing-data JSON document, or one CSV "
+                         "file of one kind (--kind)")
     imp.add_argument("file")
+    imp.add_argument("--kind", choices=CSV_KINDS,
+                     help="what the rows of a .csv file are (required for .csv)")
     imp.set_defaults(f=cmd_import)
     demo = sub.add_parser("load-demo", help="load the demo billing data and demo users")
     demo.add_argument("--no-users", action="store_true")
