@@ -123,7 +123,8 @@ def load(url: str, n: int) -> None:
                 "approver_id": rnd.choice(APPROVERS) if status == "resolved" else None,
                 "delegate_of": None, "decided_at": decided if status == "resolved" else None,
                 "channel": "api" if status == "resolved" else None, "comment": None,
-                "due_at": created + timedelta(days=2), "sod_checks": []})
+                "due_at": created + timedelta(days=2), "sod_checks": [],
+                "pending_since": created})  # level 1: since its memo's creation
             memos.append({
                 "number": f"CM-{i}", "dispute_id": did, "account_id": rows[-1]["account_id"],
                 "invoice_number": f"INV-{i}",

@@ -33,7 +33,9 @@ from db.models import (
     SlaBreach,
     table,
 )
+from domain.models import ApprovalLevel as LevelState
 from domain.models import AuditEntry, DisputeState
+from domain.models import CreditMemo as MemoState
 from domain.money import allocate, from_minor, to_minor
 from domain.views import dispute_view
 
@@ -214,7 +216,18 @@ def _save_memos(session: Session, state: DisputeState, memos: list[Any]) -> None
         "role": lv.role, "status": lv.status, "approver_id": lv.approver_id,
         "delegate_of": lv.delegate_of, "decided_at": lv.decided_at, "channel": lv.channel,
         "comment": lv.comment, "due_at": lv.due_at, "sod_checks": lv.sod_checks,
+        "pending_since": _pending_since(memo, lv),
     } for memo in memos for lv in memo.levels])
+
+
+def _pending_since(memo: MemoState, level: LevelState) -> datetime | None:
+    """When the level became the one to decide: level 1 when its memo was created, a later
+    level when the one before it was approved (the workflow activates the next level then);
+    None while it waits, and for one voided before its turn came."""
+    if level.level == 1:
+        return memo.created_at
+    before = next((lv for lv in memo.levels if lv.level == level.level - 1), None)
+    return before.decided_at if before is not None and before.status == "approved" else None
 
 
 def _write_rows(session: Session, target: Table, keys: tuple[str, ...],

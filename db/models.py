@@ -253,6 +253,10 @@ class ApprovalLevel(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime | None]
     sod_checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # When the level became the one to decide: its memo's creation for level 1, the approval
+    # of the level before it otherwise; None while it waits for that (written with the level,
+    # so decision time is one pass over the levels).
+    pending_since: Mapped[datetime | None]
 
 
 class SlaBreach(Base):

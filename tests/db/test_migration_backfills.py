@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -156,3 +156,72 @@ def test_users_before_0018_keep_their_roles_dated_and_their_tokens(empty_url: st
     with session_scope(empty_url) as s:
         who = authenticate(s, token="secret-U-A", admin_token=None)
     assert who is not None and who.id == "U-A" and who.roles == ("analyst", "billing_manager")
+
+
+def test_levels_before_0021_learn_when_they_became_pending(empty_url: str) -> None:
+    """Level 1 since its memo's creation, a later level since the approval of the one before
+    it, none for a level whose turn never came; a decided level keeps the start decision
+    time counted from before (the decision before it, or else its memo's creation), so the
+    figures read the same after the upgrade."""
+    from db import analytics, report_window
+    from db.session import session_scope
+
+    upgrade(empty_url, "0020")
+    levels = sa.table("approval_levels", *(sa.column(c) for c in (
+        "memo_number", "level", "dispute_id", "role", "status", "approver_id", "delegate_of",
+        "channel", "comment")), sa.column("decided_at", UTCDateTime()),
+        sa.column("due_at", UTCDateTime()), sa.column("sod_checks", sa.JSON()),
+        sa.column("pending_since", UTCDateTime()))
+    hours = [T0 + timedelta(hours=h) for h in range(40)]
+    # memo: created, [(level, status, decided)]
+    chains = {
+        "CM-1": (hours[0], [(1, "approved", hours[24]), (2, "approved", hours[30]),
+                            (3, "pending", None)]),
+        # revised while its level 2 was pending: 2 had its turn, 3 never did
+        "CM-2": (hours[1], [(1, "approved", hours[3]), (2, "voided", None),
+                            (3, "voided", None)]),
+        "CM-3": (hours[2], [(1, "rejected", hours[7]), (2, "voided", None)]),
+        # a decision on level 2 with none recorded on level 1: from the memo's creation
+        "CM-4": (hours[4], [(1, "escalated", None), (2, "approved", hours[10])]),
+    }
+    with get_engine(empty_url).begin() as c:
+        c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
+                                         "currency": "USD"}])
+        c.execute(sa.insert(INVOICES), [{
+            "number": "INV-1", "account_id": "ADV-1", "currency": "USD", "period": "2026-10",
+            "issued_on": date(2026, 10, 1), "total_minor": 50000}])
+        c.execute(sa.insert(DISPUTES), [{
+            "id": "D-1", "status": "pending_approval", "account_id": "ADV-1",
+            "invoice_number": "INV-1", "currency": "USD", "disputed_minor": 1000,
+            "reason_code": "other", "opened_by": "U-1", "breached": False,
+            "root_cause": None, "turnaround_s": None, "rejections": 0, "revision": 1,
+            "opened_at": T0, "closed_at": None, "view": {"id": "D-1"}}])
+        c.execute(sa.insert(MEMOS), [{
+            "number": number, "dispute_id": "D-1", "account_id": "ADV-1",
+            "invoice_number": "INV-1", "status": "pending_approval", "currency": "USD",
+            "total_minor": 700, "base_currency": "USD", "base_total_minor": 700,
+            "fx_rate": "1", "fx_as_of": date(2026, 10, 2), "prior_period": False,
+            "preparer_id": "U-2", "policy_version": 1, "tier_min": "0", "chain": {},
+            "created_at": created, "posted_at": None} for number, (created, _) in chains.items()])
+        c.execute(sa.insert(levels), [  # every column but pending_since, not there yet
+            {"memo_number": number, "level": level, "dispute_id": "D-1",
+             "role": f"role_{level}", "status": status,
+             "approver_id": "U-3" if decided else None, "delegate_of": None,
+             "decided_at": decided, "channel": "api" if decided else None, "comment": None,
+             "due_at": None, "sod_checks": []}
+            for number, (_, chain) in chains.items() for level, status, decided in chain])
+    upgrade(empty_url)
+    with get_engine(empty_url).connect() as c:
+        since = {(m, lv): at for m, lv, at in c.execute(
+            sa.select(levels.c.memo_number, levels.c.level, levels.c.pending_since))}
+    assert since == {
+        ("CM-1", 1): hours[0], ("CM-1", 2): hours[24], ("CM-1", 3): hours[30],
+        ("CM-2", 1): hours[1], ("CM-2", 2): hours[3], ("CM-2", 3): None,
+        ("CM-3", 1): hours[2], ("CM-3", 2): None,
+        ("CM-4", 1): hours[4], ("CM-4", 2): hours[4]}
+    with session_scope(empty_url, readonly=True) as s:
+        rows = analytics.TABLES["decision_time"](s, report_window.window_for(
+            s, start=None, end=None, now=hours[39]))
+    # level 1: 24, 2 and 5 hours; level 2: 6 and 6 hours
+    assert [(r["level"], r["decisions"], r["mean_hours"], r["max_hours"]) for r in rows] == [
+        (1, 3, 10.33, 24.0), (2, 2, 6.0, 6.0)]

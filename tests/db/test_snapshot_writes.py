@@ -8,12 +8,12 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import event, select
 
-from db import audit, disputes
+from db import analytics, audit, disputes, report_window
 from db.models import (
     Account,
     ApprovalLevel,
@@ -130,3 +130,35 @@ def test_a_new_memo_records_its_credit_per_product_and_a_decision_reads_no_invoi
         credited = s.execute(select(CreditMemoProduct.product,
                                     CreditMemoProduct.amount_minor)).all()
     assert [tuple(r) for r in credited] == [("Sponsored Products", 25000)]
+
+
+def test_each_level_is_written_with_when_it_became_pending(db_url: str) -> None:
+    """Level 1 from its memo's creation; level 2 from level 1's approval, and none while it
+    waits for it: what decision time per level counts from."""
+    state = pending_approval(IDS)
+    memo = state.credit_memo
+    assert memo is not None
+
+    def stored() -> list[tuple[int, datetime | None]]:
+        with session_scope(db_url, readonly=True) as s:
+            return [(lv, at) for lv, at in s.execute(
+                select(ApprovalLevel.level, ApprovalLevel.pending_since)
+                .order_by(ApprovalLevel.level))]
+
+    with session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=state, events=[])
+    assert stored() == [(1, memo.created_at), (2, None)]
+    decided = state.model_copy(deep=True)
+    assert decided.credit_memo is not None
+    first, second = decided.credit_memo.levels
+    first.status, first.approver_id = "approved", "U-BM"
+    first.decided_at = memo.created_at + timedelta(hours=5)
+    second.status = "pending"
+    decided.revision = 2
+    with session_scope(db_url) as s:
+        assert disputes.save_snapshot(s, state=decided, events=[])
+    assert stored() == [(1, memo.created_at), (2, first.decided_at)]
+    with session_scope(db_url, readonly=True) as s:
+        [row] = analytics.TABLES["decision_time"](s, report_window.window_for(
+            s, start=None, end=None, now=first.decided_at + timedelta(hours=1)))
+    assert (row["level"], row["decisions"], row["mean_hours"]) == (1, 1, 5.0)

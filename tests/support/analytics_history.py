@@ -156,6 +156,10 @@ def write_history(url: str) -> None:
                 credited[products[invoice, line]] += amount
             s.add_all(CreditMemoProduct(memo_number=number, product=product, amount_minor=minor)
                       for product, minor in credited.items())
+        # Each level pending since its memo's creation (level 1) or the approval of the one
+        # before it, as the snapshot writes them.
+        pending_since: dict[str, datetime | None] = {
+            number: created for number, *_, created, _ in memos}
         for memo, did, level, role, status, who, decided, due in (
                 ("M2", "D2", 1, "billing_manager", "pending", None, None, _at(10, 30)),
                 ("M4", "D4", 1, "billing_manager", "approved", "u-bm", _at(10, 16, 12), None),
@@ -165,7 +169,9 @@ def write_history(url: str) -> None:
             s.add(ApprovalLevel(memo_number=memo, level=level, dispute_id=did, role=role,
                                 status=status, approver_id=who, delegate_of=None,
                                 decided_at=decided, channel="api" if who else None,
-                                comment=None, due_at=due, sod_checks=[]))
+                                comment=None, due_at=due, sod_checks=[],
+                                pending_since=pending_since[memo]))
+            pending_since[memo] = decided  # the next level's turn comes with this approval
         for did, clock, breached, stopped, role in (
                 ("D1", "acknowledge", _at(10, 3), _at(10, 3, 20), "analyst"),
                 ("D1", "investigate", _at(10, 8), None, "analyst"),
