@@ -23,6 +23,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities import all_activities
+from activities.connectors import ledger_for
 from activities.context import ActivityContext
 from activities.slack import SlackActivities
 from activities.slack_dispatch import SlackDispatcher
@@ -58,7 +59,8 @@ def build_worker(
                           slack_outbox=settings.slack_enabled,
                           on_slack_steps=dispatcher.wake if dispatcher else None,
                           on_webhook_events=(webhook_dispatcher.wake if webhook_dispatcher
-                                             else None))
+                                             else None),
+                          ledger=ledger_for(settings))
     slack = dispatcher.slack if dispatcher else SlackActivities(settings)  # one Slack client
     return Worker(
         client,

@@ -17,6 +17,7 @@ from api.routes import (
     audit,
     billing,
     changes,
+    credit_memos,
     disputes,
     health,
     metrics,
@@ -59,8 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (users, billing, policy, changes, sso, webhooks, disputes, audit, sla, metrics,
-                   analytics, reports):
+    for module in (users, billing, policy, changes, sso, webhooks, disputes, credit_memos, audit,
+                   sla, metrics, analytics, reports):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)
     # Authenticated by Slack's signature, not a token.

@@ -89,8 +89,19 @@ class Settings(BaseSettings):
     # The past window a proposed policy is back-tested on, attached to the proposal.
     disputeflow_backtest_days: int = Field(default=90, ge=1, le=3660)
 
+    # The ERP's endpoint that books approved credit memos (unset: the embedded ledger table).
+    disputeflow_ledger_url: str | None = None
+    # Sent as ``Authorization: Bearer ...`` to the ERP, when it asks for one.
+    disputeflow_ledger_token: str | None = None
+    # One posting attempt's wait for the ERP's answer; a timeout is retried (same key).
+    disputeflow_ledger_timeout_s: float = Field(default=10.0, gt=0, le=25)
+    # Who issues the credit memos, as their documents (the PDF) print it.
+    disputeflow_issuer_name: str = "Disputeflow Billing Operations"
+    disputeflow_issuer_address: str = ""
+
     @field_validator("disputeflow_admin_token", "slack_bot_token", "slack_signing_secret",
-                     "disputeflow_oidc_client_secret", "disputeflow_metrics_token")
+                     "disputeflow_oidc_client_secret", "disputeflow_ledger_token",
+                     "disputeflow_metrics_token")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in PLACEHOLDERS:
@@ -98,6 +109,17 @@ class Settings(BaseSettings):
         if value is not None and not value.strip():
             return None
         return value
+
+    @field_validator("disputeflow_ledger_url")
+    @classmethod
+    def _ledger_url(cls, value: str | None) -> str | None:
+        """An http(s) URL or nothing: a typo must stop the worker at start, not fail every
+        posting later."""
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip()
 
     @model_validator(mode="after")
     def _sso_whole(self) -> Settings:

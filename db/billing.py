@@ -3,11 +3,11 @@ embedded connectors, intake validation and credit-memo preparation need."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -28,34 +28,56 @@ from domain.billing import ContractTerm, DeliveryRecord, InvoiceData, InvoiceLin
 from domain.billing_doc import BillingDocument
 from domain.money import from_minor, to_minor
 
-# Credit memos that take money off an invoice (or are about to).
-COMMITTED = ("approved", "posted")
-IN_FLIGHT = ("pending_approval", "approved", "posted")
+# Credit memos that take money off an invoice (or are about to). One the ledger refused
+# (``posting_failed``) is approved all the same, and waits for its re-post.
+COMMITTED = ("approved", "posted", "posting_failed")
+IN_FLIGHT = ("pending_approval", "approved", "posted", "posting_failed")
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """One record the database cannot take, by the document's kind and the record's key
+    (an invoice number), the field at fault and why: the CSV import turns it into the
+    rows of the file that hold that record."""
+
+    kind: str
+    key: str
+    field: str
+    message: str
 
 
 class ImportProblem(ValueError):
-    """The document refers to something that does not exist; nothing was written."""
+    """The document refers to something that does not exist, or would change what must
+    not change; nothing was written. ``problems`` names each record at fault."""
+
+    def __init__(self, message: str, problems: Sequence[RecordProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+Outcome = Literal["created", "updated", "unchanged"]
+OUTCOMES: tuple[Outcome, ...] = ("created", "updated", "unchanged")
 
 
 def _upsert(session: Session, model: type[Any], key: dict[str, Any],
-            values: dict[str, Any]) -> bool:
-    """Insert or update one row by its natural key; True when something changed."""
+            values: dict[str, Any]) -> Outcome:
+    """Insert or update one row by its natural key, and say which it was."""
     row = session.scalar(select(model).filter_by(**key))
     if row is None:
         session.add(model(**key, **values))
-        return True
+        return "created"
     if all(getattr(row, k) == v for k, v in values.items()):
-        return False
+        return "unchanged"
     for k, v in values.items():
         setattr(row, k, v)
-    return True
+    return "updated"
 
 
 _LINE_COLUMNS = ("position", "product", "campaign_id", "units", "unit", "rate", "rate_basis",
                  "amount_minor", "makegood")
 
 
-def _upsert_invoice(session: Session, inv: Any) -> bool:
+def _upsert_invoice(session: Session, inv: Any) -> Outcome:
     values = {"account_id": inv.account_id, "currency": inv.currency, "period": inv.period,
               "issued_on": inv.issued_on, "total_minor": to_minor(inv.total, inv.currency)}
     lines = [
@@ -69,59 +91,93 @@ def _upsert_invoice(session: Session, inv: Any) -> bool:
         select(InvoiceLine).where(InvoiceLine.invoice_number == inv.number))}
     same_lines = set(existing) == {ln.line_id for ln in lines} and all(
         getattr(existing[ln.line_id], c) == getattr(ln, c) for ln in lines for c in _LINE_COLUMNS)
-    header_changed = _upsert(session, Invoice, {"number": inv.number}, values)
-    if same_lines and not header_changed:
-        return False
+    existed = session.get(Invoice, inv.number) is not None
+    header = _upsert(session, Invoice, {"number": inv.number}, values)
+    if same_lines and header == "unchanged":
+        return "unchanged"
     if not same_lines:
         if session.scalar(select(func.count()).select_from(CreditMemo)
                           .where(CreditMemo.invoice_number == inv.number)):
-            raise ImportProblem(
-                f"invoice {inv.number} already has credit memos; its lines cannot be replaced")
+            message = (f"invoice {inv.number} already has credit memos; its lines cannot be "
+                       "replaced")
+            raise ImportProblem(message, [RecordProblem("invoices", inv.number, "line_id",
+                                                        message)])
         for old in existing.values():
             session.delete(old)
         session.flush()
         session.add_all(lines)
-    return True
+    return "updated" if existed else "created"
 
 
-def import_document(session: Session, doc: BillingDocument, *, actor: str) -> dict[str, int]:
-    """Upsert every record by its natural key; returns how many records were new or changed."""
+def _tally(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+    for outcome in outcomes:
+        counts[outcome] += 1
+    return counts
+
+
+def import_counts(session: Session, doc: BillingDocument, *,
+                  actor: str) -> dict[str, dict[str, int]]:
+    """Upsert every record by its natural key; per kind, how many records were created,
+    updated and unchanged. Refuses (ImportProblem) with every record at fault; the
+    caller's transaction then writes nothing."""
     known_accounts = {a.id for a in doc.accounts}
     missing = {i.account_id for i in doc.invoices} - known_accounts
     missing -= set(session.scalars(select(Account.id).where(Account.id.in_(missing))))
     if missing:
-        raise ImportProblem(f"invoices refer to unknown accounts: {', '.join(sorted(missing))}")
-    changed = {
-        "accounts": sum(_upsert(session, Account, {"id": a.id},
-                                {"type": a.type, "name": a.name, "currency": a.currency})
-                        for a in doc.accounts),
-    }
+        raise ImportProblem(
+            f"invoices refer to unknown accounts: {', '.join(sorted(missing))}",
+            [RecordProblem("invoices", i.number, "account_id",
+                           f"account {i.account_id} is not in the billing data; import it "
+                           "first") for i in doc.invoices if i.account_id in missing])
+    counts = {"accounts": _tally(
+        _upsert(session, Account, {"id": a.id},
+                {"type": a.type, "name": a.name, "currency": a.currency})
+        for a in doc.accounts)}
     session.flush()
-    changed["invoices"] = sum(_upsert_invoice(session, inv) for inv in doc.invoices)
-    changed["contracts"] = sum(
+    invoices: list[Outcome] = []
+    problems: list[RecordProblem] = []
+    for inv in doc.invoices:
+        try:
+            invoices.append(_upsert_invoice(session, inv))
+        except ImportProblem as exc:  # every such invoice is named, then nothing is kept
+            problems.extend(exc.problems)
+    if problems:
+        raise ImportProblem("; ".join(p.message for p in problems), problems)
+    counts["invoices"] = _tally(invoices)
+    counts["contracts"] = _tally(
         _upsert(session, Contract,
                 {"account_id": c.account_id, "campaign_id": c.campaign_id,
                  "valid_from": c.valid_from},
-                {"rate": c.rate, "rate_basis": c.rate_basis, "valid_to": c.valid_to})
+                {"rate": c.rate, "rate_basis": c.rate_basis, "valid_to": c.valid_to,
+                 "measurement_source": c.measurement_source})
         for c in doc.contracts)
-    changed["delivery"] = sum(
-        _upsert(session, Delivery, {"campaign_id": d.campaign_id, "period": d.period},
+    counts["delivery"] = _tally(
+        _upsert(session, Delivery,
+                {"campaign_id": d.campaign_id, "period": d.period, "source": d.source},
                 {"units": d.units, "makegood_units": d.makegood_units})
         for d in doc.delivery)
-    changed["fx_rates"] = sum(
+    counts["fx_rates"] = _tally(
         _upsert(session, FxRate, {"currency": fx.currency, "base": fx.base, "as_of": fx.as_of},
                 {"rate": fx.rate})
         for fx in doc.fx_rates)
-    changed["closed_periods"] = sum(
+    counts["closed_periods"] = _tally(
         _upsert(session, ClosedPeriod, {"period": p}, {}) for p in doc.closed_periods)
     session.flush()
+    changed = {kind: c["created"] + c["updated"] for kind, c in counts.items()}
     if any(changed.values()):
         audit.append(session, [audit.NewEvent(
             actor=actor, action="billing_data.imported", subject="billing-data",
             message="Billing data imported: " + ", ".join(f"{v} {k}" for k, v in changed.items()),
             data={"changed": changed},
         )])
-    return changed
+    return counts
+
+
+def import_document(session: Session, doc: BillingDocument, *, actor: str) -> dict[str, int]:
+    """Upsert every record by its natural key; returns how many records were new or changed."""
+    counts = import_counts(session, doc, actor=actor)
+    return {kind: c["created"] + c["updated"] for kind, c in counts.items()}
 
 
 def load_invoice(session: Session, number: str) -> InvoiceData | None:
@@ -153,7 +209,7 @@ def contracts_for(
     rows = session.scalars(select(Contract).where(
         Contract.account_id == account_id, Contract.campaign_id.in_(list(campaign_ids))))
     return [ContractTerm(r.account_id, r.campaign_id, r.rate, r.rate_basis, r.valid_from,
-                         r.valid_to) for r in rows]
+                         r.valid_to, r.measurement_source) for r in rows]
 
 
 def delivery_for(
@@ -161,7 +217,8 @@ def delivery_for(
 ) -> list[DeliveryRecord]:
     rows = session.scalars(select(Delivery).where(
         Delivery.campaign_id.in_(list(campaign_ids)), Delivery.period == period))
-    return [DeliveryRecord(r.campaign_id, r.period, r.units, r.makegood_units) for r in rows]
+    return [DeliveryRecord(r.campaign_id, r.period, r.units, r.makegood_units, r.source)
+            for r in rows]
 
 
 def fx_rate(session: Session, currency: str, base: str, on: date) -> tuple[Decimal, date] | None:

@@ -194,6 +194,8 @@ def _save_memos(session: Session, state: DisputeState, memos: list[Any]) -> None
                   "window_total_base": str(memo.window_total_base),
                   "levels": [lv.role for lv in memo.levels]},
         "created_at": memo.created_at, "posted_at": memo.posted_at,
+        "approved_at": approved_at(memo), "ledger_reference": memo.ledger_reference,
+        "posting_error": memo.posting_error,
     } for memo in memos]
     _write_rows(session, _MEMOS, ("number",), stored_memos, memo_rows)
     fresh = [memo for memo in memos if (memo.number,) not in stored_memos]
@@ -228,6 +230,18 @@ def _pending_since(memo: MemoState, level: LevelState) -> datetime | None:
         return memo.created_at
     before = next((lv for lv in memo.levels if lv.level == level.level - 1), None)
     return before.decided_at if before is not None and before.status == "approved" else None
+
+
+def approved_at(memo: MemoState) -> datetime | None:
+    """When the memo was approved: its last level's decision, or its creation when no level
+    was needed; None for a memo never approved. A memo voided after its approval (revised
+    once the ledger refused it) keeps it. Migration 0022 fills older rows by the same rule."""
+    approved = memo.status in ("approved", "posted", "posting_failed") or (
+        memo.status == "voided" and all(lv.status == "approved" for lv in memo.levels))
+    if not approved:
+        return None
+    decided = [lv.decided_at for lv in memo.levels if lv.decided_at is not None]
+    return max(decided) if decided else memo.created_at
 
 
 def _write_rows(session: Session, target: Table, keys: tuple[str, ...],

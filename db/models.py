@@ -92,12 +92,20 @@ class Contract(Base):
     rate_basis: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date] = mapped_column(Date)
+    # The delivery source the contract bills by (None: first-party counts are compared).
+    measurement_source: Mapped[str | None] = mapped_column(String(40))
 
 
 class Delivery(Base):
+    """Units delivered per campaign and period as one measurement source counted them: the
+    source is part of the key, since ad servers disagree and each count is kept."""
+
     __tablename__ = "delivery"
     campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    # The server default serves writers that name no source (and rows from before sources).
+    source: Mapped[str] = mapped_column(String(40), primary_key=True, default="first_party",
+                                        server_default="first_party")
     units: Mapped[int] = mapped_column(BigInteger)
     makegood_units: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -216,6 +224,12 @@ class CreditMemo(Base):
     chain: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     posted_at: Mapped[datetime | None]
+    # When its last level approved it (its creation, auto-approved); None until approved:
+    # the reconciliation report's period. The ledger's reference once posted, and the
+    # ledger's refusal while it is posting_failed.
+    approved_at: Mapped[datetime | None] = mapped_column(index=True)
+    ledger_reference: Mapped[str | None] = mapped_column(String(120))
+    posting_error: Mapped[str | None] = mapped_column(Text)
 
 
 class CreditMemoLine(Base):
@@ -276,11 +290,13 @@ class SlaBreach(Base):
 
 
 class LedgerPosting(Base):
-    """The embedded ledger connector's book: one row per idempotency key, never two."""
+    """The ledger book: one row per idempotency key, never two — the embedded ledger's
+    postings, or what the ERP booked."""
 
     __tablename__ = "ledger_postings"
     idempotency_key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    # The embedded ledger's LGR-<memo>, or the reference the ERP answered.
+    reference: Mapped[str] = mapped_column(String(120), unique=True)
     # Indexed: the auditors' export looks up each memo's postings.
     memo_number: Mapped[str] = mapped_column(String(40), index=True)
     account_id: Mapped[str] = mapped_column(String(64))
