@@ -27,6 +27,7 @@ from db import audit
 from db.models import Dispute, WebhookDelivery, WebhookEndpoint, WebhookEvent, table
 from domain.codes import TERMINAL_STATUSES
 from domain.money import from_minor
+from domain.retries import Retry
 from domain.webhook_events import HOLD, RELEASE, Outgoing, money
 from domain.webhook_signature import new_secret
 
@@ -203,15 +204,13 @@ def attempt_failed(session: Session, *, delivery_id: int, now: datetime,
     if row is None:
         return PENDING
     attempts, retry_from = row
-    if retry_from.tzinfo is None:
-        retry_from = retry_from.replace(tzinfo=UTC)  # SQLite hands datetimes back naive
-    due = now + min(first * 2 ** min(attempts, 20), longest)
-    gave_up = due - retry_from > retry_for
+    due = Retry(first, longest, retry_for).next_attempt(now=now, attempts=attempts,
+                                                        since=retry_from)
     session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == delivery_id).values(
         attempts=attempts + 1, last_attempt_at=now, last_status_code=status_code,
-        last_error=error[:2000], lease_until=None, next_at=due,
-        status=FAILED if gave_up else PENDING, failed_at=now if gave_up else None))
-    return FAILED if gave_up else PENDING
+        last_error=error[:2000], lease_until=None, next_at=due or now,
+        status=PENDING if due else FAILED, failed_at=None if due else now))
+    return PENDING if due else FAILED
 
 
 class NotRedeliverable(ValueError):

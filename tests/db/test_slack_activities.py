@@ -386,7 +386,7 @@ def test_a_decisions_slack_steps_take_a_transaction_each_and_one_to_settle(
     engine = get_engine(db_url)
     event.listen(engine, "commit", count)
     try:
-        SlackDispatcher(world.acts)._deliver(row)
+        SlackDispatcher(world.acts).deliver(row)
     finally:
         event.remove(engine, "commit", count)
     assert len(commits) == 3
@@ -403,7 +403,7 @@ def test_a_row_failing_midway_records_what_slack_took_and_backs_off(
 ) -> None:
     row = _decision_row(world, db_url)
     fake.fail("chat.postMessage", 502, times=4)  # level 2's prompt, retries and all
-    SlackDispatcher(world.acts)._deliver(row)
+    SlackDispatcher(world.acts).deliver(row)
     with session_scope(db_url) as s:
         health = slack_outbox.health(s, now=datetime.now(UTC))
     assert health["failing"] == 1 and "HTTP 502" in health["last_error"]

@@ -84,6 +84,16 @@ def provider(sso_ports: Ports) -> Iterator[IdentityServer]:
     server.stop()
 
 
+@pytest.fixture(name="stack")
+def stack_with_sso(dev_server: DevServer, db_url: str, admin_token: str,
+                   provider: IdentityServer, sso_ports: Ports) -> Iterator[WebStack]:
+    """A stack signing in through the module's provider, groups mapped (``GROUP_ROLES``)."""
+    stack = sso_stack(dev_server, db_url, admin_token, provider.issuer, sso_ports.take())
+    map_groups(stack, admin_token)
+    yield stack
+    stack.stop()
+
+
 def sso_stack(dev_server: DevServer, db_url: str, admin_token: str, issuer: str,
               port: int) -> WebStack:
     return WebStack.create(

@@ -4,8 +4,6 @@ otherwise, and still accepted after the provider rotates its signing keys."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -13,18 +11,11 @@ from cli.processes import DevServer
 from tests.e2e.sso_fixtures import Ports, require_provider, sso_stack, start_provider
 from tests.e2e.sso_fixtures import provider as provider
 from tests.e2e.sso_fixtures import sso_ports as sso_ports
+from tests.e2e.sso_fixtures import stack_with_sso as stack_with_sso
 from tests.support.identity import SERVICE_ID, IdentityServer, signing_key
 from tests.web.conftest import WebStack
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def stack(dev_server: DevServer, db_url: str, admin_token: str, provider: IdentityServer,
-          sso_ports: Ports) -> Iterator[WebStack]:
-    s = sso_stack(dev_server, db_url, admin_token, provider.issuer, sso_ports.take())
-    yield s
-    s.stop()
 
 
 def register_service(stack: WebStack, admin_token: str) -> str:

@@ -4,7 +4,6 @@ sign-in can go wrong ends on a page that says so — with no session."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -29,20 +28,12 @@ from tests.e2e.sso_fixtures import (
 )
 from tests.e2e.sso_fixtures import provider as provider
 from tests.e2e.sso_fixtures import sso_ports as sso_ports
+from tests.e2e.sso_fixtures import stack_with_sso as stack_with_sso
 from tests.support import identity
 from tests.support.identity import IdentityServer
 from tests.web.conftest import WebStack
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def stack(dev_server: DevServer, db_url: str, admin_token: str, provider: IdentityServer,
-          sso_ports: Ports) -> Iterator[WebStack]:
-    s = sso_stack(dev_server, db_url, admin_token, provider.issuer, sso_ports.take())
-    map_groups(s, admin_token)
-    yield s
-    s.stop()
 
 
 def refusal(response: httpx.Response) -> str:

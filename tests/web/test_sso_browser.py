@@ -11,25 +11,16 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from cli.processes import DevServer
-from tests.e2e.sso_fixtures import Ports, add_admin, map_groups, sso_stack
+from tests.e2e.sso_fixtures import add_admin
 from tests.e2e.sso_fixtures import provider as provider
 from tests.e2e.sso_fixtures import sso_ports as sso_ports
+from tests.e2e.sso_fixtures import stack_with_sso as stack_with_sso
 from tests.support.identity import IdentityServer
 from tests.web.conftest import WebStack
 from tests.web.test_browser import browser as browser
 from tests.web.test_browser import shot
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def stack(dev_server: DevServer, db_url: str, admin_token: str, provider: IdentityServer,
-          sso_ports: Ports) -> Iterator[WebStack]:
-    s = sso_stack(dev_server, db_url, admin_token, provider.issuer, sso_ports.take())
-    map_groups(s, admin_token)
-    yield s
-    s.stop()
 
 
 def _loopback_only(route: Route) -> None:
