@@ -12,10 +12,12 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from prometheus_client import start_http_server
 from temporalio.client import Client
@@ -25,6 +27,8 @@ from temporalio.worker import Worker
 from activities import all_activities
 from activities.connectors import ledger_for
 from activities.context import ActivityContext
+from activities.mail_dispatch import MailDispatcher
+from activities.outbox_loop import OutboxLoop
 from activities.slack import SlackActivities
 from activities.slack_dispatch import SlackDispatcher
 from activities.webhook_dispatch import WebhookDispatcher
@@ -33,7 +37,10 @@ from config.heap import CollectOnGrowth, freeze_startup_objects
 from config.prometheus import DatabaseGauges, SdkMetrics, registry
 from config.sandbox import workflow_runner
 from config.settings import Settings, get_settings
+from config.smtp import SmtpServer
 from config.temporal import connect
+from db import report_window
+from db.session import session_scope
 from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("disputeflow.worker")
@@ -48,20 +55,63 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=1)
 
 
+@dataclass
+class Dispatchers:
+    """The outbox dispatchers a worker process runs beside its Temporal worker: webhooks
+    always, Slack's with Slack on, mail's with DISPUTEFLOW_SMTP_URL set."""
+
+    webhooks: WebhookDispatcher
+    slack: SlackDispatcher | None = None
+    mail: MailDispatcher | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Dispatchers:
+        slack = SlackDispatcher(SlackActivities(settings)) if settings.slack_enabled else None
+        hooks = WebhookDispatcher(settings.database_url, retry_for=settings.webhook_retry_for,
+                                  first_retry=settings.webhook_first_retry)
+        mail = None
+        if settings.disputeflow_smtp_url and settings.disputeflow_mail_from:
+            mail = MailDispatcher(settings.database_url,
+                                  server=SmtpServer.from_url(settings.disputeflow_smtp_url),
+                                  sender=settings.disputeflow_mail_from,
+                                  attachment=printed_memos(settings),
+                                  first_retry=settings.mail_first_retry)
+        return cls(hooks, slack, mail)
+
+    def all(self) -> list[OutboxLoop[Any]]:
+        return [d for d in (self.slack, self.webhooks, self.mail) if d is not None]
+
+
+def printed_memos(settings: Settings) -> Callable[[str], bytes]:
+    """A credit memo's PDF for its resolution letter: the same document the pages and the
+    API print, times in the policy calendar's zone."""
+
+    def pdf(number: str) -> bytes:
+        from api.memo_document import render_pdf  # WeasyPrint: only when a letter needs it
+
+        with session_scope(settings.database_url, readonly=True) as session:
+            timezone = report_window.policy_timezone(session)
+        return render_pdf(settings, number, timezone)
+
+    return pdf
+
+
 def build_worker(
     client: Client, settings: Settings, executor: ThreadPoolExecutor, *,
-    task_queue: str | None = None, dispatcher: SlackDispatcher | None = None,
-    webhook_dispatcher: WebhookDispatcher | None = None,
+    task_queue: str | None = None, dispatchers: Dispatchers | None = None,
 ) -> Worker:
     """The Temporal worker alone; :func:`running` adds the dispatchers it needs."""
+    d = dispatchers
     ctx = ActivityContext(db_url=settings.database_url,
                           delivery_tolerance=settings.disputeflow_delivery_tolerance,
                           slack_outbox=settings.slack_enabled,
-                          on_slack_steps=dispatcher.wake if dispatcher else None,
-                          on_webhook_events=(webhook_dispatcher.wake if webhook_dispatcher
-                                             else None),
+                          on_slack_steps=d.slack.wake if d and d.slack else None,
+                          on_webhook_events=d.webhooks.wake if d else None,
+                          letters=settings.mail_enabled,
+                          issuer_name=settings.disputeflow_issuer_name,
+                          on_letters=d.mail.wake if d and d.mail else None,
                           ledger=ledger_for(settings))
-    slack = dispatcher.slack if dispatcher else SlackActivities(settings)  # one Slack client
+    slack = d.slack.slack if d and d.slack else SlackActivities(settings)  # one Slack client
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
@@ -82,25 +132,22 @@ async def running(
     client: Client, settings: Settings, executor: ThreadPoolExecutor, *,
     task_queue: str | None = None,
 ) -> AsyncIterator[Worker]:
-    """The Temporal worker with the outbox dispatchers beside it — webhooks always, Slack's
-    with Slack on: what a worker process runs (tests run the same)."""
-    dispatcher = SlackDispatcher(SlackActivities(settings)) if settings.slack_enabled else None
-    hooks = WebhookDispatcher(settings.database_url, retry_for=settings.webhook_retry_for,
-                              first_retry=settings.webhook_first_retry)
+    """The Temporal worker with the outbox dispatchers beside it: what a worker process runs
+    (tests run the same)."""
+    dispatchers = Dispatchers.of(settings)
     worker = build_worker(client, settings, executor, task_queue=task_queue,
-                          dispatcher=dispatcher, webhook_dispatcher=hooks)
+                          dispatchers=dispatchers)
     async with worker:
         stop = asyncio.Event()
         # Rows being sent at shutdown get the activities' grace period (OutboxLoop.serve).
         grace = GRACEFUL_SHUTDOWN.total_seconds()
-        sending = [asyncio.create_task(d.serve(stop, grace=grace))
-                   for d in (dispatcher, hooks) if d is not None]
+        sending = [asyncio.create_task(d.serve(stop, grace=grace)) for d in dispatchers.all()]
         try:
             yield worker
         finally:
             stop.set()
             await asyncio.gather(*sending)
-            hooks.close()
+            dispatchers.webhooks.close()
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:

@@ -21,6 +21,11 @@ class ActivityContext:
     on_slack_steps: Callable[[], None] | None = None
     # Tells this process's webhook dispatcher that a change queued deliveries.
     on_webhook_events: Callable[[], None] | None = None
+    # Mail on (DISPUTEFLOW_SMTP_URL): the snapshot activity writes the letters a change calls
+    # for, signed by ``issuer_name``, and tells the mail dispatcher (``on_letters``).
+    letters: bool = False
+    issuer_name: str = ""
+    on_letters: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if self.billing is None:

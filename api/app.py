@@ -20,6 +20,7 @@ from api.routes import (
     credit_memos,
     disputes,
     health,
+    letters,
     metrics,
     policy,
     reports,
@@ -60,8 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (users, billing, policy, changes, sso, webhooks, disputes, credit_memos, audit,
-                   sla, metrics, analytics, reports):
+    for module in (users, billing, policy, changes, sso, webhooks, letters, disputes, credit_memos,
+                   audit, sla, metrics, analytics, reports):
         app.include_router(module.router, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)
     # Authenticated by Slack's signature, not a token.

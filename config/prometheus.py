@@ -25,7 +25,7 @@ log = logging.getLogger("disputeflow.metrics")
 
 
 class DatabaseGauges(Collector):
-    """Outbox backlogs (Slack, webhooks), postings the ledger refused and SLA breaches, read
+    """Outbox backlogs (Slack, webhooks, mail), postings the ledger refused and SLA breaches, read
     at scrape time."""
 
     def __init__(self, db_url: str) -> None:

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.smtp import SmtpServer
+
 PLACEHOLDERS = {"changeme", "changethis", "secret", "password", "xxx", "todo", "token", "test"}
 STATE_DIR = Path(".disputeflow")
 
@@ -52,6 +54,13 @@ class Settings(BaseSettings):
     disputeflow_worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Logs: one JSON object a line ("json", with the dispute id when there is one) or "text".
     disputeflow_log_format: Literal["json", "text"] = "json"
+    # Letters to accounts' billing contacts: the mail server (smtp://, smtps://; unset: no
+    # letters are written) and the sender they come from.
+    disputeflow_smtp_url: str | None = None
+    disputeflow_mail_from: str | None = None
+    # A refused or undelivered letter's first retry's wait (doubling, at most 30 minutes;
+    # given up after a day).
+    disputeflow_mail_first_retry_s: float = Field(default=30, gt=0, le=3600)
     # How long an outbound webhook delivery is retried (with backoff) before it is marked
     # failed for an admin to redeliver.
     disputeflow_webhook_retry_hours: float = Field(default=24, gt=0, le=24 * 7)
@@ -110,17 +119,6 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("disputeflow_ledger_url")
-    @classmethod
-    def _ledger_url(cls, value: str | None) -> str | None:
-        """An http(s) URL or nothing: a typo must stop the worker at start, not fail every
-        posting later."""
-        if value is None or not value.strip():
-            return None
-        if not value.strip().startswith(("https://", "http://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.strip()
-
     @model_validator(mode="after")
     def _sso_whole(self) -> Settings:
         """Single sign-on is on with all three of issuer, client id and secret; some of them
@@ -136,6 +134,41 @@ class Settings(BaseSettings):
         if issuer and not issuer.startswith(("https://", "http://127.", "http://localhost")):
             raise ValueError("DISPUTEFLOW_OIDC_ISSUER must be an https:// URL")
         return self
+
+    @field_validator("disputeflow_ledger_url")
+    @classmethod
+    def _ledger_url(cls, value: str | None) -> str | None:
+        """An http(s) URL or nothing: a typo must stop the worker at start, not fail every
+        posting later."""
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _mail_whole(self) -> Settings:
+        """Letters need both the server and a sender; a server URL that cannot be read is
+        refused at start, not at the first customer's letter."""
+        if self.disputeflow_smtp_url is None:
+            return self
+        try:
+            SmtpServer.from_url(self.disputeflow_smtp_url)
+        except ValueError as exc:
+            raise ValueError(f"DISPUTEFLOW_SMTP_URL {exc}") from None
+        sender = self.disputeflow_mail_from or ""
+        if "@" not in sender or any(c in sender for c in "\r\n"):
+            raise ValueError("DISPUTEFLOW_MAIL_FROM must be the sender's address (e.g. "
+                             "'Billing <billing@example.com>') when DISPUTEFLOW_SMTP_URL is set")
+        return self
+
+    @property
+    def mail_enabled(self) -> bool:
+        return self.disputeflow_smtp_url is not None
+
+    @property
+    def mail_first_retry(self) -> timedelta:
+        return timedelta(seconds=self.disputeflow_mail_first_retry_s)
 
     @property
     def slack_enabled(self) -> bool:

@@ -132,7 +132,8 @@ def import_counts(session: Session, doc: BillingDocument, *,
                            "first") for i in doc.invoices if i.account_id in missing])
     counts = {"accounts": _tally(
         _upsert(session, Account, {"id": a.id},
-                {"type": a.type, "name": a.name, "currency": a.currency})
+                {"type": a.type, "name": a.name, "currency": a.currency,
+                 "billing_email": a.billing_email})
         for a in doc.accounts)}
     session.flush()
     invoices: list[Outcome] = []

@@ -4,8 +4,8 @@ Temporal holds the truth of a running dispute; these tables are the read model w
 activities (so reads work when no worker runs), the embedded connectors' data, and the
 append-only audit chain. Every table is created by Alembic migrations, never create_all.
 Who may do what (users, tokens, role history, four-eyes changes, delegations) is in
-``db.models_access``, outbound webhooks in ``db.models_webhooks``, both re-exported here, so
-``from db.models import ...`` finds every table.
+``db.models_access``, outbound webhooks in ``db.models_webhooks``, letters in
+``db.models_mail``, all re-exported here, so ``from db.models import ...`` finds every table.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from db.models_access import SignIn as SignIn
 from db.models_access import SsoGroupRole as SsoGroupRole
 from db.models_access import User as User
 from db.models_access import WebSession as WebSession
+from db.models_mail import Letter as Letter
+from db.models_mail import LetterTemplate as LetterTemplate
 from db.models_webhooks import WebhookDelivery as WebhookDelivery
 from db.models_webhooks import WebhookEndpoint as WebhookEndpoint
 from db.models_webhooks import WebhookEvent as WebhookEvent
@@ -51,6 +53,8 @@ class Account(Base):
     type: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
+    # Where letters about its disputes go (acknowledgement, resolution, denial).
+    billing_email: Mapped[str | None] = mapped_column(String(254))
 
 
 class Invoice(Base):

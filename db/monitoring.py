@@ -1,4 +1,5 @@
-"""What the Prometheus gauges read from the database at each scrape: the outboxes' backlogs,
+"""What the Prometheus gauges read from the database at each scrape: the outboxes' backlogs
+(Slack, webhooks, mail),
 memos the ledger refused, and open SLA breaches. A few small counts, so a scrape every 15 s
 costs the database nothing worth measuring; the truth stays in the tables, not in a
 process's memory (any replica answers the same)."""
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db import slack_outbox
+from db import letters, slack_outbox
 from db.models import CreditMemo, SlaBreach, WebhookDelivery
 
 POSTING_FAILED = "posting_failed"
@@ -23,7 +24,8 @@ def gauges(session: Session) -> dict[str, Any]:
         .group_by(WebhookDelivery.status)).all())
     return {
         "outbox_backlog": {"slack": slack_outbox.backlog(session),
-                           "webhooks": int(webhook.get("pending", 0))},
+                           "webhooks": int(webhook.get("pending", 0)),
+                           "mail": letters.backlog(session)},
         "webhook_deliveries_failed": int(webhook.get("failed", 0)),
         "postings_failed": int(session.scalar(
             select(func.count()).select_from(CreditMemo)

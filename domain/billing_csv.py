@@ -86,7 +86,8 @@ class Column:
 _INVOICE = ("number", "account_id", "currency", "period", "issued_on")
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
-    "accounts": (Column("id"), Column("type"), Column("name"), Column("currency")),
+    "accounts": (Column("id"), Column("type"), Column("name"), Column("currency"),
+                 Column("billing_email", required=False)),
     "invoices": (
         Column("number"), Column("account_id"), Column("currency"), Column("period"),
         Column("issued_on", read=_date), Column("line_id"), Column("product"),

@@ -70,6 +70,10 @@ class AccountDoc(_Strict):
     type: Annotated[str, Field(pattern=r"^(advertiser|agency|seller|marketplace_seller|other)$")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     currency: Currency
+    # Where letters about the account's disputes go (acknowledgement, resolution, denial).
+    billing_email: Annotated[str, Field(max_length=254,
+                                        pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+                             ] | None = None
 
     @field_validator("currency")
     @classmethod

@@ -27,6 +27,7 @@ from api.web import (
     pages_disputes,
     pages_intake,
     pages_investigation,
+    pages_letters,
     pages_memos,
     pages_sso_admin,
     pages_tokens,
@@ -39,7 +40,7 @@ router = APIRouter(include_in_schema=False)
 # Order matters: /disputes/new (intake) before /disputes/{dispute_id}.
 for _module in (auth, sso, pages_intake, pages_disputes, pages_investigation, pages_approvals,
                 pages_dashboard, pages_audit, pages_admin, pages_tokens, pages_delegations,
-                pages_account, pages_sso_admin, pages_memos):
+                pages_account, pages_sso_admin, pages_letters, pages_memos):
     router.include_router(_module.router)
 
 

@@ -116,4 +116,5 @@ def test_the_worker_serves_the_sdks_metrics_beside_ours(dev_server: DevServer,
     names = {name for name, _ in scraped}
     assert any(n.startswith("temporal_") for n in names), sorted(names)[:20]
     assert value(scraped, "disputeflow_outbox_backlog", outbox="slack") == 0
+    assert ("disputeflow_outbox_backlog", (("outbox", "mail"),)) in scraped
     assert value(scraped, "disputeflow_database_up") == 1
