@@ -3,7 +3,7 @@
 The workflow enforces the delegation-of-authority matrix when a decision is made; an auditor
 must not have to trust that. This module re-performs the control from the stored data alone
 (the read model, users, delegations, the ledger and the policy version recorded on each memo)
-for every credit memo that was approved or posted in a period, and lists each exception as a
+for every credit memo that was approved (posted or not) in a period, and lists each exception as a
 sentence a person understands plus the evidence behind it. Rejected and voided memos are
 skipped: they were never approved, so no control over an approval applies to them.
 
@@ -37,6 +37,9 @@ from domain.money import MoneyError, fmt, from_minor
 
 __all__ = ["CHECKS", "ControlException", "ControlTestResult", "run_control_test"]
 
+# Approved memos, whatever became of their posting: one the ledger refused was approved all
+# the same, and its approval chain is evidence like any other.
+APPROVED = ("approved", "posted", "posting_failed")
 CHECKS = ("chain_matches_policy", "all_levels_approved", "approver_authorized",
           "segregation_of_duties", "approved_after_prepared", "posted_equals_approved")
 
@@ -83,7 +86,7 @@ def run_control_test(
     policies: dict[int, Policy | str] = {}
     exceptions: list[ControlException] = []
     checked = 0
-    for memos in memo_batches(session, start=start, end=end, statuses=("approved", "posted")):
+    for memos in memo_batches(session, start=start, end=end, statuses=APPROVED):
         facts = _load(session, memos)
         for memo in memos:
             checked += 1

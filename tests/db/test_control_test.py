@@ -205,6 +205,14 @@ def test_memos_never_approved_are_skipped(url: str) -> None:
     assert result.ok and result.memos_checked == 0
 
 
+def test_a_memo_the_ledger_refused_is_checked_as_approved(url: str) -> None:
+    """Refused by the ERP, it was approved all the same: its chain is evidence too."""
+    _memo(url, status="posting_failed", levels=[{"approver_id": "u-an2"}], postings=[])
+    result = _run(url)
+    assert result.memos_checked == 1
+    assert [e.check for e in result.exceptions] == ["approver_authorized"]
+
+
 def test_a_de_minimis_memo_under_its_policy_passes(url: str) -> None:
     document = copy.deepcopy(DEFAULT_POLICY_DOCUMENT)
     document["tiers"] = [{"min": "0", "levels": []}, *document["tiers"]]
