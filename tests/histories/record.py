@@ -2,8 +2,8 @@
 
 Runs the dispute paths on the time-skipping server with the real activities and saves each
 workflow's history as JSON: the four endings (two-level approval, reject and resubmit,
-deny, withdraw), an SLA breach that escalates, a memo revised under approval, a run that
-continues as new, and a dispute still open. Re-record only after a deliberate change that
+deny, withdraw), an SLA breach that escalates, a memo revised under approval, a memo the
+ERP refused and a manager re-posted, a run that continues as new, and a dispute still open. Re-record only after a deliberate change that
 is guarded by ``workflow.patched()``; keep the old files so running disputes stay covered.
 """
 
@@ -30,12 +30,14 @@ from domain.models import (
     Actor,
     CreditLine,
     DecideLevel,
+    RepostCreditMemo,
     ReviseCreditMemo,
     SubmitInvestigation,
     Withdraw,
 )
 from tests.conftest import People, seed
 from tests.support.databases import SqliteFactory
+from tests.support.fake_erp import FakeErp
 from tests.workflows.helpers import open_dispute, running_worker
 from workflows.dispute import DisputeWorkflow
 
@@ -172,6 +174,30 @@ async def continued_as_new(r: Recorder) -> WorkflowHandle:
     return r.client.get_workflow_handle(h.id, run_id=h.first_execution_run_id)
 
 
+async def ledger_refused(r: Recorder) -> WorkflowHandle:
+    """The ERP refuses the approved memo (422), a manager re-posts it once fixed. Its own
+    worker posts over HTTP to a fake ERP; the dispute ends before that worker stops."""
+    erp = FakeErp.start()
+    erp.fail(422, reason="Invoice INV-1001 is closed in the ERP.")
+    try:
+        async with running_worker(r.client, r.db_url,
+                                  disputeflow_ledger_url=erp.url) as queue:
+            h = await Recorder(r.env, queue, r.people, r.db_url).opened()
+            await h.execute_update(DisputeWorkflow.submit_investigation,
+                                   r.credit("250.00", "L1"))
+            await h.execute_update(DisputeWorkflow.decide, r.decision("bm"))
+            state = await h.query(DisputeWorkflow.get_state)
+            assert state.credit_memo is not None
+            assert state.credit_memo.status == "posting_failed"
+            await h.execute_update(DisputeWorkflow.repost, RepostCreditMemo(
+                actor=r.actor("mgr"), memo_number=state.credit_memo.number,
+                comment="invoice reopened"))
+            await h.result()
+    finally:
+        erp.close()
+    return h
+
+
 # Order matters: continued_as_new applies a policy of its own, so it comes last.
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, completes)
     "two_level_approval": (two_level_approval, True),
@@ -180,6 +206,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, completes)
     "withdraw": (withdraw, True),
     "sla_escalation": (sla_escalation, True),
     "memo_revision": (memo_revision, True),
+    "ledger_refused": (ledger_refused, True),
     "still_open": (still_open, False),
     "continued_as_new": (continued_as_new, False),  # its first run ended continuing
 }

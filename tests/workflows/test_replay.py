@@ -26,7 +26,8 @@ HISTORIES = sorted(HERE.glob("*.json"))
 RETIRED = sorted((HERE / "retired").glob("*.json"))
 # What the newest recordings must cover: the four endings and the shapes that differ.
 SCENARIOS = ("two_level_approval", "reject_and_resubmit", "deny", "withdraw",
-             "sla_escalation", "memo_revision", "still_open", "continued_as_new")
+             "sla_escalation", "memo_revision", "ledger_refused", "still_open",
+             "continued_as_new")
 
 
 async def _replay(path: Path, workflows: list[type]) -> WorkflowReplayResult:
