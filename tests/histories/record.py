@@ -1,10 +1,11 @@
-"""Record the histories the replay test checks: ``make histories VERSION=v6``.
+"""Record the histories the replay test checks: ``make histories VERSION=v7``.
 
 Runs the dispute paths on the time-skipping server with the real activities and saves each
 workflow's history as JSON: the four endings (two-level approval, reject and resubmit,
 deny, withdraw), an SLA breach that escalates, a memo revised under approval, a memo the
-ERP refused and a manager re-posted, a run that continues as new, and a dispute still open. Re-record only after a deliberate change that
-is guarded by ``workflow.patched()``; keep the old files so running disputes stay covered.
+ERP refused and a manager re-posted, a run that continues as new, and a dispute still
+open. Re-record only after a deliberate change that is guarded by ``workflow.patched()``;
+keep the old files so running disputes stay covered.
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ async def record(version: str) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m tests.histories.record VERSION   (e.g. v6)")
+        sys.exit("usage: python -m tests.histories.record VERSION   (e.g. v7)")
     asyncio.run(record(sys.argv[1]))
     # The SDK's native threads can abort Python's own teardown (temporalio/sdk-python#300);
     # everything is written by now.
