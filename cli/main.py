@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -228,7 +229,12 @@ def cmd_schedules_apply(_: argparse.Namespace) -> int:
         return await apply_schedules(await connect(settings), settings, tz)
 
     print(f"Daily digest schedule {asyncio.run(run())} (08:00 {tz}).")
-    return 0
+    # The Temporal SDK's native threads can abort Python's own teardown ("Fatal Python
+    # error: PyGILState_Release", temporalio/sdk-python#300), which `up` would print on
+    # every start; everything is done and written, so skip that teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def cmd_replay_check(_: argparse.Namespace) -> int:
