@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 Row = TypeVar("Row")
+log = logging.getLogger("disputeflow.outbox")
 
 
 class OutboxLoop(ABC, Generic[Row]):
@@ -67,8 +69,15 @@ class OutboxLoop(ABC, Generic[Row]):
                 self._wake.clear()
                 rows = await self._loop.run_in_executor(pool, self.claim)
                 if rows:
-                    await asyncio.gather(*(self._loop.run_in_executor(pool, self.deliver, r)
-                                           for r in rows))
+                    sent = await asyncio.gather(
+                        *(self._loop.run_in_executor(pool, self.deliver, r) for r in rows),
+                        return_exceptions=True)
+                    for failure in (x for x in sent if isinstance(x, BaseException)):
+                        # deliver() settles its own failures; one that escaped must not end
+                        # the loop for every other row (the row is taken again after its
+                        # lease).
+                        log.error("%s: a row failed outside its settling: %r", self.name,
+                                  failure)
                     if len(rows) == self.at_once:
                         continue  # a full batch: more may be due now
                     # Else wait: a row written meanwhile has woken us (no wait then); a

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from domain.webhook_events import EVENT_TYPES
@@ -35,6 +36,12 @@ class WebhookIn(BaseModel):
         if parts.scheme == "http" and parts.hostname not in LOOPBACK:
             raise ValueError("must be https:// (plain http only to this host): events carry "
                              "customer and invoice data")
+        try:
+            httpx.URL(value)
+            parts.hostname.encode("idna")
+        except (httpx.InvalidURL, UnicodeError, ValueError):
+            raise ValueError("is not a URL a request can be sent to (check the host name)"
+                             ) from None
         if parts.username or parts.password:
             raise ValueError("must not carry a user name or password; the signature "
                              "authenticates each delivery")

@@ -174,7 +174,7 @@ def claim(session: Session, *, now: datetime, lease: timedelta,
                WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEvent.body)
         .join(WebhookEndpoint, WebhookEndpoint.id == d.endpoint_id)
         .join(WebhookEvent, WebhookEvent.id == d.event_id)
-        .where(d.status == PENDING, d.next_at <= now,
+        .where(d.status == PENDING, d.next_at <= now, WebhookEndpoint.disabled_at.is_(None),
                or_(d.lease_until.is_(None), d.lease_until < now),
                ~exists().where(earlier.endpoint_id == d.endpoint_id,
                                earlier.dispute_id == d.dispute_id,
@@ -188,7 +188,10 @@ def claim(session: Session, *, now: datetime, lease: timedelta,
 
 
 def delivered(session: Session, *, delivery_id: int, now: datetime, status_code: int) -> None:
-    session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == delivery_id).values(
+    # Only a delivery still pending: one cancelled (its endpoint removed) or settled by a
+    # faster attempt meanwhile keeps what it is.
+    session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == delivery_id,
+                                              _DELIVERIES.c.status == PENDING).values(
         status=DELIVERED, delivered_at=now, last_attempt_at=now, last_status_code=status_code,
         last_error=None, lease_until=None, attempts=_DELIVERIES.c.attempts + 1))
 
@@ -200,13 +203,15 @@ def attempt_failed(session: Session, *, delivery_id: int, now: datetime,
     """Record a failed attempt and back off; past the retry window the delivery is marked
     failed. Its new status."""
     row = session.execute(select(WebhookDelivery.attempts, WebhookDelivery.retry_from)
-                          .where(WebhookDelivery.id == delivery_id)).first()
+                          .where(WebhookDelivery.id == delivery_id,
+                                 WebhookDelivery.status == PENDING)).first()
     if row is None:
         return PENDING
     attempts, retry_from = row
     due = Retry(first, longest, retry_for).next_attempt(now=now, attempts=attempts,
                                                         since=retry_from)
-    session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == delivery_id).values(
+    session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == delivery_id,
+                                              _DELIVERIES.c.status == PENDING).values(
         attempts=attempts + 1, last_attempt_at=now, last_status_code=status_code,
         last_error=error[:2000], lease_until=None, next_at=due or now,
         status=PENDING if due else FAILED, failed_at=None if due else now))
@@ -219,8 +224,9 @@ class NotRedeliverable(ValueError):
 
 def redeliver(session: Session, *, delivery: WebhookDelivery, endpoint: WebhookEndpoint,
               actor: str, now: datetime) -> WebhookDelivery:
-    """Send a failed or delivered event again, with its own id (receivers deduplicate on
-    it), under a new retry window; audited."""
+    """Send a failed or delivered event again under a new retry window, with the same
+    ``webhook-id`` (a receiver that took it once may drop it as a duplicate: a redelivery
+    is for one that did not); audited."""
     if endpoint.disabled_at is not None:
         raise NotRedeliverable(f"Webhook endpoint {endpoint.id} was removed; register it "
                                "again to receive events.")

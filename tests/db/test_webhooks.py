@@ -140,3 +140,35 @@ def test_health_counts_what_waits_retries_and_failed(db_url: str) -> None:
         webhooks.attempt_failed(s, delivery_id=one.id, now=T0, status_code=502, error="HTTP 502")
         health = webhooks.health(s, now=T0 + timedelta(minutes=10))
     assert health == {"waiting": 2, "retrying": 1, "failed": 0, "oldest_waiting_seconds": 600}
+
+
+def test_an_unsendable_url_fails_its_own_delivery_only(db_url: str) -> None:
+    """A host name no request can be sent to is that delivery's failure, recorded; the
+    dispatcher goes on with the others (it once ended the loop for every receiver)."""
+    from activities.webhook_dispatch import WebhookDispatcher
+
+    endpoint(db_url, "dispute.opened", url="https://hooks..example.com/x")
+    queue(db_url, "D-1", "dispute.opened")
+    (row,) = claim(db_url, T0)
+    dispatcher = WebhookDispatcher(db_url)
+    try:
+        dispatcher.deliver(row)  # raises nothing
+    finally:
+        dispatcher.close()
+    failed = delivery(db_url, row.id)
+    assert failed.status == "pending" and failed.attempts == 1
+    assert "UnicodeError" in (failed.last_error or "") or "URL" in (failed.last_error or "")
+
+
+def test_a_removed_endpoints_late_answer_does_not_revive_its_delivery(db_url: str) -> None:
+    endpoint_id = endpoint(db_url, "dispute.opened")
+    queue(db_url, "D-1", "dispute.opened")
+    (row,) = claim(db_url, T0)
+    with session_scope(db_url) as s:
+        gone = s.get(WebhookEndpoint, endpoint_id)
+        assert gone is not None
+        webhooks.disable_endpoint(s, endpoint=gone, actor="admin", now=T0)
+    with session_scope(db_url) as s:  # the attempt in flight finishes after the removal
+        webhooks.attempt_failed(s, delivery_id=row.id, now=T0, status_code=503, error="503")
+    assert delivery(db_url, row.id).status == "cancelled"
+    assert claim(db_url, T0 + timedelta(days=1)) == []
