@@ -24,6 +24,7 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(minutes=30)
 RETRY_FOR = timedelta(days=1)
 PENDING, SENT, FAILED, UNADDRESSED = "pending", "sent", "failed", "unaddressed"
+SUBJECT_MAX = 500  # the column's length: a longer rendered subject is cut, never refused
 _LETTERS = table(Letter)
 
 
@@ -81,7 +82,9 @@ def account_contact(session: Session, account_id: str) -> tuple[str, str | None]
 def queue(session: Session, *, dispute_id: str, letters: Sequence[rules.Letter],
           recipient: str | None, now: datetime) -> int:
     """Render and write the change's letters (pending, or unaddressed without a billing
-    email); how many are to be sent."""
+    email); how many are to be sent. Nothing here may fail the change it is written with: a
+    template that cannot be written for this dispute's data leaves the letter failed, with
+    why, for the dispute to show."""
     if not letters:
         return 0
     already = {(kind, memo) for kind, memo in session.execute(
@@ -92,12 +95,19 @@ def queue(session: Session, *, dispute_id: str, letters: Sequence[rules.Letter],
         if (letter.kind, memo) in already:
             continue
         subject_t, body_t, _ = template(session, letter.kind)
-        subject, body = rules.render(subject_t, body_t, letter.fields)
+        status, error = (PENDING, None) if recipient else (
+            UNADDRESSED, "The account has no billing email.")
+        try:
+            subject, body = rules.render(subject_t, body_t, letter.fields)
+        except Exception as exc:  # the change is recorded all the same; the letter says why
+            subject, body = f"{letter.kind} letter about {dispute_id}", ""
+            status, error = FAILED, (f"The {letter.kind} template could not be written for "
+                                     f"this dispute ({type(exc).__name__}: {exc}); reword it "
+                                     "at /admin/letters.")
         rows.append({"dispute_id": dispute_id, "kind": letter.kind, "memo_number": memo,
-                     "recipient": recipient, "subject": subject, "body": body,
-                     "status": PENDING if recipient else UNADDRESSED, "attempts": 0,
-                     "created_at": now, "next_at": now,
-                     "last_error": None if recipient else "The account has no billing email.",
+                     "recipient": recipient, "subject": subject[:SUBJECT_MAX], "body": body,
+                     "status": status, "attempts": 0, "created_at": now, "next_at": now,
+                     "last_error": error,
                      "message_id": f"<letter-{uuid.uuid4().hex}@disputeflow>"})
     if rows:
         session.execute(insert(_LETTERS), rows)
