@@ -157,7 +157,7 @@ class ChangeOut(BaseModel):
     """A four-eyes change: proposed by one admin, applied only when a second approves it."""
 
     change_id: str
-    kind: Literal["policy", "role_grant"]
+    kind: Literal["policy", "role_grant", "group_roles"]
     status: Literal["proposed", "approved", "rejected"]
     reason: str
     diff: list[dict[str, Any]] = Field(description="[{path, before, after}]")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from approvals.policy import parse_policy, policy_to_document
 from approvals.policy_diff import diff
-from db import audit, policies
+from db import audit, policies, sso
 from db import roles as role_history
 from db.models import Change, User
 
@@ -71,6 +71,20 @@ def propose_role_grant(session: Session, *, user: User, role: str, actor: str,
                 actor=actor, reason=reason)
 
 
+def propose_group_roles(session: Session, *, mapping: dict[str, list[str]], actor: str,
+                        reason: str) -> Change:
+    """Propose replacing the SSO group-to-role mapping: its members' roles follow it at
+    sign-in, so a mapping that hands out approval roles controls money like a grant does."""
+    before = sso.group_roles(session)
+    after = {group: sorted(set(roles)) for group, roles in mapping.items() if roles}
+    changed = [{"path": f"sso.group_roles.{group}", "before": before.get(group),
+                "after": after.get(group)}
+               for group in sorted(set(before) | set(after))
+               if before.get(group) != after.get(group)]
+    return _new(session, kind="group_roles", payload={"mapping": after}, changes=changed,
+                actor=actor, reason=reason)
+
+
 def get(session: Session, change_id: str, *, for_update: bool = False) -> Change | None:
     query = select(Change).where(Change.id == change_id)
     return session.scalars(query.with_for_update() if for_update else query).first()
@@ -109,6 +123,9 @@ def approve(session: Session, *, change_id: str, actor: str, comment: str | None
                               "in force now; propose it again so its diff is current.")
         policies.apply(session, document=row.payload["document"], actor=row.proposed_by,
                        approved_by=actor, change_id=row.id)
+    elif row.kind == "group_roles":
+        sso.set_group_roles(session, mapping=row.payload["mapping"], actor=row.proposed_by,
+                            now=datetime.now(UTC))
     else:
         user = session.get(User, row.payload["user_id"])
         if user is None or not user.active:

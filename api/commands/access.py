@@ -3,8 +3,9 @@ remove a role, approve or reject a four-eyes change, end a user's web sessions. 
 routes and the admin pages both call these, so whether four eyes applies, and how each
 refusal reads, is decided in one place.
 
-With ``DISPUTEFLOW_FOUR_EYES`` a policy change or a grant of an approval role comes back as a
-proposal (:class:`~db.models.Change`); otherwise it applies at once. Removing a role never
+With ``DISPUTEFLOW_FOUR_EYES`` a policy change, a grant of an approval role, or an SSO group
+mapping that hands out an approval role comes back as a proposal (:class:`~db.models.Change`);
+otherwise it applies at once. Removing a role never
 waits for a second admin: it only takes authority away.
 """
 
@@ -130,9 +131,17 @@ def end_sessions(session: Session, *, user_id: str, actor: str, reason: str) -> 
                                 now=datetime.now(UTC), reason=reason)
 
 
-def set_group_roles(session: Session, *, mapping: dict[str, list[str]],
-                    actor: str) -> dict[str, list[str]]:
-    """Replace the SSO group-to-role mapping (audited, before and after)."""
+def set_group_roles(session: Session, *, settings: Settings, mapping: dict[str, list[str]],
+                    actor: str, reason: str | None = None) -> dict[str, list[str]] | Change:
+    """Replace the SSO group-to-role mapping (audited, before and after) — or, with four
+    eyes, propose it when it gives a group an approval role it did not give before: members
+    get their roles from it at sign-in, so it grants authority over money as a grant does."""
     if len(mapping) > 500:
         raise AppError("validation_error", "At most 500 groups can be mapped.")
+    if settings.disputeflow_four_eyes:
+        before = sso.group_roles(session)
+        if any(approval_roles(sorted(set(roles) - set(before.get(group, [])))) for
+               group, roles in mapping.items()):
+            return changes.propose_group_roles(session, mapping=mapping, actor=actor,
+                                               reason=reason or "SSO group mapping change")
     return sso.set_group_roles(session, mapping=mapping, actor=actor, now=datetime.now(UTC))

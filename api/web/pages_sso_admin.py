@@ -99,13 +99,16 @@ async def save(request: Request, posted: AdminForm, settings: SettingsDep) -> Re
     text = posted.text("mapping")[:MAX_TEXT]
     try:
         mapping = _validated(parse_mapping(text))
-        saved = await in_db(settings, access.set_group_roles, mapping=mapping,
-                            actor=posted.principal.id)
+        saved = await in_db(settings, access.set_group_roles, settings=settings,
+                            mapping=mapping, actor=posted.principal.id)
     except AppError as exc:
         # Shown again with what was typed, so nothing is lost to one mistake.
         ctx = await in_db(settings, _page, readonly=True)
         return render(request, "admin_sso.html", {
             "title": "Single sign-on groups", "oidc": settings.oidc_enabled, **ctx,
             "text": text, "error": "Not saved: " + exc.message}, status=exc.status)
+    if not isinstance(saved, dict):  # four eyes: it hands out an approval role
+        return back_to("/admin/changes", f"Mapping proposed as change {saved.id}: it gives "
+                       "an approval role, so it applies when a second admin approves it.")
     return back_to(PAGE, f"Mapping saved: {len(saved)} group{'' if len(saved) == 1 else 's'} "
                    "give roles. Members' roles follow at their next sign-in.")

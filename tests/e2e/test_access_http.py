@@ -295,3 +295,25 @@ def test_four_eyes_grant_of_an_approval_role(four_eyes: Stack, admin_token: str,
     r = ada.delete(f"/api/v1/users/{uid}/roles/controller", params={"reason": "cover over"})
     assert r.status_code == 200
     assert bo.get(f"/api/v1/users/{uid}").json()["roles"] == ["analyst", "auditor"]
+
+
+def test_four_eyes_sso_mapping_that_hands_out_an_approval_role(
+        four_eyes: Stack, admin_token: str, people: People) -> None:
+    """Members take their roles from the mapping at sign-in: giving a group an approval role
+    is a grant of authority over money, so it waits for a second admin like one."""
+    ada, _, bo, _ = _admins(four_eyes, admin_token)
+    r = ada.put("/api/v1/sso/group-roles", json={"finance-analysts": ["analyst"]})
+    assert r.status_code == 200  # no approval role: applied at once
+    r = ada.put("/api/v1/sso/group-roles", params={"reason": "controllers via SSO"},
+                json={"finance-analysts": ["analyst"], "controllers": ["controller"]})
+    assert r.status_code == 202, r.text
+    change = r.json()
+    assert change["kind"] == "group_roles"
+    assert change["diff"] == [{"path": "sso.group_roles.controllers", "before": None,
+                               "after": ["controller"]}]
+    assert ada.get("/api/v1/sso/group-roles").json() == {"finance-analysts": ["analyst"]}
+    assert error_code(ada.post(f"/api/v1/changes/{change['change_id']}/approve")) == \
+        "sod_violation"
+    assert bo.post(f"/api/v1/changes/{change['change_id']}/approve").status_code == 200
+    assert bo.get("/api/v1/sso/group-roles").json() == {
+        "controllers": ["controller"], "finance-analysts": ["analyst"]}
