@@ -131,8 +131,8 @@ def _jwt_caller(settings: Settings, identity: IdentityProvider, token: str, clie
                                 "Disputeflow user: an admin creates one with this "
                                 "oidc_subject (POST /api/v1/users).")
     except SignInRefused as refused:
-        if refused.status >= 500:
-            raise AppError("unauthenticated", refused.message) from None
+        if refused.status >= 500:  # the provider is away: no fault of the client's token
+            raise AppError("identity_provider_unavailable", refused.message) from None
         with session_scope(settings.database_url) as session:
             ratelimit.record_failure(session, client=client, now=now)
         raise AppError("unauthenticated", refused.message) from None

@@ -34,6 +34,7 @@ STATUS = {
     "internal_error": 500,
     "slack_unavailable": 502,
     "temporal_unavailable": 503,
+    "identity_provider_unavailable": 503,
     "worker_unavailable": 503,
     "database_unavailable": 503,
 }

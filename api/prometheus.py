@@ -17,6 +17,7 @@ from api.errors import AppError
 from config.prometheus import DatabaseGauges, registry
 from config.settings import Settings
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -65,6 +66,7 @@ class RequestMetrics:
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "GET")
+            method = method if method in METHODS else "OTHER"  # labels stay few, whatever sent
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,7 +23,9 @@ STATE_DIR = Path(".disputeflow")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    # A refused setting is named without its value: errors reach logs, values hold secrets.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False,
+                                      hide_input_in_errors=True)
 
     database_url: str = f"sqlite:///./{STATE_DIR}/disputeflow.db"
     temporal_address: str = "localhost:7233"
@@ -130,8 +133,10 @@ class Settings(BaseSettings):
         if 0 < len(missing) < len(parts):
             raise ValueError(f"single sign-on is half configured: set {', '.join(missing)} "
                              "too, or unset the others")
-        issuer = self.disputeflow_oidc_issuer
-        if issuer and not issuer.startswith(("https://", "http://127.", "http://localhost")):
+        issuer = urlsplit(self.disputeflow_oidc_issuer or "")
+        local = issuer.scheme == "http" and (issuer.hostname == "localhost" or (
+            issuer.hostname or "").startswith("127."))
+        if self.disputeflow_oidc_issuer and not (issuer.scheme == "https" or local):
             raise ValueError("DISPUTEFLOW_OIDC_ISSUER must be an https:// URL")
         return self
 

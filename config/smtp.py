@@ -50,5 +50,9 @@ class SmtpServer:
                 smtp.quit()
                 raise smtplib.SMTPException("the mail server offers no STARTTLS")
         if self.user:
+            if not isinstance(smtp.sock, ssl.SSLSocket):
+                smtp.quit()  # never a password in clear: a stripped STARTTLS ends here
+                raise smtplib.SMTPException("the mail server offered no encryption; the "
+                                            "password is not sent in clear")
             smtp.login(self.user, self.password or "")
         return smtp

@@ -226,5 +226,10 @@ def test_an_unreachable_provider_is_said_plainly(dev_server: DevServer, db_url: 
         page = stack.http().get("/auth/oidc/login")
         assert page.status_code == 503 and refusal(page) == "unreachable"
         assert "could not be reached" in page.text
+        # An API client's JWT is not called wrong while its issuer cannot be asked.
+        jwt_like = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJlcnAifQ.c2ln"
+        api = stack.http(jwt_like).get("/api/v1/disputes")
+        assert api.status_code == 503
+        assert api.json()["error"]["code"] == "identity_provider_unavailable"
     finally:
         stack.stop()

@@ -38,3 +38,17 @@ def test_the_issuer_must_be_https_outside_this_host() -> None:
         Settings(**plain)  # type: ignore[arg-type]
     local = {**WHOLE, "disputeflow_oidc_issuer": "http://127.0.0.1:9000"}
     assert Settings(**local).oidc_enabled  # type: ignore[arg-type]
+
+
+def test_a_host_merely_starting_like_localhost_is_not_this_host() -> None:
+    lookalike = {**WHOLE, "disputeflow_oidc_issuer": "http://localhost.evil.example"}
+    with pytest.raises(ValidationError, match="https"):
+        Settings(**lookalike)  # type: ignore[arg-type]
+
+
+def test_a_refused_setting_does_not_print_the_secrets_beside_it() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(disputeflow_smtp_url="smtp://mailer:hunter2-secret@mail.example:587",
+                 disputeflow_admin_token="adm_very-secret-admin-token-123")
+    assert "DISPUTEFLOW_MAIL_FROM" in str(refused.value)
+    assert "hunter2" not in str(refused.value) and "very-secret" not in str(refused.value)
