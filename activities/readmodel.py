@@ -43,8 +43,9 @@ class ReadModelActivities:
                 if wanted:
                     outgoing = [e for e in events_of(request.state, request.events, before)
                                 if e.type in wanted]
-                    hooks = webhooks.queue(s, dispute_id=dispute_id, outgoing=outgoing,
-                                           now=now)
+                    hooks = webhooks.queue(
+                        s, dispute_id=dispute_id, outgoing=outgoing, now=now,
+                        invoice_number=request.state.opened.invoice_number)
                 if self.ctx.letters:
                     mail = self._queue_letters(s, request, before, now)
 

@@ -48,19 +48,22 @@ class WebhookDelivery(Base):
     """An event on its way to one endpoint. ``pending`` until a 2xx (``delivered``), or until
     retries since ``retry_from`` ran past the retry window (``failed``; a redelivery starts a
     new window); ``cancelled`` when its endpoint was disabled first. One dispute's deliveries
-    to one endpoint go in the order they were written (``id``)."""
+    to one endpoint go in the order they were written (``id``) — and so do all the disputes of
+    one invoice (``invoice_number``), so accounts receivable never gets an invoice's hold or
+    release out of order."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_delivery"),
         Index("ix_webhook_deliveries_due", "status", "next_at"),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
-        Index("ix_webhook_deliveries_order", "endpoint_id", "dispute_id", "status", "id"),
+        Index("ix_webhook_deliveries_order", "endpoint_id", "invoice_number", "status", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(40))
     endpoint_id: Mapped[str] = mapped_column(String(40))
     dispute_id: Mapped[str | None] = mapped_column(String(40))
+    invoice_number: Mapped[str] = mapped_column(String(64))
     event_type: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

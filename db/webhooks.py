@@ -4,7 +4,8 @@ Events are written by :func:`queue` inside the snapshot's transaction (the snaps
 calls it only when the snapshot is newly written), one delivery per endpoint that wants the
 type, so a receiver hears of a change if and only if it was recorded, and a crash in between
 loses nothing. The worker's dispatcher (activities/webhook_dispatch.py) takes due deliveries
-under a lease (:func:`claim`), one dispute's deliveries to one endpoint in the order they
+under a lease (:func:`claim`), one invoice's (so one dispute's) deliveries to one endpoint in
+the order they
 were written, and settles each: :func:`delivered`, or :func:`attempt_failed`, which backs off
 (doubling, at most ``longest``) until the retry window has passed and then marks it failed.
 An admin can send a failed (or delivered) one again (:func:`redeliver`); nothing waits for a
@@ -24,7 +25,14 @@ from sqlalchemy import and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db import audit
-from db.models import Dispute, WebhookDelivery, WebhookEndpoint, WebhookEvent, table
+from db.models import (
+    Dispute,
+    Invoice,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    table,
+)
 from domain.codes import TERMINAL_STATUSES
 from domain.money import from_minor
 from domain.retries import Retry
@@ -116,12 +124,18 @@ def _invoice_open(session: Session, invoice_number: str, currency: str) -> str:
     return money(from_minor(int(total or 0), currency), currency)
 
 
-def queue(session: Session, *, dispute_id: str, outgoing: Sequence[Outgoing],
-          now: datetime) -> int:
+def queue(session: Session, *, dispute_id: str, invoice_number: str,
+          outgoing: Sequence[Outgoing], now: datetime) -> int:
     """Write the change's events for the active endpoints that want them, one delivery
-    each; returns how many deliveries were queued."""
+    each; returns how many deliveries were queued. An invoice's hold or release takes the
+    invoice's row lock first: the amount still in dispute then counts every other dispute's
+    committed change, and a concurrent change of another dispute of the invoice writes its
+    deliveries after these (ordered per invoice, they reach a receiver in that order)."""
     if not outgoing:
         return 0
+    if any(item.type in (HOLD, RELEASE) for item in outgoing):
+        session.execute(select(Invoice.number).where(Invoice.number == invoice_number)
+                        .with_for_update())
     active = [(e.id, set(e.events)) for e in session.execute(
         select(WebhookEndpoint.id, WebhookEndpoint.events)
         .where(WebhookEndpoint.disabled_at.is_(None))).all()]
@@ -141,6 +155,7 @@ def queue(session: Session, *, dispute_id: str, outgoing: Sequence[Outgoing],
         events.append({"id": event_id, "type": item.type, "dispute_id": dispute_id,
                        "body": body, "created_at": now})
         rows += [{"event_id": event_id, "endpoint_id": endpoint_id, "dispute_id": dispute_id,
+                  "invoice_number": invoice_number,
                   "event_type": item.type, "status": PENDING, "attempts": 0,
                   "created_at": now, "retry_from": now, "next_at": now}
                  for endpoint_id in targets]
@@ -166,8 +181,8 @@ class Claimed:
 
 def claim(session: Session, *, now: datetime, lease: timedelta,
           limit: int = 8) -> list[Claimed]:
-    """Due deliveries, each the oldest pending one of its dispute for its endpoint, now held
-    by the caller for ``lease``."""
+    """Due deliveries, each the oldest pending one of its invoice (so of its dispute) for its
+    endpoint, now held by the caller for ``lease``."""
     d, earlier = WebhookDelivery, aliased(WebhookDelivery)
     found = session.execute(
         select(d.id, d.event_id, d.endpoint_id, d.dispute_id, d.attempts,
@@ -177,7 +192,7 @@ def claim(session: Session, *, now: datetime, lease: timedelta,
         .where(d.status == PENDING, d.next_at <= now, WebhookEndpoint.disabled_at.is_(None),
                or_(d.lease_until.is_(None), d.lease_until < now),
                ~exists().where(earlier.endpoint_id == d.endpoint_id,
-                               earlier.dispute_id == d.dispute_id,
+                               earlier.invoice_number == d.invoice_number,
                                earlier.status == PENDING, earlier.id < d.id))
         .order_by(d.id).limit(limit).with_for_update(skip_locked=True, of=d)).all()
     if found:

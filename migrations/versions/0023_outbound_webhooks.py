@@ -54,6 +54,7 @@ def upgrade() -> None:
     sa.Column('event_id', sa.String(length=40), nullable=False),
     sa.Column('endpoint_id', sa.String(length=40), nullable=False),
     sa.Column('dispute_id', sa.String(length=40), nullable=True),
+    sa.Column('invoice_number', sa.String(length=64), nullable=False),
     sa.Column('event_type', sa.String(length=40), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -74,7 +75,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_webhook_deliveries_endpoint', ['endpoint_id', 'id'],
                               unique=False)
         batch_op.create_index('ix_webhook_deliveries_order',
-                              ['endpoint_id', 'dispute_id', 'status', 'id'], unique=False)
+                              ['endpoint_id', 'invoice_number', 'status', 'id'], unique=False)
 
 
 def downgrade() -> None:

@@ -25,9 +25,11 @@ def endpoint(db_url: str, *events: str, url: str = "https://ar.retail.example/ho
         return row.id
 
 
-def queue(db_url: str, dispute_id: str, *types: str, at: datetime = T0) -> int:
+def queue(db_url: str, dispute_id: str, *types: str, at: datetime = T0,
+          invoice: str | None = None) -> int:
     with session_scope(db_url) as s:
         return webhooks.queue(s, dispute_id=dispute_id, now=at,
+                              invoice_number=invoice or f"INV-{dispute_id}",
                               outgoing=[Outgoing(t, {"dispute_id": dispute_id}) for t in types])
 
 
@@ -172,3 +174,24 @@ def test_a_removed_endpoints_late_answer_does_not_revive_its_delivery(db_url: st
         webhooks.attempt_failed(s, delivery_id=row.id, now=T0, status_code=503, error="503")
     assert delivery(db_url, row.id).status == "cancelled"
     assert claim(db_url, T0 + timedelta(days=1)) == []
+
+
+def test_the_disputes_of_one_invoice_reach_a_receiver_in_order(db_url: str) -> None:
+    """Accounts receivable holds dunning per invoice: one dispute's release must not overtake
+    another's hold of the same invoice, whatever retries came between."""
+    endpoint(db_url, "dispute.opened", "dispute.closed")
+    queue(db_url, "D-1", "dispute.closed", invoice="INV-7")
+    queue(db_url, "D-2", "dispute.opened", invoice="INV-7")
+    queue(db_url, "D-3", "dispute.opened", invoice="INV-8")
+    first = claim(db_url, T0)
+    assert [c.dispute_id for c in first] == ["D-1", "D-3"]  # D-2 waits behind D-1
+    with session_scope(db_url) as s:
+        webhooks.attempt_failed(s, delivery_id=first[0].id, now=T0, status_code=503,
+                                error="HTTP 503")
+        webhooks.delivered(s, delivery_id=first[1].id, now=T0, status_code=204)
+    assert claim(db_url, T0 + timedelta(seconds=1)) == []  # D-1 backs off; D-2 still waits
+    (retried,) = claim(db_url, T0 + timedelta(seconds=10))
+    assert retried.dispute_id == "D-1"
+    with session_scope(db_url) as s:
+        webhooks.delivered(s, delivery_id=retried.id, now=T0, status_code=204)
+    assert [c.dispute_id for c in claim(db_url, T0 + timedelta(seconds=10))] == ["D-2"]
