@@ -30,6 +30,7 @@ __all__ = ["IdentityProvider", "SignInRefused"]
 METADATA_TTL_S = 600.0
 KEYS_REFETCH_AFTER_S = 2.0
 HTTP_TIMEOUT_S = 10.0
+FAILED_FETCH_HOLD_S = 5.0
 LEEWAY_S = 30  # clocks of the provider and this host may differ a little
 SIGNING_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                 "ES512", "EdDSA")
@@ -67,16 +68,27 @@ class IdentityProvider:
         self._metadata: _Cached | None = None
         self._keys: _Cached | None = None
         self._last_refresh = -KEYS_REFETCH_AFTER_S
+        self._failed_until = 0.0
 
     # -- the provider's documents ------------------------------------------------------
 
     def _get(self, url: str) -> Any:
+        """One of the provider's documents. A failure is remembered for
+        ``FAILED_FETCH_HOLD_S``: while the provider is away, requests are answered at once
+        instead of each holding a thread for the whole timeout."""
+        with self._lock:
+            held = time.monotonic() < self._failed_until
         try:
+            if held:
+                raise httpx.ConnectError("it did not answer a moment ago")
             response = httpx.get(url, timeout=HTTP_TIMEOUT_S,
                                  headers={"accept": "application/json"})
             response.raise_for_status()
             return response.json()
         except (httpx.HTTPError, ValueError) as exc:
+            if not held:
+                with self._lock:
+                    self._failed_until = time.monotonic() + FAILED_FETCH_HOLD_S
             raise SignInRefused("unreachable", "The identity provider could not be reached "
                                 f"({type(exc).__name__}); try again in a minute, and tell "
                                 "IT if it persists.", status=503) from None
