@@ -5,7 +5,8 @@ activities (so reads work when no worker runs), the embedded connectors' data, a
 append-only audit chain. Every table is created by Alembic migrations, never create_all.
 Who may do what (users, tokens, role history, four-eyes changes, delegations) is in
 ``db.models_access``, outbound webhooks in ``db.models_webhooks``, letters in
-``db.models_mail``, all re-exported here, so ``from db.models import ...`` finds every table.
+``db.models_mail``, Slack's messages, clicks and outbox in ``db.models_slack``, all
+re-exported here, so ``from db.models import ...`` finds every table.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from db.models_access import User as User
 from db.models_access import WebSession as WebSession
 from db.models_mail import Letter as Letter
 from db.models_mail import LetterTemplate as LetterTemplate
+from db.models_slack import SlackClick as SlackClick
+from db.models_slack import SlackMessage as SlackMessage
+from db.models_slack import SlackOutboxRow as SlackOutboxRow
 from db.models_webhooks import WebhookDelivery as WebhookDelivery
 from db.models_webhooks import WebhookEndpoint as WebhookEndpoint
 from db.models_webhooks import WebhookEvent as WebhookEvent
@@ -338,65 +342,3 @@ class AuditEvent(Base):
     idem_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
-
-class SlackMessage(Base):
-    """One Slack message the engine sent, so retries never double-post and every prompt of a
-    level can be found again to lose its buttons once the level is decided."""
-
-    __tablename__ = "slack_messages"
-    __table_args__ = (
-        UniqueConstraint("memo_number", "level", "kind", "slack_user_id",
-                         name="uq_slack_messages_memo_level_kind_user"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    dispute_id: Mapped[str] = mapped_column(String(40), index=True)
-    memo_number: Mapped[str] = mapped_column(String(40))
-    level: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))  # prompt | reminder | escalation | alert
-    user_id: Mapped[str | None] = mapped_column(String(40))
-    slack_user_id: Mapped[str | None] = mapped_column(String(40))
-    channel: Mapped[str] = mapped_column(String(40))
-    ts: Mapped[str] = mapped_column(String(40))  # "" while reserved, before Slack answered
-    thread_ts: Mapped[str | None] = mapped_column(String(40))
-    decided: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-
-class SlackClick(Base):
-    """A Slack decision click, written before Slack gets its 200: Slack never redelivers an
-    acknowledged click, so an API process that dies before deciding it must leave it where
-    another process (or this one, restarted) finds it. ``lease_until`` is how long the
-    process working on it holds it; ``done_at`` is set once its outcome was answered."""
-
-    __tablename__ = "slack_clicks"
-    __table_args__ = (Index("ix_slack_clicks_open", "done_at", "lease_until"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    action: Mapped[dict[str, Any]]
-    received_at: Mapped[datetime]
-    lease_until: Mapped[datetime]
-    done_at: Mapped[datetime | None]
-
-
-class SlackOutboxRow(Base):
-    """Slack steps a dispute's state change queued, written in the same transaction as the
-    snapshot they describe, so they are sent if and only if the change was recorded; the
-    worker's dispatcher sends them (activities/slack_dispatch.py) and deletes the row.
-    ``next_at`` is when it is due (later after a failure), ``lease_until`` how long the
-    process sending it holds it."""
-
-    __tablename__ = "slack_outbox"
-    __table_args__ = (
-        UniqueConstraint("dispute_id", "revision", name="uq_slack_outbox_revision"),
-        Index("ix_slack_outbox_due", "next_at"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    dispute_id: Mapped[str] = mapped_column(String(40))
-    revision: Mapped[int]
-    steps: Mapped[list[Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime]
-    next_at: Mapped[datetime]
-    lease_until: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
