@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import get_settings
-from domain.billing_csv import KINDS as CSV_KINDS
+from domain.billing_csv_columns import KINDS as CSV_KINDS
 
 
 def _session() -> Any:

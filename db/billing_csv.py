@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from db import billing
-from domain.billing_csv import DOCUMENT_FIELD, CsvRefused, RowError, parse
+from domain.billing_csv import CsvRefused, RowError, parse
+from domain.billing_csv_columns import DOCUMENT_FIELD
 
 
 @dataclass(frozen=True)

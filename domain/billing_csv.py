@@ -15,107 +15,27 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from domain.billing_csv_columns import (
+    COLUMNS,
+    DOCUMENT_FIELD,
+    INVOICE_FIELDS,
+    KEYS,
+    KINDS,
+    MODELS,
+    CellError,
+    Column,
+)
 from domain.billing_doc import (
-    AccountDoc,
     BillingDocument,
-    ContractDoc,
-    DeliveryDoc,
-    FxDoc,
     InvoiceDoc,
 )
 from domain.money import MINOR_UNITS, MoneyError, parse_amount
-
-
-class _CellError(ValueError):
-    """A cell that is not the kind of value its column holds."""
-
-
-def _text(value: str, column: str) -> str:
-    return value
-
-
-def _whole(value: str, column: str) -> int:
-    if not re.fullmatch(r"-?\d{1,18}", value):
-        raise _CellError(f"{column} must be a whole number such as 100000, without separators "
-                         f"(got {value!r})")
-    return int(value)
-
-
-def _date(value: str, column: str) -> date:
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise _CellError(f"{column} must be a date written YYYY-MM-DD, such as 2026-11-01 "
-                     f"(got {value!r})")
-
-
-_YES = {"true", "yes", "y", "1"}
-_NO = {"false", "no", "n", "0"}
-
-
-def _flag(value: str, column: str) -> bool:
-    if value.lower() in _YES | _NO:
-        return value.lower() in _YES
-    raise _CellError(f"{column} must be true or false (got {value!r})")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a kind's file: its name (the JSON field's, but ``line_id`` for an
-    invoice line's ``id``), whether every row needs it, and how its text is read."""
-
-    name: str
-    required: bool = True
-    read: Callable[[str, str], Any] = _text
-
-    @property
-    def field(self) -> str:
-        return "id" if self.name == "line_id" else self.name
-
-
-_INVOICE = ("number", "account_id", "currency", "period", "issued_on")
-
-COLUMNS: dict[str, tuple[Column, ...]] = {
-    "accounts": (Column("id"), Column("type"), Column("name"), Column("currency"),
-                 Column("billing_email", required=False)),
-    "invoices": (
-        Column("number"), Column("account_id"), Column("currency"), Column("period"),
-        Column("issued_on", read=_date), Column("line_id"), Column("product"),
-        Column("campaign_id", required=False), Column("units", read=_whole), Column("unit"),
-        Column("rate"), Column("rate_basis", required=False, read=_whole), Column("amount"),
-        Column("makegood", required=False, read=_flag)),
-    "contracts": (
-        Column("account_id"), Column("campaign_id"), Column("rate"),
-        Column("rate_basis", required=False, read=_whole), Column("valid_from", read=_date),
-        Column("valid_to", read=_date), Column("measurement_source", required=False)),
-    "delivery": (
-        Column("campaign_id"), Column("period"), Column("units", read=_whole),
-        Column("makegood_units", required=False, read=_whole),
-        Column("source", required=False)),
-    "fx": (Column("currency"), Column("base"), Column("rate"), Column("as_of", read=_date)),
-}
-KINDS = tuple(COLUMNS)
-# The document's list each kind fills (API.md names FX rates ``fx_rates``).
-DOCUMENT_FIELD = {"accounts": "accounts", "invoices": "invoices", "contracts": "contracts",
-                  "delivery": "delivery", "fx": "fx_rates"}
-# What makes a record itself: a file may hold each key once.
-_KEYS: dict[str, tuple[str, ...]] = {
-    "accounts": ("id",), "invoices": ("number", "line_id"),
-    "contracts": ("account_id", "campaign_id", "valid_from"),
-    "delivery": ("campaign_id", "period", "source"), "fx": ("currency", "base", "as_of"),
-}
-_MODELS: dict[str, type[BaseModel]] = {
-    "accounts": AccountDoc, "contracts": ContractDoc, "delivery": DeliveryDoc, "fx": FxDoc}
 
 
 @dataclass(frozen=True)
@@ -274,8 +194,8 @@ def _invoice_row(payload: dict[str, Any], line: int,
                  by_field: dict[str, str]) -> tuple[InvoiceDoc | None, list[RowError]]:
     """One invoice line with its invoice's fields, checked as a one-line invoice. The
     amount is judged first against the row's currency, so its refusal names its column."""
-    header = {k: payload[k] for k in _INVOICE if k in payload}
-    item = {k: v for k, v in payload.items() if k not in _INVOICE}
+    header = {k: payload[k] for k in INVOICE_FIELDS if k in payload}
+    item = {k: v for k, v in payload.items() if k not in INVOICE_FIELDS}
     errors = []
     currency = header.get("currency")
     if isinstance(currency, str) and currency in MINOR_UNITS and "amount" in item:
@@ -325,7 +245,7 @@ def parse(kind: str, data: bytes) -> CsvFile:
                     continue
                 try:
                     payload[column.field] = column.read(value, column.name)
-                except _CellError as exc:
+                except CellError as exc:
                     row_errors.append(RowError(line, column.name, str(exc)))
             # The model judges the cells that could be read, so one pass names every
             # problem of the row; a column already refused is not refused twice.
@@ -333,7 +253,7 @@ def parse(kind: str, data: bytes) -> CsvFile:
             if kind == "invoices":
                 model, found = _invoice_row(payload, line, by_field)
             else:
-                model, found = _check(_MODELS[kind], payload, line, by_field)
+                model, found = _check(MODELS[kind], payload, line, by_field)
             refused = {e.column for e in row_errors}
             errors += row_errors + [e for e in found if e.column not in refused]
             if model is not None and not row_errors:
@@ -350,7 +270,7 @@ def parse(kind: str, data: bytes) -> CsvFile:
 def _key_of(kind: str, model: BaseModel) -> tuple[str, ...]:
     if isinstance(model, InvoiceDoc):
         return (model.number, model.lines[0].id)
-    return tuple(str(getattr(model, f)) for f in _KEYS[kind])
+    return tuple(str(getattr(model, f)) for f in KEYS[kind])
 
 
 def _repeats(kind: str, valid: list[tuple[int, dict[str, Any], BaseModel]]) -> list[RowError]:
@@ -359,7 +279,7 @@ def _repeats(kind: str, valid: list[tuple[int, dict[str, Any], BaseModel]]) -> l
     errors = []
     first_line: dict[tuple[str, ...], int] = {}
     invoice_first: dict[str, tuple[int, InvoiceDoc]] = {}
-    key_names = _KEYS[kind]
+    key_names = KEYS[kind]
     for line, _, model in valid:
         key = _key_of(kind, model)
         if key in first_line:
@@ -369,7 +289,7 @@ def _repeats(kind: str, valid: list[tuple[int, dict[str, Any], BaseModel]]) -> l
         first_line.setdefault(key, line)
         if isinstance(model, InvoiceDoc):
             seen = invoice_first.setdefault(model.number, (line, model))
-            for name in _INVOICE[1:]:
+            for name in INVOICE_FIELDS[1:]:
                 theirs, ours = getattr(seen[1], name), getattr(model, name)
                 if theirs != ours:
                     errors.append(RowError(line, name, (
@@ -388,8 +308,8 @@ def _document(kind: str, rows: int,
     if kind == "invoices":
         invoices: dict[str, dict[str, Any]] = {}
         for line, payload, _ in valid:
-            header = {k: payload[k] for k in _INVOICE}
-            item = {k: v for k, v in payload.items() if k not in _INVOICE}
+            header = {k: payload[k] for k in INVOICE_FIELDS}
+            item = {k: v for k, v in payload.items() if k not in INVOICE_FIELDS}
             invoices.setdefault(payload["number"], {**header, "lines": []})["lines"].append(item)
             lines.setdefault(payload["number"], []).append(line)
         records: list[Any] = list(invoices.values())

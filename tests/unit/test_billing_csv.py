@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain.billing_csv import COLUMNS, CsvRefused, RowError, parse, template
+from domain.billing_csv import CsvRefused, RowError, parse, template
+from domain.billing_csv_columns import COLUMNS
 
 INVOICE_HEADER = ("number,account_id,currency,period,issued_on,line_id,product,campaign_id,"
                   "units,unit,rate,rate_basis,amount")
