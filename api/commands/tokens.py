@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from api.commands.users import managed_user
 from api.errors import AppError
 from config.settings import Settings
 from db import tokens
@@ -31,15 +32,8 @@ def holder(session: Session, *, actor: Principal, user_id: str,
            readers: tuple[str, ...] = ("admin",)) -> User:
     """The user whose tokens are managed: the caller themselves, or anyone for ``readers``;
     an inactive user's tokens cannot change."""
-    if actor.id != user_id and not actor.has(*readers):
-        raise AppError("forbidden", "Only an admin or the user themselves can manage a user's "
-                       "API tokens.")
-    user = session.get(User, user_id)
-    if user is None:
-        raise AppError("not_found", f"There is no user {user_id}.")
-    if not user.active:
-        raise AppError("wrong_state", f"User {user.name} is inactive.")
-    return user
+    return managed_user(session, actor=actor, user_id=user_id, readers=readers,
+                        action="manage a user's API tokens")
 
 
 def _lifetime(days: int | None, settings: Settings) -> timedelta | None:

@@ -123,16 +123,23 @@ async def create_user(settings: Settings, *, body: UserCreate,
     return {**out, "slack_user_id": link.slack_user_id}, token, link
 
 
-def _linkable(session: Session, *, actor: Principal, user_id: str) -> str:
-    if actor.id != user_id and not actor.has("admin"):
-        raise AppError("forbidden", "Only an admin or the user themselves can link a user's "
-                       "Slack account.")
+def managed_user(session: Session, *, actor: Principal, user_id: str, action: str,
+                 readers: tuple[str, ...] = ("admin",)) -> User:
+    """The user ``actor`` would ``action``: themselves, or anyone for ``readers``; an
+    inactive user cannot change. One rule for tokens, Slack links and the like."""
+    if actor.id != user_id and not actor.has(*readers):
+        raise AppError("forbidden", f"Only an admin or the user themselves can {action}.")
     user = session.get(User, user_id)
     if user is None:
         raise AppError("not_found", f"There is no user {user_id}.")
     if not user.active:
         raise AppError("wrong_state", f"User {user.name} is inactive.")
-    return user.email
+    return user
+
+
+def _linkable(session: Session, *, actor: Principal, user_id: str) -> str:
+    return managed_user(session, actor=actor, user_id=user_id,
+                        action="link a user's Slack account").email
 
 
 # How link_slack refuses each problem: Slack off or the account taken is a conflict, an
