@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from sqlalchemy.orm import Session
+
 from activities.outbox_loop import OutboxLoop
 from config.smtp import SmtpServer
 from db import letters
@@ -36,19 +38,13 @@ class MailDispatcher(OutboxLoop[letters.Claimed]):
                  attachment: Callable[[str], bytes], first_retry: timedelta = letters.FIRST_RETRY,
                  retry_for: timedelta = letters.RETRY_FOR, poll_s: float = POLL_S,
                  lease: timedelta = LEASE, at_once: int = AT_ONCE) -> None:
-        super().__init__(poll_s=poll_s, at_once=at_once)
-        self.db_url, self.server, self.sender = db_url, server, sender
+        super().__init__(db_url, lease=lease, poll_s=poll_s, at_once=at_once)
+        self.server, self.sender = server, sender
         self.attachment = attachment  # a credit memo's number -> its PDF
-        self.first_retry, self.retry_for, self.lease = first_retry, retry_for, lease
+        self.first_retry, self.retry_for = first_retry, retry_for
 
-    def claim(self) -> list[letters.Claimed]:
-        try:
-            with session_scope(self.db_url) as s:
-                return letters.claim(s, now=datetime.now(UTC), lease=self.lease,
-                                     limit=self.at_once)
-        except Exception as exc:  # the database away: the next poll tries again
-            log.warning("mail outbox: cannot read it (%s)", type(exc).__name__)
-            return []
+    def take(self, session: Session, now: datetime) -> list[letters.Claimed]:
+        return letters.claim(session, now=now, lease=self.lease, limit=self.at_once)
 
     def message(self, row: letters.Claimed) -> EmailMessage:
         msg = EmailMessage()

@@ -14,7 +14,12 @@ import contextlib
 import logging
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from db.session import session_scope
 
 Row = TypeVar("Row")
 log = logging.getLogger("disputeflow.outbox")
@@ -25,15 +30,25 @@ class OutboxLoop(ABC, Generic[Row]):
 
     name = "outbox"
 
-    def __init__(self, *, poll_s: float, at_once: int) -> None:
+    def __init__(self, db_url: str, *, lease: timedelta, poll_s: float, at_once: int) -> None:
+        self.db_url, self.lease = db_url, lease
         self.poll_s, self.at_once = poll_s, at_once
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
     @abstractmethod
+    def take(self, session: Session, now: datetime) -> list[Row]:
+        """Up to ``at_once`` due rows, leased to this process for ``lease``."""
+
     def claim(self) -> list[Row]:
-        """Up to ``at_once`` due rows, leased to this process (none when the database is
-        away: the next poll tries again)."""
+        """:meth:`take` in a transaction of its own; none when the database is away (the
+        next poll tries again)."""
+        try:
+            with session_scope(self.db_url) as session:
+                return self.take(session, datetime.now(UTC))
+        except Exception as exc:
+            log.warning("%s: cannot read it (%s)", self.name, type(exc).__name__)
+            return []
 
     @abstractmethod
     def deliver(self, row: Row) -> None:

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from activities.outbox_loop import OutboxLoop
 from activities.slack import SlackActivities
 from db import slack_outbox
-from db.session import session_scope
 from domain.slack_steps import SlackSteps
 
 log = logging.getLogger("disputeflow.slack")
@@ -36,20 +35,12 @@ class SlackDispatcher(OutboxLoop[slack_outbox.Claimed]):
     def __init__(self, slack: SlackActivities, *, poll_s: float = POLL_S,
                  lease: timedelta = LEASE, at_once: int = AT_ONCE,
                  first_retry: timedelta = slack_outbox.FIRST_RETRY) -> None:
-        super().__init__(poll_s=poll_s, at_once=at_once)
+        super().__init__(slack.db_url, lease=lease, poll_s=poll_s, at_once=at_once)
         self.slack = slack
-        self.db_url = slack.db_url
-        self.lease = lease
         self.first_retry = first_retry
 
-    def claim(self) -> list[slack_outbox.Claimed]:
-        try:
-            with session_scope(self.db_url) as s:
-                return slack_outbox.claim(s, now=datetime.now(UTC), lease=self.lease,
-                                          limit=self.at_once)
-        except Exception as exc:  # the database away: the next poll tries again
-            log.warning("Slack outbox: cannot read it (%s)", type(exc).__name__)
-            return []
+    def take(self, session: Session, now: datetime) -> list[slack_outbox.Claimed]:
+        return slack_outbox.claim(session, now=now, lease=self.lease, limit=self.at_once)
 
     def deliver(self, row: slack_outbox.Claimed) -> None:
         """Run the row's steps; it is settled (deleted, or put back for a retry) in their

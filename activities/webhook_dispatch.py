@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy.orm import Session
 
 from activities.outbox_loop import OutboxLoop
 from db import webhooks
@@ -39,22 +40,14 @@ class WebhookDispatcher(OutboxLoop[webhooks.Claimed]):
                  first_retry: timedelta = webhooks.FIRST_RETRY,
                  longest_retry: timedelta = webhooks.LONGEST_RETRY, poll_s: float = POLL_S,
                  lease: timedelta = LEASE, at_once: int = AT_ONCE) -> None:
-        super().__init__(poll_s=poll_s, at_once=at_once)
-        self.db_url = db_url
+        super().__init__(db_url, lease=lease, poll_s=poll_s, at_once=at_once)
         self.retry_for, self.first_retry, self.longest_retry = (retry_for, first_retry,
                                                                 longest_retry)
-        self.lease = lease
         self.http = httpx.Client(timeout=TIMEOUT, follow_redirects=False,
                                  headers={"user-agent": USER_AGENT})
 
-    def claim(self) -> list[webhooks.Claimed]:
-        try:
-            with session_scope(self.db_url) as s:
-                return webhooks.claim(s, now=datetime.now(UTC), lease=self.lease,
-                                      limit=self.at_once)
-        except Exception as exc:  # the database away: the next poll tries again
-            log.warning("webhook outbox: cannot read it (%s)", type(exc).__name__)
-            return []
+    def take(self, session: Session, now: datetime) -> list[webhooks.Claimed]:
+        return webhooks.claim(session, now=now, lease=self.lease, limit=self.at_once)
 
     def send(self, row: webhooks.Claimed) -> tuple[int | None, str | None]:
         """One attempt: the receiver's status, and why it failed (None when it took it)."""
