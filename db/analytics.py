@@ -10,7 +10,9 @@ the weekly trends and the Pareto are in :mod:`db.analytics_trends`, the approver
 
 Aggregates run in SQL, grouped so that only a few hundred rows ever reach Python (bucket
 edges are computed here, in the policy calendar's time zone, and handed to SQL as a CASE), so
-the queries stay fast at 100,000 disputes (``bench/bench_queries.py``). Amounts are summed in
+the queries stay fast at 100,000 disputes (``bench/bench_queries.py``); the counts by status,
+reason and root cause and the positions open now are read from per-day tallies
+(:mod:`db.tallies`) rather than from every dispute. Amounts are summed in
 minor units per currency and converted to the policy's base currency at the rate in force on
 the as-of date; a currency without a rate is listed, never guessed.
 """
@@ -19,15 +21,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, select, union_all
+from sqlalchemy import ColumnElement, case, func, select, union_all
 from sqlalchemy.orm import Session
 
-from db import billing
+from db import billing, tallies
 from db.analytics_approvers import approver_workload, decision_time
 from db.analytics_sql import epoch
 from db.analytics_trends import pareto_root_causes, trend_reason_codes, trend_root_causes
@@ -49,9 +52,9 @@ __all__ = [
     "DECIDED_STATUSES",
     "TABLES",
     "age_range",
-    "dispute_scan",
     "open_minor_by_currency",
     "product_credits",
+    "status_counts",
 ]
 
 DECIDED_STATUSES = ("resolved", "denied")  # adjudicated; a withdrawal is not a verdict
@@ -77,23 +80,79 @@ def age_range(as_of: datetime, low: int, high: int | None
 UNATTRIBUTED = "(invoice lines unknown)"
 
 
-def dispute_scan(session: Session, w: Window) -> list[Any]:
-    """One pass over all disputes for the window: per (status, currency, reason code, root
-    cause) the count, and those opened, closed and closed first time right in the window.
-    The disputes table is wide (each row carries its view), so its scans are the metrics'
-    largest cost: this one and :func:`_open_positions` are the only two, and the API runs
-    them at the same time (``db.metrics.compute_concurrently``)."""
-    opened_in = case((w.in_range(Dispute.opened_at), 1), else_=0)
-    closed_in = case((and_(Dispute.closed_at.is_not(None), w.in_range(Dispute.closed_at)), 1),
-                     else_=0)
-    first_time = case((and_(Dispute.closed_at.is_not(None), Dispute.rejections == 0,
-                            w.in_range(Dispute.closed_at)), 1), else_=0)
-    return w.scan("disputes", session, lambda: session.execute(
-        select(Dispute.status, Dispute.currency, Dispute.reason_code, Dispute.root_cause,
-               func.count().label("n"), func.sum(opened_in).label("opened"),
-               func.sum(closed_in).label("closed"), func.sum(first_time).label("ftr"))
-        .group_by(Dispute.status, Dispute.currency, Dispute.reason_code, Dispute.root_cause)
-    ).all())
+@dataclass
+class StatusCounts:
+    """What the metrics fold from every dispute: the count per current status; and of the
+    window, those opened per current status, reason code and root cause, those closed per
+    status, and those closed first time right (no rejected memo) per status."""
+
+    current: dict[str, int] = field(default_factory=dict)
+    opened: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    causes: dict[str, int] = field(default_factory=dict)
+    closed: dict[str, int] = field(default_factory=dict)
+    first_time: dict[str, int] = field(default_factory=dict)
+
+
+def status_counts(session: Session, w: Window) -> StatusCounts:
+    """:class:`StatusCounts` from the per-day tallies: the window is the middle span of
+    ``(beginning, start, end, no end)``, and all spans together are every dispute."""
+    edges = [None, *(e for e in (w.start, w.end) if e is not None), None]
+    spans = tallies.Spans(tuple(edges))
+    inside = 1 if w.start is not None else 0
+    found = tallies.counts(session, (*tallies.OPENED_KINDS, *tallies.CLOSED_KINDS), spans)
+    out = StatusCounts()
+    tables = {"status": out.opened, "reason_code": out.reasons, "root_cause": out.causes,
+              "closed": out.closed, "first_time": out.first_time}
+    for (kind, at, label), n in found.items():
+        if kind == "status":
+            out.current[label] = out.current.get(label, 0) + n
+        if at == inside:
+            tables[kind][label] = n
+    return out
+
+
+def _age_spans(as_of: datetime) -> tuple[tallies.Spans, list[str]]:
+    """Opening instants by age at ``as_of``, oldest first, on the edges of :func:`age_range`."""
+    buckets = sorted(AGE_BUCKETS, key=lambda b: -b[1])
+    # each younger bucket starts where the older one ends: at as_of - (its high + 1) days
+    edges = [None, *(as_of - timedelta(days=high + 1) for _, _, high in buckets[1:]
+                     if high is not None), as_of]
+    return tallies.Spans(tuple(edges)), [label for label, _, _ in buckets]
+
+
+@dataclass
+class OpenRow:
+    """Open disputes of one age bucket and currency."""
+
+    bucket: str
+    currency: str
+    n: int
+    minor: int
+    epochs: float  # the sum of their opening instants, seconds since 1970
+
+
+def _open_positions(session: Session, w: Window) -> list[OpenRow]:
+    """The disputes open at the as-of instant, per (age bucket, currency): count, amount and
+    the sum of their opening times (for the mean age). Aging, days outstanding and revenue
+    at risk all read it. Open now is read from the tallies (a closing time is the moment of
+    closing, never later); open at a past instant from the disputes themselves."""
+    def read() -> list[OpenRow]:
+        if w.as_of < w.now:
+            return _open_positions_then(session, w)
+        spans, labels = _age_spans(w.as_of)
+        return [OpenRow(labels[at], currency, p.n, p.minor, p.epoch_us / 1_000_000)
+                for (at, currency), p in tallies.open_positions(session, spans).items()]
+    return w.scan("open_positions", session, read)
+
+
+def _open_positions_then(session: Session, w: Window) -> list[OpenRow]:
+    bucket = _age_bucket(w.as_of).label("bucket")
+    return [OpenRow(b, c, n, int(minor or 0), float(epochs or 0)) for b, c, n, minor, epochs in
+            session.execute(
+                select(bucket, Dispute.currency, func.count(), func.sum(Dispute.disputed_minor),
+                       func.sum(epoch(session, Dispute.opened_at)))
+                .where(open_at(w.as_of)).group_by(bucket, Dispute.currency))]
 
 
 def _age_bucket(as_of: datetime) -> ColumnElement[str]:
@@ -104,18 +163,6 @@ def _age_bucket(as_of: datetime) -> ColumnElement[str]:
         if start is not None:
             whens.append((Dispute.opened_at >= start, label))
     return case(*whens, else_=AGE_BUCKETS[-1][0])
-
-
-def _open_positions(session: Session, w: Window) -> list[Any]:
-    """The disputes open at the as-of instant, per (age bucket, currency): count, amount and
-    the sum of their opening times (for the mean age). Aging, days outstanding and revenue
-    at risk all read it."""
-    bucket = _age_bucket(w.as_of).label("bucket")
-    return w.scan("open_positions", session, lambda: session.execute(
-        select(bucket, Dispute.currency, func.count().label("n"),
-               func.sum(Dispute.disputed_minor).label("minor"),
-               func.sum(epoch(session, Dispute.opened_at)).label("epochs"))
-        .where(open_at(w.as_of)).group_by(bucket, Dispute.currency)).all())
 
 
 def open_minor_by_currency(session: Session, w: Window) -> dict[str, int]:

@@ -1,21 +1,20 @@
 """Weekly trends and the root-cause Pareto: what the disputes opened in a window were about.
 
-Weeks start on Monday 00:00 in the policy calendar's time zone; their edges are computed
-here and handed to SQL as a CASE, so one grouped scan answers both trends.
+Weeks start on Monday 00:00 in the policy calendar's time zone; both trends are counted from
+the per-day tallies (:mod:`db.tallies`) in one read, the days a week's edge cuts instant by
+instant.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
-from db.models import Dispute
+from db import tallies
 from db.report_window import Window
 
 __all__ = ["DEFAULT_TREND_WEEKS", "MAX_TREND_WEEKS", "pareto_root_causes",
@@ -52,32 +51,26 @@ def week_starts(w: Window) -> list[datetime]:
     return [start for start, _ in week_bounds(w)]
 
 
-def _weekly(session: Session, w: Window) -> tuple[list[datetime], list[Any]]:
-    """Disputes opened per (week, root cause, reason code): both trends from one scan."""
+def _weekly(session: Session, w: Window) -> tuple[list[datetime], dict[tuple[str, int, str], int]]:
+    """Disputes opened per (kind, week, value), kind ``root_cause`` or ``reason_code``: both
+    trends from one read of the per-day tallies (and of the days a week's edge cuts)."""
     bounds = week_bounds(w)
     starts, stop = [start for start, _ in bounds], bounds[-1][1]
     lower = max(starts[0], w.start) if w.start else starts[0]
     upper = min(stop, w.end) if w.end else stop
-    whens = [(Dispute.opened_at < s, literal(i - 1)) for i, s in enumerate(starts[1:], 1)]
-    week = (case(*whens, else_=literal(len(starts) - 1)) if whens else literal(0)).label("week")
-    rows = w.scan("weekly", session, lambda: session.execute(
-        select(week, Dispute.root_cause, Dispute.reason_code, func.count())
-        .where(Dispute.opened_at >= lower, Dispute.opened_at < upper)
-        .group_by(week, Dispute.root_cause, Dispute.reason_code)).all())
-    return starts, rows
+    spans = tallies.Spans((lower, *starts[1:], upper)) if lower < upper else None
+    found = w.scan("weekly", session, lambda: {} if spans is None else tallies.counts(
+        session, ("root_cause", "reason_code"), spans))
+    return starts, found
 
 
 def _trend(session: Session, w: Window, key: str) -> list[Row]:
-    starts, rows = _weekly(session, w)
-    position = 1 if key == "root_cause" else 2
-    found: dict[tuple[int, str], int] = defaultdict(int)
-    for row in rows:
-        if row[position] is not None:
-            found[(int(row[0]), row[position])] += row[3]
+    starts, found = _weekly(session, w)
+    weekly = {(week, value): n for (kind, week, value), n in found.items() if kind == key}
     zone = ZoneInfo(w.timezone)
-    values = sorted({value for _, value in found})
+    values = sorted({value for _, value in weekly})
     return [{"week_start": s.astimezone(zone).date().isoformat(), "timezone": w.timezone,
-             key: value, "opened": found.get((i, value), 0)}
+             key: value, "opened": weekly.get((i, value), 0)}
             for i, s in enumerate(starts) for value in values]
 
 
@@ -94,10 +87,8 @@ def trend_reason_codes(session: Session, w: Window) -> list[Row]:
 def pareto_root_causes(session: Session, w: Window) -> list[Row]:
     """Root causes of the disputes opened in the window, most frequent first, with the
     cumulative share: the few causes worth fixing first."""
-    rows = session.execute(
-        select(Dispute.root_cause, func.count())
-        .where(Dispute.root_cause.is_not(None), w.in_range(Dispute.opened_at))
-        .group_by(Dispute.root_cause)).all()
+    rows = [(cause, n) for (_, _, cause), n in tallies.counts(
+        session, ("root_cause",), tallies.Spans((w.start, w.end))).items()]
     total = sum(n for _, n in rows)
     out, running = [], 0
     for cause, n in sorted(rows, key=lambda r: (-r[1], r[0])):

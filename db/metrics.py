@@ -79,26 +79,6 @@ def _to_base(session: Session, amounts: dict[str, int], w: report_window.Window
             "by_currency": by_currency, "currencies_without_fx_rate": unconverted}
 
 
-def _status_scan(session: Session, w: report_window.Window) -> dict[str, Any]:
-    """Current counts, opened/closed in the window, first-time-right, and the root causes
-    and reason codes of the disputes opened in the window: folded from the one pass over
-    disputes (``analytics.dispute_scan``)."""
-    out: dict[str, Any] = {"current": {}, "opened": {}, "closed": {}, "ftr": 0,
-                           "reasons": {}, "causes": {}}
-    for row in analytics.dispute_scan(session, w):
-        status, opened = row.status, int(row.opened or 0)
-        out["current"][status] = out["current"].get(status, 0) + row.n
-        out["opened"][status] = out["opened"].get(status, 0) + opened
-        out["closed"][status] = out["closed"].get(status, 0) + int(row.closed or 0)
-        if status == "resolved":
-            out["ftr"] += int(row.ftr or 0)
-        if opened:
-            out["reasons"][row.reason_code] = out["reasons"].get(row.reason_code, 0) + opened
-            if row.root_cause is not None:
-                out["causes"][row.root_cause] = out["causes"].get(row.root_cause, 0) + opened
-    return out
-
-
 def _top(counts: dict[str, int], key: str) -> list[dict[str, Any]]:
     """The five largest counts, ties broken by name so the order is stable."""
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
@@ -106,20 +86,21 @@ def _top(counts: dict[str, int], key: str) -> list[dict[str, Any]]:
 
 
 def _disputes_part(session: Session, w: report_window.Window) -> dict[str, Any]:
-    """Everything folded from the pass over all disputes."""
-    scan = _status_scan(session, w)
-    resolved = scan["closed"].get("resolved", 0)
+    """Counts by status, root cause and reason code (from the per-day tallies)."""
+    scan = analytics.status_counts(session, w)
+    resolved = scan.closed.get("resolved", 0)
     return {
-        "opened": sum(scan["opened"].values()),
-        "opened_by_status": {k: v for k, v in scan["opened"].items() if v},
+        "opened": sum(scan.opened.values()),
+        "opened_by_status": {k: v for k, v in scan.opened.items() if v},
         "resolved": resolved,
-        "denied": scan["closed"].get("denied", 0),
-        "withdrawn": scan["closed"].get("withdrawn", 0),
-        "counts_by_status": {s: scan["current"].get(s, 0)
+        "denied": scan.closed.get("denied", 0),
+        "withdrawn": scan.closed.get("withdrawn", 0),
+        "counts_by_status": {s: scan.current.get(s, 0)
                              for s in (*OPEN_STATUSES, *CLOSED_STATUSES)},
-        "top_root_causes": _top(scan["causes"], "root_cause"),
-        "top_reason_codes": _top(scan["reasons"], "reason_code"),
-        "first_time_right_rate": round(scan["ftr"] / resolved, 4) if resolved else None,
+        "top_root_causes": _top(scan.causes, "root_cause"),
+        "top_reason_codes": _top(scan.reasons, "reason_code"),
+        "first_time_right_rate": (round(scan.first_time.get("resolved", 0) / resolved, 4)
+                                  if resolved else None),
     }
 
 

@@ -46,6 +46,8 @@ from db.models_mail import LetterTemplate as LetterTemplate
 from db.models_slack import SlackClick as SlackClick
 from db.models_slack import SlackMessage as SlackMessage
 from db.models_slack import SlackOutboxRow as SlackOutboxRow
+from db.models_tallies import DisputeDayCount as DisputeDayCount
+from db.models_tallies import OpenDisputeDay as OpenDisputeDay
 from db.models_webhooks import WebhookDelivery as WebhookDelivery
 from db.models_webhooks import WebhookEndpoint as WebhookEndpoint
 from db.models_webhooks import WebhookEvent as WebhookEvent
