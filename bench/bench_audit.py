@@ -78,7 +78,8 @@ def load_chains(url: str, n: int) -> None:
                 "memo_number": f"CM-{i}", "level": 1, "dispute_id": f"DSP-{i:012d}",
                 "role": "billing_manager", "status": "approved", "approver_id": "U-3",
                 "delegate_of": None, "decided_at": at0 + timedelta(seconds=i), "channel": "api",
-                "comment": "=ok", "due_at": at0,
+                "comment": "=ok", "due_at": at0, "memo_preparer_id": "U-2",
+                "dispute_opener_id": "U-1",
                 "sod_checks": [{"name": "not_preparer", "passed": True, "detail": ""}]}
                 for i in ids])
 

@@ -124,7 +124,8 @@ def load(url: str, n: int) -> None:
                 "delegate_of": None, "decided_at": decided if status == "resolved" else None,
                 "channel": "api" if status == "resolved" else None, "comment": None,
                 "due_at": created + timedelta(days=2), "sod_checks": [],
-                "pending_since": created})  # level 1: since its memo's creation
+                "pending_since": created,  # level 1: since its memo's creation
+                "memo_preparer_id": "U-2", "dispute_opener_id": "U-1"})
             memos.append({
                 "number": f"CM-{i}", "dispute_id": did, "account_id": rows[-1]["account_id"],
                 "invoice_number": f"INV-{i}",

@@ -8,7 +8,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.analytics_sql import mean_and_longest_seconds
-from db.models import ApprovalLevel, CreditMemo, Dispute, User
+from db.models import ApprovalLevel, User
 from db.report_window import Window
 from domain.codes import OPEN_LEVEL_STATUSES
 
@@ -22,12 +22,12 @@ def approver_workload(session: Session, w: Window) -> list[Row]:
     decide: not on memos they prepared or disputes they opened), overdue among them, and the
     levels each decided in the window."""
     waiting = session.execute(
-        select(ApprovalLevel.role, CreditMemo.preparer_id, Dispute.opened_by, func.count(),
+        select(ApprovalLevel.role, ApprovalLevel.memo_preparer_id,
+               ApprovalLevel.dispute_opener_id, func.count(),
                func.sum(case((ApprovalLevel.due_at < w.now, 1), else_=0)))
-        .join(CreditMemo, CreditMemo.number == ApprovalLevel.memo_number)
-        .join(Dispute, Dispute.id == ApprovalLevel.dispute_id)
         .where(ApprovalLevel.status.in_(OPEN_LEVEL_STATUSES))
-        .group_by(ApprovalLevel.role, CreditMemo.preparer_id, Dispute.opened_by)).all()
+        .group_by(ApprovalLevel.role, ApprovalLevel.memo_preparer_id,
+                  ApprovalLevel.dispute_opener_id)).all()
     decided = session.execute(
         select(ApprovalLevel.role, ApprovalLevel.approver_id, func.count())
         .where(ApprovalLevel.approver_id.is_not(None), ApprovalLevel.decided_at.is_not(None),

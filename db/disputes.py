@@ -218,7 +218,8 @@ def _save_memos(session: Session, state: DisputeState, memos: list[Any]) -> None
         "role": lv.role, "status": lv.status, "approver_id": lv.approver_id,
         "delegate_of": lv.delegate_of, "decided_at": lv.decided_at, "channel": lv.channel,
         "comment": lv.comment, "due_at": lv.due_at, "sod_checks": lv.sod_checks,
-        "pending_since": _pending_since(memo, lv),
+        "pending_since": _pending_since(memo, lv), "memo_preparer_id": memo.preparer_id,
+        "dispute_opener_id": o.opened_by,
     } for memo in memos for lv in memo.levels])
 
 

@@ -264,7 +264,12 @@ class CreditMemoProduct(Base):
 
 class ApprovalLevel(Base):
     __tablename__ = "approval_levels"
-    __table_args__ = (Index("ix_approval_levels_role_status", "role", "status"),)
+    __table_args__ = (
+        Index("ix_approval_levels_role_status", "role", "status"),
+        # the approver workload's one read: waiting levels, with who may not decide them
+        Index("ix_approval_levels_waiting", "status", "role", "due_at", "memo_preparer_id",
+              "dispute_opener_id"),
+    )
     memo_number: Mapped[str] = mapped_column(ForeignKey("credit_memos.number"), primary_key=True)
     level: Mapped[int] = mapped_column(Integer, primary_key=True)
     dispute_id: Mapped[str] = mapped_column(String(40), index=True)
@@ -281,6 +286,10 @@ class ApprovalLevel(Base):
     # of the level before it otherwise; None while it waits for that (written with the level,
     # so decision time is one pass over the levels).
     pending_since: Mapped[datetime | None]
+    # Who may not decide it (segregation of duties): its memo's preparer and its dispute's
+    # opener, written with the level since neither ever changes.
+    memo_preparer_id: Mapped[str] = mapped_column(String(40))
+    dispute_opener_id: Mapped[str] = mapped_column(String(40))
 
 
 class SlaBreach(Base):

@@ -80,7 +80,8 @@ def _memo(url: str, number: str, *, at: datetime, base: int = 120000,
                 "memo_number": number, "level": i, "dispute_id": dispute_id,
                 "status": "approved", "approver_id": "u-bm", "delegate_of": None,
                 "decided_at": at + timedelta(minutes=i), "channel": "slack", "comment": None,
-                "due_at": None, "sod_checks": CHECKS, **lv}))
+                "due_at": None, "sod_checks": CHECKS, "memo_preparer_id": "u-an",
+                "dispute_opener_id": "u-cs", **lv}))
 
 
 def _rows(url: str, **kwargs: Any) -> list[dict[str, str]]:

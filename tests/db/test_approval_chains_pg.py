@@ -57,7 +57,7 @@ def _memo(url: str, number: str, *, at: datetime, currency: str, total: int,
                 "role": "billing_manager", "status": "approved", "approver_id": "u-bm",
                 "delegate_of": None, "decided_at": at + timedelta(minutes=i),
                 "channel": "slack", "comment": None, "due_at": None, "sod_checks": [PASS],
-                **lv}))
+                "memo_preparer_id": "u-an", "dispute_opener_id": "u-cs", **lv}))
 
 
 def _awkward(url: str) -> None:

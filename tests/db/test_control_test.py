@@ -84,7 +84,8 @@ def _memo(url: str, number: str = "CM-1", *, base: int = 100000,
                 "memo_number": number, "level": i, "dispute_id": dispute_id,
                 "role": "billing_manager", "status": "approved", "approver_id": "u-bm",
                 "delegate_of": None, "decided_at": at + timedelta(hours=i), "channel": "api",
-                "comment": None, "due_at": None, "sod_checks": [], **lv}))
+                "comment": None, "due_at": None, "sod_checks": [],
+                "memo_preparer_id": preparer, "dispute_opener_id": opener, **lv}))
 
 
 def _delegate(url: str, principal: str, delegate: str, start: datetime, end: datetime) -> None:

@@ -225,3 +225,66 @@ def test_levels_before_0021_learn_when_they_became_pending(empty_url: str) -> No
     # level 1: 24, 2 and 5 hours; level 2: 6 and 6 hours
     assert [(r["level"], r["decisions"], r["mean_hours"], r["max_hours"]) for r in rows] == [
         (1, 3, 10.33, 24.0), (2, 2, 6.0, 6.0)]
+
+
+def test_disputes_before_0026_are_tallied_and_levels_learn_who_may_not_decide(
+        empty_url: str) -> None:
+    """The day tallies start from the disputes already there, and every level from before
+    0027 names its memo's preparer and its dispute's opener, so the metrics and the approver
+    workload read the same after the upgrade."""
+    from db.models import ApprovalLevel, DisputeDayCount, OpenDisputeDay
+    from db.session import session_scope
+
+    upgrade(empty_url, "0025")
+    late = datetime(2026, 10, 3, 23, 59, 59, 999999, tzinfo=UTC)
+    rows = [  # id, status, opened, closed, root cause, rejections, opener
+        ("D-1", "investigating", T0, None, None, 0, "U-1"),
+        ("D-2", "pending_approval", late, None, "rate_card", 0, "U-5"),
+        ("D-3", "resolved", T0, T0 + timedelta(hours=8), "rate_card", 1, "U-1"),
+        ("D-4", "withdrawn", late, late + timedelta(hours=1), None, 0, "U-1")]
+    with get_engine(empty_url).begin() as c:
+        c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
+                                         "currency": "USD"}])
+        c.execute(sa.insert(INVOICES), [{
+            "number": "INV-1", "account_id": "ADV-1", "currency": "USD", "period": "2026-10",
+            "issued_on": date(2026, 10, 1), "total_minor": 50000}])
+        c.execute(sa.insert(DISPUTES), [{
+            "id": did, "status": status, "account_id": "ADV-1", "invoice_number": "INV-1",
+            "currency": "USD", "disputed_minor": 1000 * (i + 1), "reason_code": "other",
+            "opened_by": opener, "breached": False, "root_cause": cause, "turnaround_s": None,
+            "rejections": rejections, "revision": 1, "opened_at": opened, "closed_at": closed,
+            "view": {"id": did}}
+            for i, (did, status, opened, closed, cause, rejections, opener) in enumerate(rows)])
+        c.execute(sa.insert(MEMOS), [{
+            "number": "CM-2", "dispute_id": "D-2", "account_id": "ADV-1",
+            "invoice_number": "INV-1", "status": "pending_approval", "currency": "USD",
+            "total_minor": 700, "base_currency": "USD", "base_total_minor": 700,
+            "fx_rate": "1", "fx_as_of": date(2026, 10, 2), "prior_period": False,
+            "preparer_id": "U-2", "policy_version": 1, "tier_min": "0", "chain": {},
+            "created_at": late, "posted_at": None}])
+        c.execute(sa.text(
+            "INSERT INTO approval_levels (memo_number, level, dispute_id, role, status, "
+            "sod_checks) VALUES ('CM-2', 1, 'D-2', 'billing_manager', 'pending', '[]')"))
+    upgrade(empty_url)
+    day1, day2 = T0.date(), late.date()
+    with session_scope(empty_url, readonly=True) as s:
+        counts = {(d, k, label): n for d, k, label, n in s.execute(
+            sa.select(DisputeDayCount.day, DisputeDayCount.kind, DisputeDayCount.label,
+                      DisputeDayCount.n))}
+        open_days = s.execute(sa.select(OpenDisputeDay.day, OpenDisputeDay.n,
+                                        OpenDisputeDay.amount_minor, OpenDisputeDay.offset_us)
+                              .order_by(OpenDisputeDay.day)).all()
+        level = s.execute(sa.select(ApprovalLevel.memo_preparer_id,
+                                    ApprovalLevel.dispute_opener_id)).one()
+    # D-3 closed at 01:00 on day 2 after a rejection; D-4 just after midnight on day 3
+    assert counts == {
+        (day1, "status", "investigating"): 1, (day1, "status", "resolved"): 1,
+        (day2, "status", "pending_approval"): 1, (day2, "status", "withdrawn"): 1,
+        (day1, "reason_code", "other"): 2, (day2, "reason_code", "other"): 2,
+        (day1, "root_cause", "rate_card"): 1, (day2, "root_cause", "rate_card"): 1,
+        (day2, "closed", "resolved"): 1, (day2 + timedelta(days=1), "closed", "withdrawn"): 1,
+        (day2 + timedelta(days=1), "first_time", "withdrawn"): 1}
+    # D-1 opened at 17:00 UTC; D-2 a microsecond before midnight
+    assert [tuple(r) for r in open_days] == [
+        (day1, 1, 1000, 17 * 3600 * 10**6), (day2, 1, 2000, 86_400 * 10**6 - 1)]
+    assert tuple(level) == ("U-2", "U-5")

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import event, select
@@ -162,3 +162,29 @@ def test_each_level_is_written_with_when_it_became_pending(db_url: str) -> None:
         [row] = analytics.TABLES["decision_time"](s, report_window.window_for(
             s, start=None, end=None, now=first.decided_at + timedelta(hours=1)))
     assert (row["level"], row["decisions"], row["mean_hours"]) == (1, 1, 5.0)
+
+
+def test_a_level_names_who_may_not_decide_it_and_the_workload_leaves_them_out(
+        db_url: str) -> None:
+    """The preparer and the opener hold the billing manager role too, yet the level waiting
+    at it counts only for the manager who may decide it."""
+    from db.users import create_user
+
+    state = pending_approval(IDS)
+    with session_scope(db_url) as s:
+        people = {who: create_user(s, name=who, email=f"{who}@example.com",
+                                   roles=["billing_manager"], slack_user_id=None,
+                                   created_by="test")[0].id
+                  for who in ("Bea", "Opal", "Pat")}
+        assert disputes.save_snapshot(s, state=state.model_copy(update={
+            "opened": state.opened.model_copy(update={"opened_by": people["Opal"]}),
+            "credit_memo": state.credit_memo.model_copy(  # type: ignore[union-attr]
+                update={"preparer_id": people["Pat"]})}), events=[])
+    with session_scope(db_url, readonly=True) as s:
+        stored = s.execute(select(ApprovalLevel.memo_preparer_id,
+                                  ApprovalLevel.dispute_opener_id).distinct()).all()
+        rows = analytics.TABLES["approver_workload"](s, report_window.window_for(
+            s, start=None, end=None, now=datetime.now(UTC)))
+    assert [tuple(r) for r in stored] == [(people["Pat"], people["Opal"])]
+    waiting = {r["person_name"]: r["waiting"] for r in rows if r["role"] == "billing_manager"}
+    assert waiting == {None: 1, "Bea": 1, "Opal": 0, "Pat": 0}

@@ -170,7 +170,8 @@ def write_history(url: str) -> None:
                                 status=status, approver_id=who, delegate_of=None,
                                 decided_at=decided, channel="api" if who else None,
                                 comment=None, due_at=due, sod_checks=[],
-                                pending_since=pending_since[memo]))
+                                pending_since=pending_since[memo], memo_preparer_id="u-an",
+                                dispute_opener_id="u-cs"))
             pending_since[memo] = decided  # the next level's turn comes with this approval
         for did, clock, breached, stopped, role in (
                 ("D1", "acknowledge", _at(10, 3), _at(10, 3, 20), "analyst"),

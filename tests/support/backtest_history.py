@@ -99,7 +99,7 @@ def write_history(url: str) -> None:
                        "window_total_base": f"{window}.00"},
                 created_at=at, posted_at=at + timedelta(days=1) if status == "posted" else None))
         s.flush()
-        for number, dispute, _, at, _, status, roles, _, _ in MEMOS:
+        for number, dispute, _, at, _, status, roles, _, preparer in MEMOS:
             for i, role in enumerate(roles, start=1):
                 done = {"approved": "approved", "posted": "approved"}.get(status)
                 rejected = number in REJECTED_AT
@@ -111,4 +111,5 @@ def write_history(url: str) -> None:
                     delegate_of=None,
                     decided_at=REJECTED_AT.get(number, at + timedelta(hours=i))
                     if done or rejected else None,
-                    channel="api", comment=None, due_at=None, sod_checks=[]))
+                    channel="api", comment=None, due_at=None, sod_checks=[],
+                    memo_preparer_id=preparer, dispute_opener_id="u-cs"))
