@@ -201,12 +201,9 @@ def outstanding(session: Session, w: Window) -> list[Row]:
 def validity(session: Session, w: Window) -> list[Row]:
     """Valid-dispute rate: of the disputes decided (resolved or denied) in the window, the
     share credited. A dispute is resolved only once its credit memo is posted (the workflow's
-    one way to ``resolved``), so resolved is credited; read from the (status, closed_at)
-    index."""
-    counts = dict(session.execute(
-        select(Dispute.status, func.count())
-        .where(Dispute.status.in_(DECIDED_STATUSES), Dispute.closed_at.is_not(None),
-               w.in_range(Dispute.closed_at)).group_by(Dispute.status)).all())
+    one way to ``resolved``), so resolved is credited; read from the closings' tallies."""
+    counts = {status: n for (_, _, status), n in tallies.counts(
+        session, ("closed",), tallies.Spans((w.start, w.end))).items()}
     credited = int(counts.get("resolved", 0))
     decided = credited + int(counts.get("denied", 0))
     return [{"decided": decided, "credited": credited,

@@ -116,7 +116,7 @@ def _open_part(session: Session, w: report_window.Window) -> dict[str, Any]:
 
 
 def _outcomes_part(session: Session, w: report_window.Window) -> dict[str, Any]:
-    """Turnaround, credits, SLA breaches and verdicts: small indexed reads."""
+    """Turnaround, SLA breaches and verdicts: small indexed reads."""
     clock_kind = case((SlaBreach.clock.like(f"{APPROVAL_PREFIX}%"), "approval"),
                       else_=SlaBreach.clock)
     breaches = session.execute(
@@ -127,7 +127,6 @@ def _outcomes_part(session: Session, w: report_window.Window) -> dict[str, Any]:
     [validity] = analytics.validity(session, w)
     return {
         "turnaround": turnaround(session, w.start, w.end),
-        "credits_by_tier": analytics.credits_by_tier(session, w),
         "breaches": [{"clock": c, "assignee_role": r, "count": n, "open": int(o or 0)}
                      for c, r, n, o in breaches],
         "breaches_total": sum(n for _, _, n, _ in breaches),
@@ -150,6 +149,7 @@ def _trends_part(session: Session, w: report_window.Window) -> dict[str, Any]:
 # (:func:`compute_concurrently`) and a test in one (:func:`compute`).
 PARTS: dict[str, Callable[[Session, report_window.Window], dict[str, Any]]] = {
     "disputes": _disputes_part, "open": _open_part, "outcomes": _outcomes_part,
+    "credits": lambda s, w: {"credits_by_tier": analytics.credits_by_tier(s, w)},
     "invoices": _invoices_part, "trends": _trends_part,
     "slack": lambda s, w: {"slack_outbox": slack_outbox.health(s, now=w.now)}}
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 
+from db.analytics_sql import day_offset_us, utc_day
 from db.models import Dispute
 from db.models_tallies import DisputeDayCount, OpenDisputeDay
 
@@ -176,14 +177,21 @@ def open_positions(session: Session, spans: Spans) -> dict[tuple[int, str], Posi
         p.n += int(n)
         p.minor += int(minor)
         p.epoch_us += int(n) * _epoch_us(start) + int(offset)
-    if spans.cut_ranges():
-        rows = spans.on_cut_days(Dispute.opened_at, Dispute.currency, Dispute.opened_at,
-                                 Dispute.disputed_minor, where=[Dispute.closed_at.is_(None)])
-        for at, currency, opened_at, minor in session.execute(select(rows)):
+    if spans.cut_ranges():  # summed per day in SQL, exactly as the trigger sums them
+        rows = spans.on_cut_days(
+            Dispute.opened_at, Dispute.currency, utc_day(session, Dispute.opened_at).label("day"),
+            Dispute.disputed_minor, day_offset_us(session, Dispute.opened_at).label("offset_us"),
+            where=[Dispute.closed_at.is_(None)])
+        grouped = [rows.c.span, rows.c.currency, rows.c.day]
+        for row in session.execute(
+                select(*grouped, func.count(), func.sum(rows.c.disputed_minor),
+                       func.sum(rows.c.offset_us)).group_by(*grouped)):
+            at, currency, day, n, minor, offset = tuple(row)
+            start = _midnight(day if isinstance(day, date) else date.fromisoformat(day))
             p = found[(int(at), currency)]
-            p.n += 1
+            p.n += int(n)
             p.minor += int(minor)
-            p.epoch_us += _epoch_us(opened_at)
+            p.epoch_us += int(n) * _epoch_us(start) + int(offset)
     return {key: p for key, p in found.items() if p.n}
 
 
