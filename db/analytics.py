@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 
 from db import billing, tallies
 from db.analytics_approvers import approver_workload, decision_time
-from db.analytics_sql import epoch
 from db.analytics_trends import pareto_root_causes, trend_reason_codes, trend_root_causes
 from db.models import (
     Account,
@@ -135,34 +134,12 @@ class OpenRow:
 def _open_positions(session: Session, w: Window) -> list[OpenRow]:
     """The disputes open at the as-of instant, per (age bucket, currency): count, amount and
     the sum of their opening times (for the mean age). Aging, days outstanding and revenue
-    at risk all read it. Open now is read from the tallies (a closing time is the moment of
-    closing, never later); open at a past instant from the disputes themselves."""
+    at risk all read it, from the tallies of open disputes and those closed since."""
     def read() -> list[OpenRow]:
-        if w.as_of < w.now:
-            return _open_positions_then(session, w)
         spans, labels = _age_spans(w.as_of)
         return [OpenRow(labels[at], currency, p.n, p.minor, p.epoch_us / 1_000_000)
                 for (at, currency), p in tallies.open_positions(session, spans).items()]
     return w.scan("open_positions", session, read)
-
-
-def _open_positions_then(session: Session, w: Window) -> list[OpenRow]:
-    bucket = _age_bucket(w.as_of).label("bucket")
-    return [OpenRow(b, c, n, int(minor or 0), float(epochs or 0)) for b, c, n, minor, epochs in
-            session.execute(
-                select(bucket, Dispute.currency, func.count(), func.sum(Dispute.disputed_minor),
-                       func.sum(epoch(session, Dispute.opened_at)))
-                .where(open_at(w.as_of)).group_by(bucket, Dispute.currency))]
-
-
-def _age_bucket(as_of: datetime) -> ColumnElement[str]:
-    """The aging label of ``opened_at`` at ``as_of``, on the edges of :func:`age_range`."""
-    whens = []
-    for label, low, high in AGE_BUCKETS:
-        start, _ = age_range(as_of, low, high)
-        if start is not None:
-            whens.append((Dispute.opened_at >= start, label))
-    return case(*whens, else_=AGE_BUCKETS[-1][0])
 
 
 def open_minor_by_currency(session: Session, w: Window) -> dict[str, int]:

@@ -152,7 +152,10 @@ class IdempotencyKey(Base):
 
 
 class Dispute(Base):
-    """The read model of one dispute: indexed columns to filter on, plus the full view."""
+    """The read model of one dispute: indexed columns to filter on, plus the full view.
+
+    Triggers (migration 0026) keep the per-day tallies (``db.models_tallies``) from its rows:
+    a migration that rebuilds this table must create them again."""
 
     __tablename__ = "disputes"
     __table_args__ = (
@@ -160,6 +163,8 @@ class Dispute(Base):
         Index("ix_disputes_account_opened", "account_id", "opened_at", "id"),
         Index("ix_disputes_opened", "opened_at", "id"),
         Index("ix_disputes_status_closed", "status", "closed_at", "turnaround_s"),
+        # Positions at an instant: the disputes closed since it (db/tallies.py).
+        Index("ix_disputes_closed_opened", "closed_at", "opened_at"),
         # Covering indexes: the managers' metrics read them without touching the table.
         Index("ix_disputes_metrics_status", "status", "currency", "opened_at", "closed_at",
               "rejections", "disputed_minor"),

@@ -101,6 +101,13 @@ class Spans:
                  .where(at >= low, at < high, *where) for low, high in self.cut_ranges()]
         return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
 
+    def instant_span(self, at: Any) -> ColumnElement[int]:
+        """The span of an instant anywhere inside the spans."""
+        inner = [e for e in self.edges[1:-1] if e is not None]
+        if not inner:
+            return literal(0)
+        return case(*[(at < e, i) for i, e in enumerate(inner)], else_=len(inner))
+
     def _span_within(self, at: Any, low: datetime, high: datetime) -> ColumnElement[int]:
         """The span of an instant in ``[low, high)``, comparing it only with the edges there."""
         inner = [e for e in self.edges[1:-1] if e is not None]
@@ -164,34 +171,48 @@ class Position:
 
 
 def open_positions(session: Session, spans: Spans) -> dict[tuple[int, str], Position]:
-    """The disputes open now (not closed) per (span of their opening instant, currency)."""
+    """The disputes open at the spans' last edge (now, when it is open), per (span of their
+    opening instant, currency): opened before it and not closed by then. The tallies hold
+    those not closed at all; those closed since that instant are added from the disputes (an
+    index range on ``closed_at``: none for an instant that is now)."""
     found: dict[tuple[int, str], Position] = defaultdict(Position)
+
+    def add(at: int, currency: str, day: date | str, n: int, minor: int, offset: int) -> None:
+        start = _midnight(day if isinstance(day, date) else date.fromisoformat(day))
+        p = found[(at, currency)]
+        p.n += int(n)
+        p.minor += int(minor)
+        p.epoch_us += int(n) * _epoch_us(start) + int(offset)
+
     edges = spans.edges
     for day, currency, n, minor, offset in session.execute(
             select(OpenDisputeDay.day, OpenDisputeDay.currency, OpenDisputeDay.n,
                    OpenDisputeDay.amount_minor, OpenDisputeDay.offset_us)
             .where(spans.whole_days(OpenDisputeDay.day), OpenDisputeDay.n != 0)):
-        start = _midnight(day)
-        at = sum(1 for e in edges[1:-1] if e is not None and e <= start)
-        p = found[(at, currency)]
-        p.n += int(n)
-        p.minor += int(minor)
-        p.epoch_us += int(n) * _epoch_us(start) + int(offset)
-    if spans.cut_ranges():  # summed per day in SQL, exactly as the trigger sums them
-        rows = spans.on_cut_days(
-            Dispute.opened_at, Dispute.currency, utc_day(session, Dispute.opened_at).label("day"),
-            Dispute.disputed_minor, day_offset_us(session, Dispute.opened_at).label("offset_us"),
-            where=[Dispute.closed_at.is_(None)])
-        grouped = [rows.c.span, rows.c.currency, rows.c.day]
+        add(sum(1 for e in edges[1:-1] if e is not None and e <= _midnight(day)), currency,
+            day, n, minor, offset)
+    # summed per day in SQL, exactly as the trigger sums them
+    day_of = utc_day(session, Dispute.opened_at)
+    offset_of = day_offset_us(session, Dispute.opened_at)
+    if spans.cut_ranges():
+        rows = spans.on_cut_days(Dispute.opened_at, Dispute.currency, day_of.label("day"),
+                                 Dispute.disputed_minor, offset_of.label("offset_us"),
+                                 where=[Dispute.closed_at.is_(None)])
+        grouped: list[Any] = [rows.c.span, rows.c.currency, rows.c.day]
         for row in session.execute(
                 select(*grouped, func.count(), func.sum(rows.c.disputed_minor),
                        func.sum(rows.c.offset_us)).group_by(*grouped)):
-            at, currency, day, n, minor, offset = tuple(row)
-            start = _midnight(day if isinstance(day, date) else date.fromisoformat(day))
-            p = found[(int(at), currency)]
-            p.n += int(n)
-            p.minor += int(minor)
-            p.epoch_us += int(n) * _epoch_us(start) + int(offset)
+            add(*tuple(row))
+    first, last = edges[0], edges[-1]
+    if last is not None:
+        grouped = [spans.instant_span(Dispute.opened_at), Dispute.currency, day_of]
+        for row in session.execute(
+                select(*grouped, func.count(), func.sum(Dispute.disputed_minor),
+                       func.sum(offset_of))
+                .where(Dispute.closed_at > last, Dispute.opened_at < last,
+                       Dispute.opened_at >= first if first is not None else true())
+                .group_by(*grouped)):
+            add(*tuple(row))
     return {key: p for key, p in found.items() if p.n}
 
 

@@ -15,7 +15,10 @@ each change subtracts the row's old contribution and adds its new one.
   instants' microseconds since that day's UTC midnight (the mean age, exactly).
 
 On PostgreSQL the trigger touches its rows in one order (kind, then day and label) so two
-changes at once never wait for each other crosswise.
+transactions writing one dispute each never wait for each other crosswise (the snapshot and
+the intake do); a bulk repair writing many disputes in one transaction should not run beside
+them. A migration that rebuilds ``disputes`` (SQLite's batch mode) drops these triggers and
+must create them again: tests/db/test_tallies.py checks they are there.
 
 Revision ID: 0026
 Revises: 0025
@@ -238,6 +241,8 @@ def upgrade() -> None:
     sa.Column('offset_us', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'currency'),
     )
+    # Positions at an instant add the disputes closed since it (none, for now) to the tally
+    op.create_index('ix_disputes_closed_opened', 'disputes', ['closed_at', 'opened_at'])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_PG_FUNCTIONS)
         op.execute(_PG_BACKFILL_COUNTS)
@@ -258,5 +263,6 @@ def downgrade() -> None:
     else:
         for name in ("insert", "update", "delete"):
             op.execute(f"DROP TRIGGER disputes_tally_{name}")
+    op.drop_index('ix_disputes_closed_opened', table_name='disputes')
     op.drop_table('open_dispute_days')
     op.drop_table('dispute_day_counts')

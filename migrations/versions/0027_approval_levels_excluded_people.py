@@ -32,6 +32,13 @@ def upgrade() -> None:
         "WHERE m.number = approval_levels.memo_number), "
         "dispute_opener_id = (SELECT d.opened_by FROM disputes d "
         "WHERE d.id = approval_levels.dispute_id)")
+    orphans = op.get_bind().execute(sa.text(
+        "SELECT memo_number, level FROM approval_levels WHERE memo_preparer_id IS NULL "
+        "OR dispute_opener_id IS NULL ORDER BY memo_number, level LIMIT 10")).all()
+    if orphans:  # a level whose dispute row is gone: say which, rather than a NOT NULL error
+        raise RuntimeError(
+            "approval levels without their credit memo or dispute row, which 0027 cannot "
+            "attribute: " + ", ".join(f"{memo} level {level}" for memo, level in orphans))
     with op.batch_alter_table('approval_levels', schema=None) as batch_op:
         batch_op.alter_column('memo_preparer_id', existing_type=sa.String(length=40),
                               nullable=False)

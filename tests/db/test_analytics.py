@@ -34,6 +34,17 @@ def test_aging_is_taken_at_the_end_of_the_window(url: str) -> None:
         ("31-60", 1, "250.00"), ("61+", 1, "220.00")]
 
 
+def test_aging_at_the_end_of_the_window_read_at_that_moment(url: str) -> None:
+    """The daily digest reads the day that just ended with the clock at its end: D7, closed
+    since, still counts as open then."""
+    with session_scope(url, readonly=True) as s:
+        rows = analytics.aging(s, report_window.window_for(s, start=START, end=END, now=END))
+        [outstanding] = analytics.outstanding(
+            s, report_window.window_for(s, start=START, end=END, now=END))
+    assert rows == table(url, "aging")
+    assert outstanding["open_disputes"] == 4
+
+
 def test_aging_now_sees_what_is_open_now(url: str) -> None:
     rows = table(url, "aging", start=None, end=None)
     assert sum(int(r["count"]) for r in rows) == 4  # D1, D2, D3 and D8; D7 has closed

@@ -288,3 +288,33 @@ def test_disputes_before_0026_are_tallied_and_levels_learn_who_may_not_decide(
     assert [tuple(r) for r in open_days] == [
         (day1, 1, 1000, 17 * 3600 * 10**6), (day2, 1, 2000, 86_400 * 10**6 - 1)]
     assert tuple(level) == ("U-2", "U-5")
+
+
+def test_0027_names_levels_whose_dispute_row_is_gone(empty_url: str) -> None:
+    """A level is attributed through its dispute row; one without it stops the upgrade with
+    the levels named, not with a bare NOT NULL error."""
+    upgrade(empty_url, "0026")
+    with get_engine(empty_url).begin() as c:
+        c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
+                                         "currency": "USD"}])
+        c.execute(sa.insert(INVOICES), [{
+            "number": "INV-1", "account_id": "ADV-1", "currency": "USD", "period": "2026-10",
+            "issued_on": date(2026, 10, 1), "total_minor": 50000}])
+        c.execute(sa.insert(DISPUTES), [{
+            "id": "D-1", "status": "pending_approval", "account_id": "ADV-1",
+            "invoice_number": "INV-1", "currency": "USD", "disputed_minor": 1000,
+            "reason_code": "other", "opened_by": "U-1", "breached": False, "root_cause": None,
+            "turnaround_s": None, "rejections": 0, "revision": 1, "opened_at": T0,
+            "closed_at": None, "view": {}}])
+        c.execute(sa.insert(MEMOS), [{
+            "number": "CM-1", "dispute_id": "D-1", "account_id": "ADV-1",
+            "invoice_number": "INV-1", "status": "pending_approval", "currency": "USD",
+            "total_minor": 700, "base_currency": "USD", "base_total_minor": 700,
+            "fx_rate": "1", "fx_as_of": date(2026, 10, 2), "prior_period": False,
+            "preparer_id": "U-2", "policy_version": 1, "tier_min": "0", "chain": {},
+            "created_at": T0, "posted_at": None}])
+        c.execute(sa.text(
+            "INSERT INTO approval_levels (memo_number, level, dispute_id, role, status, "
+            "sod_checks) VALUES ('CM-1', 2, 'D-GONE', 'billing_manager', 'pending', '[]')"))
+    with pytest.raises(RuntimeError, match="CM-1 level 2"):
+        upgrade(empty_url)
