@@ -73,8 +73,8 @@ def load(url: str, n: int) -> None:
     for i in range(n):
         status = rnd.choice(STATUSES)
         opened = now - timedelta(minutes=rnd.randrange(0, 180 * 24 * 60))
-        closed = opened + timedelta(hours=rnd.randrange(1, 400)) if status in (
-            "resolved", "denied", "withdrawn") else None
+        closed = min(now, opened + timedelta(hours=rnd.randrange(1, 400))) if status in (
+            "resolved", "denied", "withdrawn") else None  # closed by now: never in the future
         did = f"DSP-{i:012d}"
         amount = rnd.randrange(1_000, 5_000_000)
         product = rnd.choice(PRODUCTS)

@@ -163,8 +163,11 @@ class Dispute(Base):
         Index("ix_disputes_account_opened", "account_id", "opened_at", "id"),
         Index("ix_disputes_opened", "opened_at", "id"),
         Index("ix_disputes_status_closed", "status", "closed_at", "turnaround_s"),
-        # Positions at an instant: the disputes closed since it (db/tallies.py).
+        # Positions at an instant: the disputes closed since it, and the open disputes of the
+        # days an edge cuts (db/tallies.py).
         Index("ix_disputes_closed_opened", "closed_at", "opened_at"),
+        Index("ix_disputes_open_opened", "opened_at", "currency", "disputed_minor",
+              postgresql_where=text("closed_at IS NULL"), sqlite_where=text("closed_at IS NULL")),
         # Covering indexes: the managers' metrics read them without touching the table.
         Index("ix_disputes_metrics_status", "status", "currency", "opened_at", "closed_at",
               "rejections", "disputed_minor"),

@@ -243,6 +243,11 @@ def upgrade() -> None:
     )
     # Positions at an instant add the disputes closed since it (none, for now) to the tally
     op.create_index('ix_disputes_closed_opened', 'disputes', ['closed_at', 'opened_at'])
+    # ...and read the open disputes of the days an aging edge cuts from this index alone
+    op.create_index('ix_disputes_open_opened', 'disputes',
+                    ['opened_at', 'currency', 'disputed_minor'],
+                    postgresql_where=sa.text('closed_at IS NULL'),
+                    sqlite_where=sa.text('closed_at IS NULL'))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_PG_FUNCTIONS)
         op.execute(_PG_BACKFILL_COUNTS)
@@ -263,6 +268,7 @@ def downgrade() -> None:
     else:
         for name in ("insert", "update", "delete"):
             op.execute(f"DROP TRIGGER disputes_tally_{name}")
+    op.drop_index('ix_disputes_open_opened', table_name='disputes')
     op.drop_index('ix_disputes_closed_opened', table_name='disputes')
     op.drop_table('open_dispute_days')
     op.drop_table('dispute_day_counts')
