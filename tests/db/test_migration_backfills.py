@@ -65,6 +65,31 @@ MEMO_LINES = sa.table("credit_memo_lines", *(sa.column(c) for c in (
     "memo_number", "line_id", "invoice_number", "amount_minor")))
 
 
+def _account_and_invoice(c: sa.Connection) -> None:
+    c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
+                                     "currency": "USD"}])
+    c.execute(sa.insert(INVOICES), [{
+        "number": "INV-1", "account_id": "ADV-1", "currency": "USD", "period": "2026-10",
+        "issued_on": date(2026, 10, 1), "total_minor": 50000}])
+
+
+def _memo_waiting(c: sa.Connection, number: str, *, dispute_id: str, level: int,
+                  level_dispute_id: str, at: datetime) -> None:
+    """A memo prepared by U-2 with one level waiting, written as the releases before 0027
+    wrote them (the level names only its dispute)."""
+    c.execute(sa.insert(MEMOS), [{
+        "number": number, "dispute_id": dispute_id, "account_id": "ADV-1",
+        "invoice_number": "INV-1", "status": "pending_approval", "currency": "USD",
+        "total_minor": 700, "base_currency": "USD", "base_total_minor": 700,
+        "fx_rate": "1", "fx_as_of": date(2026, 10, 2), "prior_period": False,
+        "preparer_id": "U-2", "policy_version": 1, "tier_min": "0", "chain": {},
+        "created_at": at, "posted_at": None}])
+    c.execute(sa.text(
+        "INSERT INTO approval_levels (memo_number, level, dispute_id, role, status, "
+        "sod_checks) VALUES (:memo, :level, :dispute, 'billing_manager', 'pending', '[]')"),
+        {"memo": number, "level": level, "dispute": level_dispute_id})
+
+
 def test_rows_written_before_0013_to_0017_are_filled_in(empty_url: str) -> None:
     upgrade(empty_url, "0012")
     with get_engine(empty_url).begin() as c:
@@ -185,11 +210,7 @@ def test_levels_before_0021_learn_when_they_became_pending(empty_url: str) -> No
         "CM-4": (hours[4], [(1, "escalated", None), (2, "approved", hours[10])]),
     }
     with get_engine(empty_url).begin() as c:
-        c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
-                                         "currency": "USD"}])
-        c.execute(sa.insert(INVOICES), [{
-            "number": "INV-1", "account_id": "ADV-1", "currency": "USD", "period": "2026-10",
-            "issued_on": date(2026, 10, 1), "total_minor": 50000}])
+        _account_and_invoice(c)
         c.execute(sa.insert(DISPUTES), [{
             "id": "D-1", "status": "pending_approval", "account_id": "ADV-1",
             "invoice_number": "INV-1", "currency": "USD", "disputed_minor": 1000,
@@ -243,11 +264,7 @@ def test_disputes_before_0026_are_tallied_and_levels_learn_who_may_not_decide(
         ("D-3", "resolved", T0, T0 + timedelta(hours=8), "rate_card", 1, "U-1"),
         ("D-4", "withdrawn", late, late + timedelta(hours=1), None, 0, "U-1")]
     with get_engine(empty_url).begin() as c:
-        c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
-                                         "currency": "USD"}])
-        c.execute(sa.insert(INVOICES), [{
-            "number": "INV-1", "account_id": "ADV-1", "currency": "USD", "period": "2026-10",
-            "issued_on": date(2026, 10, 1), "total_minor": 50000}])
+        _account_and_invoice(c)
         c.execute(sa.insert(DISPUTES), [{
             "id": did, "status": status, "account_id": "ADV-1", "invoice_number": "INV-1",
             "currency": "USD", "disputed_minor": 1000 * (i + 1), "reason_code": "other",
@@ -255,16 +272,7 @@ def test_disputes_before_0026_are_tallied_and_levels_learn_who_may_not_decide(
             "rejections": rejections, "revision": 1, "opened_at": opened, "closed_at": closed,
             "view": {"id": did}}
             for i, (did, status, opened, closed, cause, rejections, opener) in enumerate(rows)])
-        c.execute(sa.insert(MEMOS), [{
-            "number": "CM-2", "dispute_id": "D-2", "account_id": "ADV-1",
-            "invoice_number": "INV-1", "status": "pending_approval", "currency": "USD",
-            "total_minor": 700, "base_currency": "USD", "base_total_minor": 700,
-            "fx_rate": "1", "fx_as_of": date(2026, 10, 2), "prior_period": False,
-            "preparer_id": "U-2", "policy_version": 1, "tier_min": "0", "chain": {},
-            "created_at": late, "posted_at": None}])
-        c.execute(sa.text(
-            "INSERT INTO approval_levels (memo_number, level, dispute_id, role, status, "
-            "sod_checks) VALUES ('CM-2', 1, 'D-2', 'billing_manager', 'pending', '[]')"))
+        _memo_waiting(c, "CM-2", dispute_id="D-2", level=1, level_dispute_id="D-2", at=late)
     upgrade(empty_url)
     day1, day2 = T0.date(), late.date()
     with session_scope(empty_url, readonly=True) as s:
@@ -295,26 +303,13 @@ def test_0027_names_levels_whose_dispute_row_is_gone(empty_url: str) -> None:
     the levels named, not with a bare NOT NULL error."""
     upgrade(empty_url, "0026")
     with get_engine(empty_url).begin() as c:
-        c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
-                                         "currency": "USD"}])
-        c.execute(sa.insert(INVOICES), [{
-            "number": "INV-1", "account_id": "ADV-1", "currency": "USD", "period": "2026-10",
-            "issued_on": date(2026, 10, 1), "total_minor": 50000}])
+        _account_and_invoice(c)
         c.execute(sa.insert(DISPUTES), [{
             "id": "D-1", "status": "pending_approval", "account_id": "ADV-1",
             "invoice_number": "INV-1", "currency": "USD", "disputed_minor": 1000,
             "reason_code": "other", "opened_by": "U-1", "breached": False, "root_cause": None,
             "turnaround_s": None, "rejections": 0, "revision": 1, "opened_at": T0,
             "closed_at": None, "view": {}}])
-        c.execute(sa.insert(MEMOS), [{
-            "number": "CM-1", "dispute_id": "D-1", "account_id": "ADV-1",
-            "invoice_number": "INV-1", "status": "pending_approval", "currency": "USD",
-            "total_minor": 700, "base_currency": "USD", "base_total_minor": 700,
-            "fx_rate": "1", "fx_as_of": date(2026, 10, 2), "prior_period": False,
-            "preparer_id": "U-2", "policy_version": 1, "tier_min": "0", "chain": {},
-            "created_at": T0, "posted_at": None}])
-        c.execute(sa.text(
-            "INSERT INTO approval_levels (memo_number, level, dispute_id, role, status, "
-            "sod_checks) VALUES ('CM-1', 2, 'D-GONE', 'billing_manager', 'pending', '[]')"))
+        _memo_waiting(c, "CM-1", dispute_id="D-1", level=2, level_dispute_id="D-GONE", at=T0)
     with pytest.raises(RuntimeError, match="CM-1 level 2"):
         upgrade(empty_url)
