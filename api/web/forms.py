@@ -53,6 +53,21 @@ def from_validation(exc: ValidationError) -> AppError:
     return AppError("validation_error", message, details)
 
 
+def refusal(exc: ValidationError | AppError) -> AppError:
+    """Why a form's command was refused, as the API would say it. A dispute or memo that is
+    not there is no refusal to show on a form: it stays the 404 it is (raised)."""
+    err = from_validation(exc) if isinstance(exc, ValidationError) else exc
+    if err.code == "not_found":
+        raise err from None
+    return err
+
+
+def flash_refusal(response: Response, exc: ValidationError | AppError) -> None:
+    """A refused command of a form that redirects: its reason as an error notice on the next
+    page (:func:`refusal`)."""
+    flash(response, refusal(exc).message, kind="error")
+
+
 def _details(err: AppError) -> list[dict[str, Any]]:
     if isinstance(err.details, list):
         return [d for d in err.details if isinstance(d, dict)]

@@ -20,7 +20,15 @@ from api.deps import CommandsDep, SettingsDep, in_db
 from api.errors import AppError
 from api.schemas import DisputeCreate, WithdrawIn
 from api.web.auth import Posted, form_user, page_user
-from api.web.forms import KEY_FIELD, FormErrors, flash, from_validation, map_errors, new_form_key
+from api.web.forms import (
+    KEY_FIELD,
+    FormErrors,
+    flash,
+    flash_refusal,
+    from_validation,
+    map_errors,
+    new_form_key,
+)
 from api.web.render import PageRoute, render
 from config.settings import Settings
 from db import billing
@@ -129,12 +137,8 @@ async def withdraw_from_form(dispute_id: str, posted: OpenerForm, cmd: CommandsD
         body = WithdrawIn.model_validate({"comment": posted.text("comment")})
         await commands.withdraw(cmd, principal=posted.principal, dispute_id=dispute_id,
                                 body=body, channel="web", key=posted.key())
-    except ValidationError as exc:
-        flash(response, from_validation(exc).message, kind="error")
-    except AppError as err:
-        if err.code == "not_found":
-            raise
-        flash(response, err.message, kind="error")
+    except (ValidationError, AppError) as exc:
+        flash_refusal(response, exc)
     else:
         flash(response, f"Dispute {dispute_id} is withdrawn.")
     return response

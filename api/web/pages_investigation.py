@@ -23,7 +23,7 @@ from api.deps import CommandsDep, SettingsDep, in_db
 from api.errors import AppError
 from api.schemas import InvestigationIn, RevisionIn
 from api.web.auth import Posted, form_user
-from api.web.forms import KEY_FIELD, flash, from_validation, map_errors, new_form_key
+from api.web.forms import KEY_FIELD, flash, map_errors, new_form_key, refusal
 from api.web.pages_disputes import InvestigationForm, detail_context
 from api.web.render import PageRoute, render
 
@@ -125,9 +125,7 @@ async def _refused(request: Request, settings: Any, posted: Posted, dispute_id: 
                    exc: ValidationError | AppError, rows: LineFields,
                    values: dict[str, str], which: str) -> Response:
     """The page again with the refusal next to the fields, and what was typed kept."""
-    err = from_validation(exc) if isinstance(exc, ValidationError) else exc
-    if err.code == "not_found":
-        raise err from None
+    err = refusal(exc)
     # A refused submission is answered the same way for the same key (its Update id), so
     # the form shown again carries a new one: sent again, it is a new request.
     values[KEY_FIELD] = new_form_key()

@@ -20,7 +20,7 @@ from api.errors import AppError
 from api.memo_document import memo_document, pdf_response, render_pdf
 from api.schemas import RepostIn
 from api.web.auth import Posted, form_user, page_user
-from api.web.forms import flash, from_validation, new_form_key
+from api.web.forms import flash, flash_refusal, new_form_key
 from api.web.render import PAGE_ROLES, PageRoute, render
 from db.session import session_scope
 from db.users import Principal
@@ -63,12 +63,8 @@ async def repost_from_form(number: str, posted: Reposter, cmd: CommandsDep) -> R
         outcome = await commands.repost(cmd, principal=posted.principal, memo_number=number,
                                         comment=body.comment, channel="web",
                                         key=posted.key())
-    except ValidationError as exc:
-        flash(response, from_validation(exc).message, kind="error")
-    except AppError as err:
-        if err.code == "not_found":
-            raise
-        flash(response, err.message, kind="error")
+    except (ValidationError, AppError) as exc:
+        flash_refusal(response, exc)
     else:
         memo = outcome.view.credit_memo
         refused = memo is not None and memo.status == "posting_failed"
