@@ -23,6 +23,7 @@ from db.users import create_user
 from domain.billing_doc import BillingDocument
 from tests.support import billing_data
 from tests.support.databases import PG_URL, PostgresFactory, SqliteFactory
+from tests.support.fake_erp import FakeErp
 
 BIN = Path(sys.executable).parent
 
@@ -97,3 +98,11 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture
+def erp() -> Iterator[FakeErp]:
+    """A fake ERP on loopback: its ``url`` is DISPUTEFLOW_LEDGER_URL."""
+    fake = FakeErp.start()
+    yield fake
+    fake.close()

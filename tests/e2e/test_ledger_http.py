@@ -17,20 +17,12 @@ import pytest
 from cli.processes import DevServer
 from tests.conftest import People
 from tests.e2e.helpers import as_user, dispute_body, wait_for
-from tests.support.fake_erp import FakeErp
+from tests.support.fake_erp import REFUSAL, FakeErp
 from tests.support.stack import Stack
 from tests.support.web_session import page_csrf, sign_in
 
 pytestmark = pytest.mark.e2e
-REFUSAL = "Invoice INV-1001 is closed in the ERP; reopen it before crediting."
 ISSUER = "Acme Retail Media Billing"
-
-
-@pytest.fixture
-def erp() -> Iterator[FakeErp]:
-    fake = FakeErp.start()
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.local_http import serve, stop
+
+# What the ledger tests have the ERP answer when it refuses a memo.
+REFUSAL = "Invoice INV-1001 is closed in the ERP; reopen it before crediting."
+
 
 @dataclass
 class Request:
@@ -40,19 +45,13 @@ class FakeErp:
 
     @classmethod
     def start(cls) -> FakeErp:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                  daemon=True, name="fake-erp")
+        server, thread = serve(_Handler, name="fake-erp")
         fake = cls(server=server, thread=thread)
         server.fake = fake  # type: ignore[attr-defined]
-        thread.start()
         return fake
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        stop(self.server, self.thread)
 
     @property
     def url(self) -> str:

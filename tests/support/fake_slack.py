@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.support.local_http import serve, stop
+
 
 @dataclass
 class Call:
@@ -57,20 +59,14 @@ class FakeSlack:
 
     @classmethod
     def start(cls) -> FakeSlack:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                  daemon=True, name="fake-slack")
+        server, thread = serve(_Handler, name="fake-slack")
         fake = cls(server=server, thread=thread)
         server.fake = fake  # type: ignore[attr-defined]
-        thread.start()
         return fake
 
     def close(self) -> None:
         self.release()  # a held call must not keep the server from shutting down
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        stop(self.server, self.thread)
 
     @property
     def base(self) -> str:

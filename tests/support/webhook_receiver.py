@@ -19,6 +19,7 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from cli.processes import free_port
+from tests.support.local_http import serve, stop
 
 
 @dataclass
@@ -60,16 +61,12 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server, self._thread = serve(Handler, name="webhook-receiver", port=self.port)
         return self
 
     def down(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._server is not None and self._thread is not None:
+            stop(self._server, self._thread)
             self._server = None
 
     def fail(self, times: int, status: int = 503) -> None:

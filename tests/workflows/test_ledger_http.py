@@ -4,7 +4,6 @@ leaves the memo posting_failed with the ERP's reason until a re-post."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -16,7 +15,7 @@ from db.models import CreditMemo, LedgerPosting
 from db.session import session_scope
 from domain.models import RepostCreditMemo, Withdraw
 from tests.conftest import People
-from tests.support.fake_erp import FakeErp
+from tests.support.fake_erp import REFUSAL, FakeErp
 from tests.workflows.helpers import open_dispute, running_worker
 from tests.workflows.test_dispute_lifecycle import (
     actor,
@@ -28,14 +27,6 @@ from tests.workflows.test_dispute_lifecycle import (
 from workflows.dispute import DisputeWorkflow
 
 pytestmark = pytest.mark.workflow
-REFUSAL = "Invoice INV-1001 is closed in the ERP; reopen it before crediting."
-
-
-@pytest.fixture
-def erp() -> Iterator[FakeErp]:
-    fake = FakeErp.start()
-    yield fake
-    fake.close()
 
 
 async def _approved(env: WorkflowEnvironment, queue: str, people: People) -> object:
