@@ -18,6 +18,7 @@ from tests.db.test_migration_backfills import (  # noqa: F401  (empty_url: the f
     MEMOS,
     T0,
     empty_url,
+    write_account_and_invoice,
 )
 
 LEVELS = sa.table("approval_levels", *(sa.column(c) for c in (
@@ -44,11 +45,7 @@ def test_memos_before_0022_learn_when_they_were_approved_and_their_reference(
         "CM-6": ("approved", [(1, "approved", hours[4])]),  # being posted
     }
     with get_engine(empty_url).begin() as c:
-        c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
-                                         "currency": "USD"}])
-        c.execute(sa.insert(INVOICES), [{
-            "number": "INV-1", "account_id": "ADV-1", "currency": "USD", "period": "2026-10",
-            "issued_on": date(2026, 10, 1), "total_minor": 50000}])
+        write_account_and_invoice(c)
         c.execute(sa.insert(DISPUTES), [{
             "id": "D-1", "status": "resolved", "account_id": "ADV-1",
             "invoice_number": "INV-1", "currency": "USD", "disputed_minor": 1000,

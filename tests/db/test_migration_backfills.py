@@ -65,7 +65,7 @@ MEMO_LINES = sa.table("credit_memo_lines", *(sa.column(c) for c in (
     "memo_number", "line_id", "invoice_number", "amount_minor")))
 
 
-def _account_and_invoice(c: sa.Connection) -> None:
+def write_account_and_invoice(c: sa.Connection) -> None:
     c.execute(sa.insert(ACCOUNTS), [{"id": "ADV-1", "type": "advertiser", "name": "Acme",
                                      "currency": "USD"}])
     c.execute(sa.insert(INVOICES), [{
@@ -210,7 +210,7 @@ def test_levels_before_0021_learn_when_they_became_pending(empty_url: str) -> No
         "CM-4": (hours[4], [(1, "escalated", None), (2, "approved", hours[10])]),
     }
     with get_engine(empty_url).begin() as c:
-        _account_and_invoice(c)
+        write_account_and_invoice(c)
         c.execute(sa.insert(DISPUTES), [{
             "id": "D-1", "status": "pending_approval", "account_id": "ADV-1",
             "invoice_number": "INV-1", "currency": "USD", "disputed_minor": 1000,
@@ -264,7 +264,7 @@ def test_disputes_before_0026_are_tallied_and_levels_learn_who_may_not_decide(
         ("D-3", "resolved", T0, T0 + timedelta(hours=8), "rate_card", 1, "U-1"),
         ("D-4", "withdrawn", late, late + timedelta(hours=1), None, 0, "U-1")]
     with get_engine(empty_url).begin() as c:
-        _account_and_invoice(c)
+        write_account_and_invoice(c)
         c.execute(sa.insert(DISPUTES), [{
             "id": did, "status": status, "account_id": "ADV-1", "invoice_number": "INV-1",
             "currency": "USD", "disputed_minor": 1000 * (i + 1), "reason_code": "other",
@@ -303,7 +303,7 @@ def test_0027_names_levels_whose_dispute_row_is_gone(empty_url: str) -> None:
     the levels named, not with a bare NOT NULL error."""
     upgrade(empty_url, "0026")
     with get_engine(empty_url).begin() as c:
-        _account_and_invoice(c)
+        write_account_and_invoice(c)
         c.execute(sa.insert(DISPUTES), [{
             "id": "D-1", "status": "pending_approval", "account_id": "ADV-1",
             "invoice_number": "INV-1", "currency": "USD", "disputed_minor": 1000,
