@@ -177,10 +177,6 @@ def compute(session: Session, *, start: datetime | None, end: datetime | None,
 def compute_concurrently(database_url: str, *, start: datetime | None, end: datetime | None,
                          now: datetime) -> dict[str, Any]:
     """The same as :func:`compute`, each part on its own connection at the same time."""
-    parts = report_window.read_concurrently(database_url, {**PARTS, "head": _head_part},
-                                        start=start, end=end, now=now)
-    return assemble(parts.pop("head"), parts)
-
-
-def _head_part(_: Session, w: report_window.Window) -> dict[str, Any]:
-    return _head(w)
+    w, parts = report_window.read_concurrently(database_url, PARTS, start=start, end=end,
+                                               now=now)
+    return assemble(_head(w), parts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -39,6 +39,10 @@ class Window:
     now: datetime  # when the report is read: live figures (the outbox) are taken then
     _fx: dict[str, Decimal | None] = field(default_factory=dict)
     _scans: dict[str, Any] = field(default_factory=dict)
+
+    def fresh(self) -> Window:
+        """The same window with nothing cached: for a read on another connection."""
+        return replace(self, _fx={}, _scans={})
 
     def scan(self, name: str, session: Session, run: Callable[[], Any]) -> Any:
         """One query's rows shared by the tables built from it (aging and days outstanding
@@ -101,15 +105,19 @@ _READERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="report")
 
 def read_concurrently(database_url: str, readers: Mapping[str, Callable[[Session, Window], T]],
                       *, start: datetime | None, end: datetime | None,
-                      now: datetime) -> dict[str, T]:
-    """``{name: reader(session, window)}``, the readers run at the same time in read-only
-    sessions of their own. They may see commits that land between them, as separate reads
-    always could; each figure is still computed from one consistent read."""
+                      now: datetime) -> tuple[Window, dict[str, T]]:
+    """The window (the policy in force read once), and ``{name: reader(session, window)}``
+    with the readers run at the same time in read-only sessions of their own. They may see
+    commits that land between them, as separate reads always could; each figure is still
+    computed from one consistent read."""
+    with session_scope(database_url, readonly=True) as session:
+        window = window_for(session, start=start, end=end, now=now)
+
     def run(reader: Callable[[Session, Window], T]) -> T:
         with session_scope(database_url, readonly=True) as session:
             _one_core_each(session)
-            return reader(session, window_for(session, start=start, end=end, now=now))
-    return dict(zip(readers, _READERS.map(run, readers.values()), strict=True))
+            return reader(session, window.fresh())
+    return window, dict(zip(readers, _READERS.map(run, readers.values()), strict=True))
 
 
 def _one_core_each(session: Session) -> None:

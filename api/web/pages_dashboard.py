@@ -118,10 +118,6 @@ def _open_breaches(session: Session, _: report_window.Window) -> list[dict[str, 
                                   limit=BREACH_ROWS)
 
 
-def _window(_: Session, w: report_window.Window) -> report_window.Window:
-    return w
-
-
 def dashboard_data(database_url: str, *, period: Period, zone: ZoneInfo,
                    now: datetime) -> dict[str, Any]:
     """Every figure of the page for the period: the metrics' parts and the tables, each
@@ -130,9 +126,10 @@ def dashboard_data(database_url: str, *, period: Period, zone: ZoneInfo,
     readers: dict[str, Any] = {f"metrics:{name}": part for name, part in metrics.PARTS.items()}
     readers["metrics:open"] = _open_and_aging
     readers.update({name: analytics.TABLES[name] for name in TABLE_READS})
-    readers.update({"open_breaches": _open_breaches, "window": _window})
-    found = report_window.read_concurrently(database_url, readers, start=start, end=end, now=now)
-    w = found["window"]
+    readers["open_breaches"] = _open_breaches
+    w, found = report_window.read_concurrently(database_url, readers, start=start, end=end,
+                                               now=now)
+    found["window"] = w
     opened = found.pop("metrics:open")
     found["aging"] = opened["aging"]
     found["m"] = metrics.assemble(
