@@ -37,7 +37,6 @@ from config.heap import CollectOnGrowth, freeze_startup_objects
 from config.prometheus import DatabaseGauges, SdkMetrics, registry
 from config.sandbox import workflow_runner
 from config.settings import Settings, get_settings
-from config.smtp import SmtpServer
 from config.temporal import connect
 from db import report_window
 from db.session import session_scope
@@ -70,10 +69,9 @@ class Dispatchers:
         hooks = WebhookDispatcher(settings.database_url, retry_for=settings.webhook_retry_for,
                                   first_retry=settings.webhook_first_retry)
         mail = None
-        if settings.disputeflow_smtp_url and settings.disputeflow_mail_from:
-            mail = MailDispatcher(settings.database_url,
-                                  server=SmtpServer.from_url(settings.disputeflow_smtp_url),
-                                  sender=settings.disputeflow_mail_from,
+        if (mail_out := settings.mail_out) is not None:
+            server, sender = mail_out
+            mail = MailDispatcher(settings.database_url, server=server, sender=sender,
                                   attachment=printed_memos(settings),
                                   first_retry=settings.mail_first_retry)
         return cls(hooks, slack, mail)

@@ -64,13 +64,13 @@ class ReadModelActivities:
     def _queue_letters(self, s: Session, request: RecordSnapshot, before: str | None,
                        now: datetime) -> int:
         """The letters the change calls for, addressed to the account's billing contact."""
-        if not letters_of(request.state, request.events, before, account_name="",
-                          issuer_name=""):
+        due = letters_of(request.state, request.events, before, account_name="",
+                         issuer_name=self.ctx.issuer_name)
+        if not due:
             return 0  # most changes call for no letter: no read for the contact then
         name, email = letters.account_contact(s, request.state.opened.account_id)
-        due = letters_of(request.state, request.events, before, account_name=name,
-                         issuer_name=self.ctx.issuer_name)
-        return letters.queue(s, dispute_id=request.state.opened.dispute_id, letters=due,
+        return letters.queue(s, dispute_id=request.state.opened.dispute_id,
+                             letters=[letter.addressed_to(name) for letter in due],
                              recipient=email, now=now)
 
     @defn(name="load_policy")

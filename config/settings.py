@@ -172,6 +172,14 @@ class Settings(BaseSettings):
         return self.disputeflow_smtp_url is not None
 
     @property
+    def mail_out(self) -> tuple[SmtpServer, str] | None:
+        """The mail server and the sender letters go out with; None while letters are off
+        (both were checked at start: ``_mail_whole``)."""
+        if self.disputeflow_smtp_url is None or self.disputeflow_mail_from is None:
+            return None
+        return SmtpServer.from_url(self.disputeflow_smtp_url), self.disputeflow_mail_from
+
+    @property
     def mail_first_retry(self) -> timedelta:
         return timedelta(seconds=self.disputeflow_mail_first_retry_s)
 

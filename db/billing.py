@@ -26,12 +26,12 @@ from db.models import (
 )
 from domain.billing import ContractTerm, DeliveryRecord, InvoiceData, InvoiceLineData
 from domain.billing_doc import BillingDocument
+from domain.codes import APPROVED_MEMO_STATUSES
 from domain.money import from_minor, to_minor
 
-# Credit memos that take money off an invoice (or are about to). One the ledger refused
-# (``posting_failed``) is approved all the same, and waits for its re-post.
-COMMITTED = ("approved", "posted", "posting_failed")
-IN_FLIGHT = ("pending_approval", "approved", "posted", "posting_failed")
+# Credit memos that take money off an invoice (or are about to); and those or still waiting.
+COMMITTED = APPROVED_MEMO_STATUSES
+IN_FLIGHT = ("pending_approval", *APPROVED_MEMO_STATUSES)
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,11 @@ from approvals.policy import Policy, PolicyError, parse_policy
 from db.approval_chains import levels_by_memo, memo_batches
 from db.models import CreditMemoLine, Delegation, Dispute, LedgerPosting, PolicyVersion
 from db.roles import Held, held_at, periods
+from domain.codes import APPROVED_MEMO_STATUSES
 from domain.money import MoneyError, fmt, from_minor
 
 __all__ = ["CHECKS", "ControlException", "ControlTestResult", "run_control_test"]
 
-# Approved memos, whatever became of their posting: one the ledger refused was approved all
-# the same, and its approval chain is evidence like any other.
-APPROVED = ("approved", "posted", "posting_failed")
 CHECKS = ("chain_matches_policy", "all_levels_approved", "approver_authorized",
           "segregation_of_duties", "approved_after_prepared", "posted_equals_approved")
 
@@ -86,7 +84,7 @@ def run_control_test(
     policies: dict[int, Policy | str] = {}
     exceptions: list[ControlException] = []
     checked = 0
-    for memos in memo_batches(session, start=start, end=end, statuses=APPROVED):
+    for memos in memo_batches(session, start=start, end=end, statuses=APPROVED_MEMO_STATUSES):
         facts = _load(session, memos)
         for memo in memos:
             checked += 1

@@ -33,6 +33,7 @@ from db.models import (
     SlaBreach,
     table,
 )
+from domain.codes import APPROVED_MEMO_STATUSES
 from domain.models import ApprovalLevel as LevelState
 from domain.models import AuditEntry, DisputeState
 from domain.models import CreditMemo as MemoState
@@ -237,7 +238,7 @@ def approved_at(memo: MemoState) -> datetime | None:
     """When the memo was approved: its last level's decision, or its creation when no level
     was needed; None for a memo never approved. A memo voided after its approval (revised
     once the ledger refused it) keeps it. Migration 0022 fills older rows by the same rule."""
-    approved = memo.status in ("approved", "posted", "posting_failed") or (
+    approved = memo.status in APPROVED_MEMO_STATUSES or (
         memo.status == "voided" and all(lv.status == "approved" for lv in memo.levels))
     if not approved:
         return None

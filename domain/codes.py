@@ -18,6 +18,9 @@ ApprovalStatus = Literal["waiting", "pending", "approved", "rejected", "escalate
 # ``posting_failed``: approved, but the ledger (ERP) refused it; it waits for a re-post.
 MemoStatus = Literal["pending_approval", "approved", "posted", "posting_failed", "rejected",
                      "voided"]
+# Memos approved, whatever became of their posting: they take money off an invoice (or are
+# about to), and their chains are evidence. One the ledger refused is approved all the same.
+APPROVED_MEMO_STATUSES: tuple[str, ...] = ("approved", "posted", "posting_failed")
 Channel = Literal["api", "slack", "web"]
 Decision = Literal["approve", "reject"]
 

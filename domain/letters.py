@@ -11,7 +11,7 @@ is due.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from jinja2 import StrictUndefined, TemplateError
@@ -77,6 +77,10 @@ class Letter:
     kind: LetterKind
     fields: dict[str, str]
     memo_number: str | None = None
+
+    def addressed_to(self, account_name: str) -> Letter:
+        """The same letter naming the account it goes to (read only once a letter is due)."""
+        return replace(self, fields={**self.fields, "account_name": account_name})
 
 
 def fields_of(state: DisputeState, *, account_name: str, issuer_name: str) -> dict[str, str]:

@@ -47,8 +47,7 @@ def memo_page(number: str, request: Request, principal: Reader, settings: Settin
     """Any signed-in role may read a credit memo (as any may read its dispute)."""
     with session_scope(settings.database_url, readonly=True) as session:
         ctx = memo_document(session, number, settings)
-    user = getattr(request.state, "principal", None)
-    may_repost = user is not None and user.has(*REPOST_ROLES)
+    may_repost = principal.has(*REPOST_ROLES)
     return render(request, "credit_memo.html", {**ctx, "printable": printable,
                                                 "may_repost": may_repost,
                                                 "form_key": new_form_key()})
