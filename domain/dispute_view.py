@@ -20,8 +20,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    SerializerFunctionWrapHandler,
-    model_serializer,
 )
 
 from domain.codes import (
@@ -85,9 +83,6 @@ class LevelView(_View):
         return self.approver_id == by and self.status == DECIDED_STATUS[decision]
 
 
-_REFUSAL_FIELDS = ("posting_error", "posting_failed_at")
-
-
 class MemoView(_View):
     number: str
     total: Decimal
@@ -108,19 +103,10 @@ class MemoView(_View):
     created_at: Iso | None = None
     posted_at: Iso | None = None
     ledger_reference: str | None = None
-    posting_error: str | None = None  # the ledger's refusal, while the memo is posting_failed
-    posting_failed_at: Iso | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_unset_refusal(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """The ledger's refusal only while there is one: every view stored before it was
-        possible, and every memo the ledger took, keeps exactly the JSON it had."""
-        data = handler(self)
-        if isinstance(data, dict):
-            for key in _REFUSAL_FIELDS:
-                if data.get(key) is None:
-                    data.pop(key, None)
-        return data
+    # The ledger's refusal, only while there is one: every view stored before it was
+    # possible, and every memo the ledger took, keeps exactly the JSON it had.
+    posting_error: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    posting_failed_at: Iso | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class InvestigationView(_View):

@@ -53,3 +53,13 @@ def test_the_pending_level_is_the_first_open_one() -> None:
     assert open_level(view.approvals) is view.pending
     closed = view.model_copy(update={"status": "withdrawn"})
     assert closed.pending is None  # only a dispute waiting for approval has one
+
+
+def test_the_ledgers_refusal_is_in_the_view_only_while_there_is_one() -> None:
+    refused = json.loads(json.dumps(STORED))
+    refused["credit_memo"] |= {"status": "posting_failed", "posting_error": "HTTP 422: closed",
+                               "posting_failed_at": "2026-12-01T10:00:00+00:00"}
+    memo = DisputeView.model_validate(refused).as_json()["credit_memo"]
+    assert memo["posting_error"] == "HTTP 422: closed"
+    assert memo["posting_failed_at"] == "2026-12-01T10:00:00+00:00"
+    assert "posting_error" not in DisputeView.model_validate(STORED).as_json()["credit_memo"]
