@@ -38,8 +38,6 @@ from config.prometheus import DatabaseGauges, SdkMetrics, registry
 from config.sandbox import workflow_runner
 from config.settings import Settings, get_settings
 from config.temporal import connect
-from db import report_window
-from db.session import session_scope
 from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("disputeflow.worker")
@@ -87,9 +85,7 @@ def printed_memos(settings: Settings) -> Callable[[str], bytes]:
     def pdf(number: str) -> bytes:
         from api.memo_document import render_pdf  # WeasyPrint: only when a letter needs it
 
-        with session_scope(settings.database_url, readonly=True) as session:
-            timezone = report_window.policy_timezone(session)
-        return render_pdf(settings, number, timezone)
+        return render_pdf(settings, number)
 
     return pdf
 

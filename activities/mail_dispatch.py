@@ -59,9 +59,9 @@ class MailDispatcher(OutboxLoop[letters.Claimed]):
     def deliver(self, row: letters.Claimed) -> None:
         error: str | None = None
         try:
-            message = self.message(row)
+            # connected first: no PDF is printed for a server that is not there
             with self.server.connect() as smtp:
-                smtp.send_message(message)
+                smtp.send_message(self.message(row))
         except (smtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         except Exception as exc:  # the PDF could not be printed: retried like a refusal

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import AppError
 from config.settings import Settings
-from db import billing
+from db import billing, report_window
 from db.approval_chains import levels_by_memo
 from db.models import Account, CreditMemo, CreditMemoLine, LedgerPosting
 from db.session import session_scope
@@ -80,13 +80,15 @@ def memo_pdf(html: str) -> bytes:
     return pdf
 
 
-def render_pdf(settings: Settings, number: str, timezone: str) -> bytes:
+def render_pdf(settings: Settings, number: str, timezone: str | None = None) -> bytes:
     """The memo's PDF: the document read in one transaction, then printed (both blocking:
-    callers run it off the event loop). Times in ``timezone``, as the pages show them."""
+    callers run it off the event loop). Times in ``timezone`` as the pages show them; by
+    default the policy calendar's, read in the same transaction."""
     from api.web.render import templates  # the pages' environment: the same filters
 
     with session_scope(settings.database_url, readonly=True) as session:
         ctx = memo_document(session, number, settings)
+        timezone = timezone or report_window.policy_timezone(session)
     html = templates.get_template("credit_memo_pdf.html").render({**ctx, "timezone": timezone})
     return memo_pdf(html)
 

@@ -17,11 +17,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api import commands
-from api.deps import CommandsDep, ReaderDep, ReadSessionDep, SettingsDep, require
+from api.deps import CommandsDep, ReaderDep, SettingsDep, require
 from api.memo_document import pdf_response, render_pdf
 from api.routes.disputes import answer
 from api.schemas import DisputeOut, RepostIn
-from db import report_window
 from db.users import Principal
 from workflows.rules import REPOST_ROLES
 
@@ -33,11 +32,9 @@ IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=20
 @router.get("/{number}.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}},
                              "description": "The credit memo document as a PDF"}})
-async def memo_pdf(number: str, _: ReaderDep,
-                   session: ReadSessionDep, settings: SettingsDep) -> Response:
+async def memo_pdf(number: str, _: ReaderDep, settings: SettingsDep) -> Response:
     """Times are written in the policy calendar's zone, as on the pages."""
-    zone = report_window.policy_timezone(session)
-    pdf = await run_in_threadpool(render_pdf, settings, number, zone)
+    pdf = await run_in_threadpool(render_pdf, settings, number)
     return pdf_response(pdf, number)
 
 
