@@ -6,8 +6,6 @@ figure on the page, in the API and in the downloaded file is one number.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -18,7 +16,7 @@ from api.deps import ManagerDep, ReadSessionDep
 from api.errors import AppError
 from api.period import From, To, utc_period
 from db import analytics, report_window
-from db.csv_cells import csv_safe
+from db.csv_cells import csv_text
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
@@ -55,11 +53,5 @@ def get_table(table: str, _: ManagerDep, session: ReadSessionDep, start: From = 
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    """A header of the row keys, then each row; every cell formula-safe, empty for none."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(list(rows[0]))
-        for row in rows:
-            writer.writerow(["" if v is None else csv_safe(str(v)) for v in row.values()])
-    return out.getvalue()
+    """A header of the row keys, then each row (nothing for no row): :func:`csv_text`."""
+    return csv_text(list(rows[0]), rows) if rows else ""

@@ -4,8 +4,6 @@ approved in the month against what was posted and the ledger's references."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -14,7 +12,7 @@ from fastapi.responses import Response
 
 from api.deps import CloseReportDep, ReadSessionDep
 from api.errors import AppError
-from db.csv_cells import csv_safe
+from db.csv_cells import csv_text
 from db.month_end import PeriodError, month_end_report
 from db.reconciliation import COLUMNS, reconciliation_report
 
@@ -48,11 +46,6 @@ def reconciliation(_: CloseReportDep, session: ReadSessionDep,
                        [{"field": "period", "message": str(exc)}]) from None
     if format == "json":
         return report
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in report["items"]:
-        cells = [";".join(v) if isinstance(v, list) else v for v in (row[c] for c in COLUMNS)]
-        writer.writerow(["" if v is None else csv_safe(str(v)) for v in cells])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="reconciliation-{period}.csv"'})
+    return Response(csv_text(COLUMNS, report["items"]), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="reconciliation-{period}.csv"'})
